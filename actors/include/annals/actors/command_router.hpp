@@ -1,0 +1,31 @@
+#pragma once
+// The command router: finds the actor of a command's aggregate, activating
+// it on first use (like Orleans' virtual actors), and hands the command over
+// (the aggregate answers the caller directly). It forgets aggregates that
+// passivate or stop.
+//
+// Protocol:  (execute_atom, CommandEnvelope) -> CommandResult (delegated)
+//            (inspect_atom, StreamId)        -> AggregateView (delegated)
+//            (count_atom)                    -> std::size_t active aggregates
+
+#include "annals/actors/aggregate_actor.hpp"
+
+#include <caf/actor.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace annals::actors {
+
+/// Looks an aggregate type up by name (nullptr when unknown); thread-safe.
+using TypeLookup = std::function<AggregateTypePtr(const std::string&)>;
+
+struct RouterDeps {
+  caf::actor journal;
+  std::vector<caf::actor> readers;  ///< one is chosen per stream
+  TypeLookup types;
+};
+
+caf::actor spawn_command_router(caf::actor_system& sys, RouterDeps deps, AggregateSettings settings);
+
+} // namespace annals::actors

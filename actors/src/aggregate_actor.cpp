@@ -1,0 +1,372 @@
+#include "annals/actors/aggregate_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/after.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <any>
+#include <deque>
+
+namespace annals::actors {
+
+namespace {
+
+struct QueuedCommand {
+  CommandEnvelope envelope;
+  caf::response_promise promise;
+};
+
+// The visible lifecycle: recovering -> running -> (leaving) -> stopped.
+enum class Phase { recovering, running, leaving };
+
+struct AggregateState {
+  StreamId stream;
+  AggregateTypePtr type;
+  AggregateDeps deps;
+  AggregateSettings settings;
+
+  Phase phase = Phase::recovering;
+  std::any state;
+  std::int64_t version = 0;
+  std::optional<Error> broken;  // recovery failed: answer everything with this, then stop
+
+  std::deque<QueuedCommand> queue;
+  std::vector<caf::response_promise> inspections;  // asked while recovering
+  bool busy = false;       // the front command is waiting for the store
+  bool retried = false;    // the front command already reloaded after a conflict
+
+  static inline const char* name = "annals.aggregate";
+};
+
+using Self = caf::stateful_actor<AggregateState>;
+
+void pump(Self* self);
+void start_recovery(Self* self);
+AggregateView view_of(Self* self);
+void leave(Self* self);
+
+// Answers the front command and moves on.
+void complete(Self* self, CommandResult result) {
+  auto& st = self->state;
+  st.queue.front().promise.deliver(std::move(result));
+  st.queue.pop_front();
+  st.busy = false;
+  st.retried = false;
+}
+
+CommandResult rejected(Self* self, Error e) {
+  return CommandResult::reject(self->state.stream, std::move(e), self->state.version);
+}
+CommandResult failed(Self* self, Error e) {
+  return CommandResult::fail(self->state.stream, std::move(e), self->state.version);
+}
+
+Error from_caf(Self* self, const caf::error& err, const char* what) {
+  if (err == caf::sec::request_timeout)
+    return Error{errc::timeout, std::string(what) + " did not answer in time; the outcome is unknown"};
+  return Error{errc::store_unavailable, std::string(what) + " is unavailable: " + self->system().render(err)};
+}
+
+// Applies committed events to the state. A throwing event handler is a bug in
+// domain code: the state can no longer be trusted, so the actor leaves and
+// the next activation rebuilds it (and reports the same error if it persists).
+bool evolve_all(Self* self, const std::vector<Event>& events) {
+  auto& st = self->state;
+  for (const auto& ev : events) {
+    try {
+      st.type->evolve(st.state, ev);
+      st.version = ev.version;
+    } catch (const std::exception& e) {
+      st.broken = Error{errc::internal_error, std::string("cannot apply stored event: ") + e.what()};
+      return false;
+    }
+  }
+  return true;
+}
+
+void maybe_snapshot(Self* self, std::int64_t before) {
+  auto& st = self->state;
+  const int every = st.type->snapshot_every();
+  if (every <= 0 || st.version / every == before / every) return;
+  try {
+    Snapshot snap{st.stream, st.version, st.type->snapshot_version(), st.type->to_snapshot(st.state), now_us()};
+    caf::anon_send(st.deps.journal, snapshot_atom::value, std::move(snap));
+  } catch (const std::exception&) {
+    // A state that cannot be serialized just means no snapshot.
+  }
+}
+
+// Reads the stream from version+1 in batches and applies it; then calls `done`.
+void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
+  auto& st = self->state;
+  ReadRequest req;
+  req.kind = ReadRequest::Kind::stream;
+  req.stream = st.stream;
+  req.from_version = st.version + 1;
+  req.max_count = st.settings.recovery_batch;
+  self->request(st.deps.reader, st.settings.journal_timeout, read_atom::value, req)
+    .then(
+      [=](ReadReply& reply) {
+        if (reply.error) return done(reply.error);
+        const bool more = reply.events.size() >= self->state.settings.recovery_batch;
+        if (!evolve_all(self, reply.events)) return done(self->state.broken);
+        if (more) return catch_up(self, done);
+        done(std::nullopt);
+      },
+      [=](caf::error& err) { done(from_caf(self, err, "the store reader")); });
+}
+
+
+// Step 2 of a command (after the idempotency check): decide, then append.
+void decide_and_append(Self* self) {
+  auto& st = self->state;
+  const Command& cmd = st.queue.front().envelope.command;
+  if (cmd.expected_version && *cmd.expected_version != st.version) {
+    complete(self, rejected(self, Error{errc::concurrency_conflict,
+                                       st.stream.to_string() + " is at version " + std::to_string(st.version)
+                                         + ", the command expected version "
+                                         + std::to_string(*cmd.expected_version)}));
+    return;
+  }
+  Decision decision;
+  try {
+    decision = st.type->decide(st.state, cmd);
+  } catch (const std::exception& e) {
+    complete(self, failed(self, Error{errc::internal_error,
+                                      "the handler of '" + cmd.command + "' threw: " + e.what()}));
+    return;
+  }
+  if (!decision.accepted()) {
+    complete(self, rejected(self, decision.rejection()));
+    return;
+  }
+  AppendRequest req;
+  req.stream = st.stream;
+  req.expected_version = st.version;
+  req.events = decision.take_events();
+  if (req.events.empty() && !cmd.idempotency_key) {
+    complete(self, CommandResult::accept(st.stream, st.version, 0, {}));
+    return;
+  }
+  req.metadata.correlation_id = cmd.metadata.correlation_id;
+  req.metadata.causation_id = cmd.command_id;
+  req.metadata.principal = cmd.metadata.principal;
+  req.idempotency_key = cmd.idempotency_key;
+  if (cmd.idempotency_key) req.fingerprint = cmd.fingerprint();
+  st.busy = true;
+  self->request(st.deps.journal, st.settings.journal_timeout, append_atom::value, std::move(req))
+    .then(
+      [=](AppendOutcome& outcome) {
+        auto& s = self->state;
+        if (outcome) {
+          if (outcome->replay) {
+            complete(self, std::move(*outcome->replay));
+          } else {
+            const std::int64_t before = s.version;
+            CommandResult result = outcome->to_result(s.stream);
+            if (!evolve_all(self, outcome->events)) {
+              // Committed, so the caller is told so; the state is rebuilt later.
+              complete(self, std::move(result));
+              leave(self);
+              return;
+            }
+            s.version = outcome->version;
+            maybe_snapshot(self, before);
+            complete(self, std::move(result));
+          }
+        } else if (outcome.error().is(errc::concurrency_conflict) && !s.retried) {
+          // Another writer (another process or runtime on the same file)
+          // got there first: reload the stream and decide once more.
+          s.retried = true;
+          catch_up(self, [=](std::optional<Error> err) {
+            if (err) {
+              complete(self, failed(self, *err));
+              if (self->state.broken) leave(self);
+              pump(self);
+              return;
+            }
+            self->state.busy = false;
+            decide_and_append(self);
+            pump(self);
+          });
+          return;
+        } else {
+          const Error& e = outcome.error();
+          const bool refused = e.is(errc::payload_too_large) || e.is(errc::idempotency_conflict);
+          complete(self, refused ? rejected(self, e) : failed(self, e));
+        }
+        pump(self);
+      },
+      [=](caf::error& err) {
+        // The append may still commit later; our version may then be stale,
+        // which the next append detects as a conflict and repairs.
+        complete(self, failed(self, from_caf(self, err, "the journal")));
+        pump(self);
+      });
+}
+
+// Step 1 of a command: a command with an idempotency key that was seen
+// before gets its first result back instead of being decided again.
+void start_command(Self* self) {
+  auto& st = self->state;
+  QueuedCommand& front = st.queue.front();
+  if (std::chrono::steady_clock::now() > front.envelope.deadline) {
+    complete(self, failed(self, Error{errc::timeout, "the command waited too long for its aggregate and was not executed"}));
+    return;
+  }
+  const Command& cmd = front.envelope.command;
+  if (!cmd.idempotency_key) {
+    decide_and_append(self);
+    return;
+  }
+  st.busy = true;
+  ReadRequest req;
+  req.kind = ReadRequest::Kind::idempotency_key;
+  req.key = *cmd.idempotency_key;
+  self->request(st.deps.reader, st.settings.journal_timeout, read_atom::value, req)
+    .then(
+      [=](ReadReply& reply) {
+        auto& s = self->state;
+        const Command& c = s.queue.front().envelope.command;
+        if (reply.error) {
+          complete(self, failed(self, *reply.error));
+        } else if (reply.key && reply.key->fingerprint != c.fingerprint()) {
+          complete(self, rejected(self, Error{errc::idempotency_conflict,
+                                              "idempotency key '" + *c.idempotency_key
+                                                + "' was already used for a different command (on "
+                                                + reply.key->stream.to_string() + ")"}));
+        } else if (reply.key) {
+          CommandResult first = std::move(reply.key->result);
+          first.replayed = true;
+          complete(self, std::move(first));
+        } else {
+          s.busy = false;
+          decide_and_append(self);
+        }
+        pump(self);
+      },
+      [=](caf::error& err) {
+        complete(self, failed(self, from_caf(self, err, "the store reader")));
+        pump(self);
+      });
+}
+
+// Starts queued commands until one has to wait for the store.
+void pump(Self* self) {
+  auto& st = self->state;
+  while (!st.busy && !st.queue.empty()) {
+    if (st.phase == Phase::recovering) return;
+    if (st.broken) {
+      complete(self, failed(self, *st.broken));
+      continue;
+    }
+    start_command(self);
+  }
+  if (st.phase == Phase::leaving && !st.busy && st.queue.empty()) self->quit();
+}
+
+// Asks the router to forget this actor, so no new command is sent here,
+// then stops once the queue is empty.
+void leave(Self* self) {
+  auto& st = self->state;
+  if (st.phase == Phase::leaving) return;
+  self->request(st.deps.router, st.settings.journal_timeout, passivate_atom::value)
+    .then(
+      [=](bool) {
+        self->state.phase = Phase::leaving;
+        pump(self);
+      },
+      [=](caf::error&) { self->quit(); });
+}
+
+void start_recovery(Self* self) {
+  auto& st = self->state;
+  auto finish = [=](std::optional<Error> err) {
+    auto& s = self->state;
+    s.phase = Phase::running;
+    if (err) s.broken = Error{err->code, "cannot recover " + s.stream.to_string() + ": " + err->message};
+    for (auto& rp : s.inspections) rp.deliver(view_of(self));
+    s.inspections.clear();
+    pump(self);  // when broken, fails everything queued with that error
+    if (s.broken) leave(self);
+  };
+  if (st.type->snapshot_every() <= 0) {
+    catch_up(self, finish);
+    return;
+  }
+  ReadRequest req;
+  req.kind = ReadRequest::Kind::snapshot;
+  req.stream = st.stream;
+  self->request(st.deps.reader, st.settings.journal_timeout, read_atom::value, req)
+    .then(
+      [=](ReadReply& reply) {
+        auto& s = self->state;
+        if (reply.error) return finish(reply.error);
+        // A snapshot of another shape (snapshot_version) is ignored, never misread.
+        if (reply.snapshot && reply.snapshot->snapshot_version == s.type->snapshot_version()) {
+          auto restored = s.type->from_snapshot(reply.snapshot->state);
+          if (restored) {
+            s.state = std::move(*restored);
+            s.version = reply.snapshot->version;
+          }
+        }
+        catch_up(self, finish);
+      },
+      [=](caf::error& err) { finish(from_caf(self, err, "the store reader")); });
+}
+
+AggregateView view_of(Self* self) {
+  auto& s = self->state;
+  AggregateView view;
+  view.version = s.version;
+  if (s.broken) view.error = s.broken;
+  else view.state = s.type->state_to_json(s.state);
+  return view;
+}
+
+caf::behavior aggregate(Self* self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
+                        AggregateSettings settings) {
+  auto& st = self->state;
+  st.stream = std::move(stream);
+  st.type = std::move(type);
+  st.deps = std::move(deps);
+  st.settings = settings;
+  st.state = st.type->initial_state();
+  start_recovery(self);
+  return {
+    [=](execute_atom, CommandEnvelope& env) {
+      auto& s = self->state;
+      auto rp = self->make_response_promise();
+      if (s.queue.size() >= s.settings.max_queued_commands) {
+        rp.deliver(CommandResult::fail(s.stream, Error{errc::overloaded,
+                                                        std::to_string(s.queue.size())
+                                                          + " commands are already waiting for "
+                                                          + s.stream.to_string()}));
+        return;
+      }
+      s.queue.push_back(QueuedCommand{std::move(env), rp});
+      pump(self);
+    },
+    [=](inspect_atom) {
+      auto rp = self->make_response_promise();
+      if (self->state.phase == Phase::recovering) self->state.inspections.push_back(rp);
+      else rp.deliver(view_of(self));
+    },
+    caf::after(settings.passivate_after) >> [=] {
+      auto& s = self->state;
+      if (s.phase == Phase::running && !s.busy && s.queue.empty()) leave(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
+                           AggregateDeps deps, AggregateSettings settings) {
+  return parent->spawn(aggregate, std::move(stream), std::move(type), std::move(deps), settings);
+}
+
+} // namespace annals::actors

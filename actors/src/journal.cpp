@@ -1,0 +1,119 @@
+#include "annals/actors/journal.hpp"
+
+#include "annals/actors/messages.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace annals::actors {
+
+namespace {
+
+struct PendingAppend {
+  AppendRequest request;
+  caf::response_promise promise;
+};
+
+struct JournalState {
+  std::unique_ptr<EventStore> store;
+  JournalOptions options;
+  caf::actor bus;
+  std::vector<PendingAppend> pending;
+  std::vector<Snapshot> snapshots;
+  bool flush_scheduled = false;
+  static inline const char* name = "annals.journal";
+};
+
+using JournalActor = caf::stateful_actor<JournalState>;
+
+// Commits everything pending in one transaction, answers each append, then
+// publishes the committed events in position order.
+void flush(JournalActor* self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (!st.pending.empty()) {
+    std::vector<PendingAppend> batch;
+    batch.swap(st.pending);
+    std::vector<AppendRequest> requests;
+    requests.reserve(batch.size());
+    for (auto& p : batch) requests.push_back(std::move(p.request));
+    std::vector<AppendOutcome> outcomes;
+    try {
+      outcomes = st.store->append(requests);
+    } catch (const StoreError& e) {
+      outcomes.assign(batch.size(), AppendOutcome{e.error()});
+    } catch (const std::exception& e) {
+      outcomes.assign(batch.size(), AppendOutcome{Error{errc::store_unavailable, e.what()}});
+    }
+    auto published = std::make_shared<std::vector<Event>>();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (outcomes[i] && !outcomes[i]->replay)
+        for (const auto& ev : outcomes[i]->events) published->push_back(ev);
+      batch[i].promise.deliver(std::move(outcomes[i]));
+    }
+    if (st.bus && !published->empty())
+      caf::anon_send(st.bus, committed_atom::value, CommittedEvents{std::move(published)});
+  }
+  // Snapshots are an optimisation: written after the events, failures ignored.
+  for (auto& snap : st.snapshots) {
+    try {
+      st.store->save_snapshot(snap);
+    } catch (const std::exception&) {
+    }
+  }
+  st.snapshots.clear();
+}
+
+caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventStore>> store,
+                      JournalOptions options, caf::actor bus) {
+  self->state.store = std::move(*store);
+  self->state.options = options;
+  self->state.bus = std::move(bus);
+  // On shutdown, commit what is already queued so that those callers get
+  // their answer, then stop.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    flush(self);
+    self->quit(msg.reason);
+  });
+  return {
+    [=](append_atom, AppendRequest& req) {
+      auto& st = self->state;
+      st.pending.push_back(PendingAppend{std::move(req), self->make_response_promise()});
+      if (st.pending.size() >= st.options.max_batch) {
+        flush(self);
+      } else if (!st.flush_scheduled) {
+        // Everything already in the mailbox arrives before this message, so
+        // it all goes into one transaction.
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+    },
+    [=](snapshot_atom, Snapshot& snap) {
+      self->state.snapshots.push_back(std::move(snap));
+      if (!self->state.flush_scheduled) {
+        self->state.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+    },
+    [=](flush_atom) {
+      if (self->state.flush_scheduled) flush(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_journal(caf::actor_system& sys, std::unique_ptr<EventStore> store,
+                         JournalOptions options, caf::actor bus) {
+  // A unique_ptr cannot be copied into the spawn arguments; hand it over in a shared box.
+  auto box = std::make_shared<std::unique_ptr<EventStore>>(std::move(store));
+  return sys.spawn<caf::detached>(journal, box, options, std::move(bus));
+}
+
+} // namespace annals::actors

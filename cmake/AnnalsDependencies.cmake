@@ -1,0 +1,23 @@
+# All third-party dependencies come from Debian 12's packages (scripts/install-deps.sh).
+
+find_package(Threads REQUIRED)
+
+# CAF 0.17.6: Debian ships no CMake package for it, so define imported targets
+# named like the ones CAF >= 0.18 exports (eases a later upgrade).
+find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
+find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
+find_library(CAF_IO_LIBRARY caf_io REQUIRED)
+if(NOT TARGET CAF::core)
+  add_library(CAF::core SHARED IMPORTED)
+  set_target_properties(CAF::core PROPERTIES
+    IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES Threads::Threads)
+  add_library(CAF::io SHARED IMPORTED)
+  set_target_properties(CAF::io PROPERTIES
+    IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
+    INTERFACE_LINK_LIBRARIES CAF::core)
+endif()
+
+find_package(Boost 1.81 REQUIRED COMPONENTS json)   # Boost::json, Boost::headers
+find_package(SQLiteCpp REQUIRED)                    # target SQLiteCpp (static)

@@ -1,0 +1,106 @@
+#pragma once
+// EventStore: the durable, ordered log of events, plus snapshots and
+// idempotency keys. One EventStore object is one connection, used from one
+// thread at a time; an EventStoreProvider opens as many as the runtime needs
+// (one writer for the journal, one per reader thread).
+//
+// Every operation throws StoreError when the store itself fails. Problems of
+// a single append (stale version, payload too large, key reused) are not
+// exceptions: they come back as that append's Error, and the other appends of
+// the same batch still commit.
+
+#include "annals/command_result.hpp"
+#include "annals/event.hpp"
+#include "annals/expected.hpp"
+#include "annals/persistence/store_error.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+/// Events to append to one stream, as one unit.
+struct AppendRequest {
+  StreamId stream;
+  std::int64_t expected_version = 0;  ///< the stream's version before these events
+  std::vector<NewEvent> events;
+  EventMetadata metadata;             ///< for every event; timestamp set at commit
+  /// Recorded in the same transaction as the events, with the command's result.
+  std::optional<std::string> idempotency_key;
+  std::string fingerprint;            ///< Command::fingerprint(), compared on a repeat
+};
+
+struct AppendResult {
+  std::vector<Event> events;          ///< as committed, with versions and positions
+  std::int64_t version = 0;           ///< the stream's version afterwards
+  /// Set when the idempotency key was already recorded for the same command:
+  /// nothing was appended; this is the first result.
+  std::optional<CommandResult> replay;
+
+  /// The accepted result these events make (positions included).
+  CommandResult to_result(const StreamId& s) const;
+};
+
+using AppendOutcome = Expected<AppendResult>;
+
+struct Snapshot {
+  StreamId stream;
+  std::int64_t version = 0;       ///< the stream version the state includes
+  int snapshot_version = 1;       ///< the aggregate type's snapshot schema version
+  json::value state;
+  std::int64_t taken_at_us = 0;
+};
+
+struct IdempotencyRecord {
+  std::string key;
+  StreamId stream;
+  std::string fingerprint;
+  CommandResult result;
+};
+
+class EventStore {
+public:
+  virtual ~EventStore() = default;
+
+  /// Appends a batch in one transaction (group commit). Outcome i belongs to
+  /// batch[i]. A stale expected_version gives concurrency_conflict, data over
+  /// the size limit payload_too_large, a reused idempotency key with another
+  /// fingerprint idempotency_conflict (same fingerprint: `replay`); each fails
+  /// alone. Throws StoreError if the transaction fails: then nothing of the
+  /// batch is committed.
+  virtual std::vector<AppendOutcome> append(const std::vector<AppendRequest>& batch) = 0;
+
+  /// Events of one stream with version >= from_version, in version order.
+  virtual std::vector<Event> read_stream(const StreamId& s, std::int64_t from_version,
+                                         std::size_t max_count) = 0;
+  /// Events of all streams with position >= from_position, in position order.
+  virtual std::vector<Event> read_all(std::int64_t from_position, std::size_t max_count) = 0;
+  /// The last committed global position (0 when empty).
+  virtual std::int64_t head_position() = 0;
+  /// The stream's current version (0 when it has no events).
+  virtual std::int64_t stream_version(const StreamId& s) = 0;
+
+  virtual std::optional<Snapshot> load_snapshot(const StreamId& s) = 0;
+  /// Keeps the newest snapshot per stream (an older one never replaces it).
+  virtual void save_snapshot(const Snapshot& snap) = 0;
+
+  virtual std::optional<IdempotencyRecord> find_idempotency_key(const std::string& key) = 0;
+
+  /// Counts for tools and tests.
+  virtual std::int64_t event_count() = 0;
+};
+
+/// Opens connections to one store.
+class EventStoreProvider {
+public:
+  virtual ~EventStoreProvider() = default;
+  /// A new connection. Throws StoreError (not a database, locked, ...).
+  virtual std::unique_ptr<EventStore> connect() const = 0;
+  /// "sqlite:/path/to/file.db" or "memory", for logs.
+  virtual std::string describe() const = 0;
+};
+
+} // namespace annals

@@ -1,0 +1,43 @@
+#pragma once
+// The embedded default: an SQLite file in WAL mode.
+
+#include "annals/persistence/event_store.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace annals {
+
+enum class Durability {
+  /// synchronous=NORMAL: a committed transaction survives a crash of the
+  /// process; the last transactions may be lost if the machine loses power.
+  normal,
+  /// synchronous=FULL: every commit is fsynced; survives power loss, slower.
+  full
+};
+
+struct SqliteStoreOptions {
+  std::string path = "annals.db";
+  Durability durability = Durability::normal;
+  /// How long a writer waits for a lock held by another connection or process.
+  std::chrono::milliseconds busy_timeout{5000};
+  /// The largest serialized data of one event.
+  std::size_t max_event_bytes = 1 << 20;
+  /// Cap on the file size (0: none); writes beyond it fail as "full".
+  std::int64_t max_size_bytes = 0;
+  /// Open for reading only (tools); appends fail.
+  bool read_only = false;
+};
+
+/// Opens (creating and migrating if needed) the store at options.path.
+/// Throws StoreError when the file is not usable.
+std::unique_ptr<EventStore> open_sqlite_store(const SqliteStoreOptions& options);
+
+/// A provider that opens connections to the same file.
+std::shared_ptr<EventStoreProvider> sqlite_store(SqliteStoreOptions options);
+
+/// The schema version this build writes.
+int sqlite_schema_version();
+
+} // namespace annals

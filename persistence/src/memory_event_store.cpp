@@ -1,0 +1,167 @@
+#include "annals/persistence/memory_event_store.hpp"
+
+#include <map>
+#include <mutex>
+
+namespace annals {
+
+namespace {
+
+struct MemoryData {
+  std::mutex mtx;
+  std::vector<Event> log;                                   // position i+1 at index i
+  std::map<StreamId, std::vector<std::size_t>> streams;      // indexes into log
+  std::map<StreamId, Snapshot> snapshots;
+  std::map<std::string, IdempotencyRecord> keys;
+  MemoryStoreOptions opts;
+};
+
+class MemoryEventStore final : public EventStore {
+public:
+  explicit MemoryEventStore(std::shared_ptr<MemoryData> d) : d_(std::move(d)) {}
+
+  std::vector<AppendOutcome> append(const std::vector<AppendRequest>& batch) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::vector<AppendOutcome> out;
+    out.reserve(batch.size());
+    const std::int64_t now = now_us();
+    for (const auto& req : batch) out.push_back(append_one(req, now));
+    return out;
+  }
+
+  std::vector<Event> read_stream(const StreamId& s, std::int64_t from_version,
+                                 std::size_t max_count) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::vector<Event> out;
+    auto it = d_->streams.find(s);
+    if (it == d_->streams.end()) return out;
+    for (std::size_t idx : it->second) {
+      const Event& e = d_->log[idx];
+      if (e.version < from_version) continue;
+      if (out.size() >= max_count) break;
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  std::vector<Event> read_all(std::int64_t from_position, std::size_t max_count) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::vector<Event> out;
+    std::size_t start = from_position > 0 ? static_cast<std::size_t>(from_position - 1) : 0;
+    for (std::size_t i = start; i < d_->log.size() && out.size() < max_count; ++i)
+      out.push_back(d_->log[i]);
+    return out;
+  }
+
+  std::int64_t head_position() override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    return static_cast<std::int64_t>(d_->log.size());
+  }
+
+  std::int64_t stream_version(const StreamId& s) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    return version_of(s);
+  }
+
+  std::optional<Snapshot> load_snapshot(const StreamId& s) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    auto it = d_->snapshots.find(s);
+    if (it == d_->snapshots.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void save_snapshot(const Snapshot& snap) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    auto it = d_->snapshots.find(snap.stream);
+    if (it != d_->snapshots.end() && it->second.version > snap.version
+        && it->second.snapshot_version == snap.snapshot_version)
+      return;
+    d_->snapshots[snap.stream] = snap;
+  }
+
+  std::optional<IdempotencyRecord> find_idempotency_key(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    auto it = d_->keys.find(key);
+    if (it == d_->keys.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::int64_t event_count() override { return head_position(); }
+
+private:
+  std::int64_t version_of(const StreamId& s) const {
+    auto it = d_->streams.find(s);
+    if (it == d_->streams.end() || it->second.empty()) return 0;
+    return d_->log[it->second.back()].version;
+  }
+
+  AppendOutcome append_one(const AppendRequest& req, std::int64_t now) {
+    if (req.idempotency_key) {
+      auto k = d_->keys.find(*req.idempotency_key);
+      if (k != d_->keys.end()) {
+        if (k->second.fingerprint != req.fingerprint)
+          return Error{errc::idempotency_conflict,
+                       "idempotency key '" + *req.idempotency_key + "' was already used for a different command (on "
+                         + k->second.stream.to_string() + ")"};
+        AppendResult replay;
+        replay.version = k->second.result.version;
+        replay.replay = k->second.result;
+        replay.replay->replayed = true;
+        return replay;
+      }
+    }
+    const std::int64_t current = version_of(req.stream);
+    if (current != req.expected_version)
+      return Error{errc::concurrency_conflict,
+                   req.stream.to_string() + " is at version " + std::to_string(current)
+                     + "; the append expected version " + std::to_string(req.expected_version)};
+    for (const auto& ev : req.events) {
+      std::size_t n = json::serialize(ev.data).size();
+      if (n > d_->opts.max_event_bytes)
+        return Error{errc::payload_too_large,
+                     "event '" + ev.type + "' for " + req.stream.to_string() + " is " + std::to_string(n)
+                       + " bytes; the limit is " + std::to_string(d_->opts.max_event_bytes)};
+    }
+    AppendResult res;
+    res.version = current;
+    auto& index = d_->streams[req.stream];
+    for (const auto& ev : req.events) {
+      Event e;
+      e.stream = req.stream;
+      e.version = ++res.version;
+      e.position = static_cast<std::int64_t>(d_->log.size()) + 1;
+      e.type = ev.type;
+      e.schema_version = ev.schema_version;
+      e.data = ev.data;
+      e.metadata = req.metadata;
+      e.metadata.timestamp_us = now;
+      index.push_back(d_->log.size());
+      d_->log.push_back(e);
+      res.events.push_back(std::move(e));
+    }
+    if (req.idempotency_key)
+      d_->keys[*req.idempotency_key] =
+        IdempotencyRecord{*req.idempotency_key, req.stream, req.fingerprint, res.to_result(req.stream)};
+    return res;
+  }
+
+  std::shared_ptr<MemoryData> d_;
+};
+
+class MemoryProvider final : public EventStoreProvider {
+public:
+  explicit MemoryProvider(MemoryStoreOptions o) : d_(std::make_shared<MemoryData>()) { d_->opts = o; }
+  std::unique_ptr<EventStore> connect() const override { return std::make_unique<MemoryEventStore>(d_); }
+  std::string describe() const override { return "memory"; }
+
+private:
+  std::shared_ptr<MemoryData> d_;
+};
+
+} // namespace
+
+std::shared_ptr<EventStoreProvider> memory_store(MemoryStoreOptions options) {
+  return std::make_shared<MemoryProvider>(options);
+}
+
+} // namespace annals

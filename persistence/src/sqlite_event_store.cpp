@@ -1,0 +1,405 @@
+#include "annals/persistence/sqlite_event_store.hpp"
+
+#include "sqlite_schema.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+
+namespace annals {
+
+namespace {
+
+// Turns an SQLite failure into a StoreError whose message says what the
+// operator should look at.
+StoreError to_store_error(const SQLite::Exception& e, const std::string& path,
+                          const std::string& doing, std::chrono::milliseconds busy) {
+  const std::string file = "'" + path + "'";
+  const std::string tail = " while " + doing + " (" + e.what() + ")";
+  switch (e.getErrorCode() & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return StoreError(StoreFailure::locked, "database " + file + " is locked by another writer; gave up after "
+                                                + std::to_string(busy.count()) + " ms" + tail);
+    case SQLITE_READONLY:
+      return StoreError(StoreFailure::read_only, "database " + file + " is read-only" + tail);
+    case SQLITE_FULL:
+      return StoreError(StoreFailure::full, "database " + file + " is full (disk or size limit)" + tail);
+    case SQLITE_NOTADB:
+      return StoreError(StoreFailure::corrupt, "file " + file + " is not an SQLite database" + tail);
+    case SQLITE_CORRUPT:
+      return StoreError(StoreFailure::corrupt, "database " + file + " is damaged" + tail);
+    case SQLITE_CANTOPEN:
+      return StoreError(StoreFailure::unavailable, "cannot open database " + file + tail);
+    default:
+      return StoreError(StoreFailure::unavailable, "database " + file + " failed" + tail);
+  }
+}
+
+// Resets a statement when leaving scope, so that no read transaction stays
+// open between calls (a stepped SELECT would make writers of other
+// connections fail with SQLITE_BUSY at once).
+struct ResetOnExit {
+  SQLite::Statement& s;
+  ~ResetOnExit() { s.tryReset(); }
+};
+
+json::value parse_stored(const std::string& text, const std::string& what) {
+  json::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) throw StoreError(StoreFailure::corrupt, what + " is not valid JSON: " + ec.message());
+  return v;
+}
+
+class SqliteEventStore final : public EventStore {
+public:
+  explicit SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(opts)) {
+    guard("opening the store", [&] {
+      const int flags = opts_.read_only ? SQLite::OPEN_READONLY
+                                        : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
+                                               static_cast<int>(opts_.busy_timeout.count()));
+      // The first statement is where a non-database file shows itself.
+      db_->execAndGet("PRAGMA application_id");
+      read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
+      if (read_only_) {
+        check_readable_schema();
+      } else {
+        db_->execAndGet("PRAGMA journal_mode=WAL");
+        sqlite_schema::migrate(*db_, opts_.path.c_str());
+      }
+      db_->exec(opts_.durability == Durability::full ? "PRAGMA synchronous=FULL"
+                                                     : "PRAGMA synchronous=NORMAL");
+      if (opts_.max_size_bytes > 0) {
+        std::int64_t page = db_->execAndGet("PRAGMA page_size").getInt64();
+        std::int64_t pages = std::max<std::int64_t>(1, opts_.max_size_bytes / page);
+        db_->execAndGet("PRAGMA max_page_count=" + std::to_string(pages));
+      }
+      prepare();
+    });
+  }
+
+  std::vector<AppendOutcome> append(const std::vector<AppendRequest>& batch) override {
+    if (read_only_)
+      throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; cannot append");
+    std::vector<AppendOutcome> out;
+    out.reserve(batch.size());
+    guard("appending " + std::to_string(batch.size()) + " command(s)", [&] {
+      SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      const std::int64_t now = now_us();
+      for (const auto& req : batch) out.push_back(append_one(req, now));
+      tx.commit();
+    });
+    return out;
+  }
+
+  std::vector<Event> read_stream(const StreamId& s, std::int64_t from_version,
+                                 std::size_t max_count) override {
+    std::vector<Event> out;
+    guard("reading stream " + s.to_string(), [&] {
+      auto& q = *read_stream_;
+      ResetOnExit r{q};
+      q.bind(1, s.aggregate);
+      q.bind(2, s.id);
+      q.bind(3, static_cast<std::int64_t>(from_version));
+      q.bind(4, static_cast<std::int64_t>(max_count));
+      while (q.executeStep()) {
+        Event e;
+        e.stream = s;
+        e.position = q.getColumn(0).getInt64();
+        e.version = q.getColumn(1).getInt64();
+        fill(e, q, 2);
+        out.push_back(std::move(e));
+      }
+    });
+    return out;
+  }
+
+  std::vector<Event> read_all(std::int64_t from_position, std::size_t max_count) override {
+    std::vector<Event> out;
+    guard("reading events from position " + std::to_string(from_position), [&] {
+      auto& q = *read_all_;
+      ResetOnExit r{q};
+      q.bind(1, static_cast<std::int64_t>(from_position));
+      q.bind(2, static_cast<std::int64_t>(max_count));
+      while (q.executeStep()) {
+        Event e;
+        e.position = q.getColumn(0).getInt64();
+        e.stream.aggregate = q.getColumn(1).getString();
+        e.stream.id = q.getColumn(2).getString();
+        e.version = q.getColumn(3).getInt64();
+        fill(e, q, 4);
+        out.push_back(std::move(e));
+      }
+    });
+    return out;
+  }
+
+  std::int64_t head_position() override {
+    std::int64_t v = 0;
+    guard("reading the head position", [&] {
+      ResetOnExit r{*head_};
+      if (head_->executeStep()) v = head_->getColumn(0).getInt64();
+    });
+    return v;
+  }
+
+  std::int64_t stream_version(const StreamId& s) override {
+    std::int64_t v = 0;
+    guard("reading the version of " + s.to_string(), [&] { v = current_version(s); });
+    return v;
+  }
+
+  std::optional<Snapshot> load_snapshot(const StreamId& s) override {
+    std::optional<Snapshot> out;
+    guard("loading the snapshot of " + s.to_string(), [&] {
+      auto& q = *load_snapshot_;
+      ResetOnExit r{q};
+      q.bind(1, s.aggregate);
+      q.bind(2, s.id);
+      if (!q.executeStep()) return;
+      Snapshot snap;
+      snap.stream = s;
+      snap.version = q.getColumn(0).getInt64();
+      snap.snapshot_version = q.getColumn(1).getInt();
+      snap.state = parse_stored(q.getColumn(2).getString(), "the snapshot of " + s.to_string());
+      snap.taken_at_us = q.getColumn(3).getInt64();
+      out = std::move(snap);
+    });
+    return out;
+  }
+
+  void save_snapshot(const Snapshot& snap) override {
+    if (read_only_) return;  // a snapshot is an optimisation; never an error
+    guard("saving the snapshot of " + snap.stream.to_string(), [&] {
+      auto& q = *save_snapshot_;
+      ResetOnExit r{q};
+      q.bind(1, snap.stream.aggregate);
+      q.bind(2, snap.stream.id);
+      q.bind(3, static_cast<std::int64_t>(snap.version));
+      q.bind(4, snap.snapshot_version);
+      q.bind(5, json::serialize(snap.state));
+      q.bind(6, static_cast<std::int64_t>(snap.taken_at_us ? snap.taken_at_us : now_us()));
+      q.exec();
+    });
+  }
+
+  std::optional<IdempotencyRecord> find_idempotency_key(const std::string& key) override {
+    std::optional<IdempotencyRecord> out;
+    guard("looking up an idempotency key", [&] { out = lookup_key(key); });
+    return out;
+  }
+
+  std::int64_t event_count() override {
+    std::int64_t n = 0;
+    guard("counting events", [&] { n = db_->execAndGet("SELECT count(*) FROM events").getInt64(); });
+    return n;
+  }
+
+private:
+  template <class F>
+  void guard(const std::string& doing, F&& f) {
+    try {
+      f();
+    } catch (const SQLite::Exception& e) {
+      throw to_store_error(e, opts_.path, doing, opts_.busy_timeout);
+    }
+  }
+
+  void check_readable_schema() {
+    int app = db_->execAndGet("PRAGMA application_id").getInt();
+    int ver = db_->execAndGet("PRAGMA user_version").getInt();
+    if (app != sqlite_schema::application_id || ver != sqlite_schema::latest_version())
+      throw StoreError(app == sqlite_schema::application_id ? StoreFailure::incompatible
+                                                            : StoreFailure::read_only,
+                       "database '" + opts_.path + "' is read-only and "
+                         + (app == sqlite_schema::application_id
+                              ? "has schema version " + std::to_string(ver) + " (this build needs "
+                                  + std::to_string(sqlite_schema::latest_version()) + ")"
+                              : std::string("is not an initialized annals store")));
+  }
+
+  void prepare() {
+    auto& db = *db_;
+    insert_event_ = std::make_unique<SQLite::Statement>(db,
+      "INSERT INTO events(stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at)"
+      " VALUES(?,?,?,?,?,?,?,?)");
+    version_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_type=? AND stream_id=?");
+    read_stream_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT position, version, type, schema_version, data, metadata, recorded_at FROM events"
+      " WHERE stream_type=? AND stream_id=? AND version>=? ORDER BY version LIMIT ?");
+    read_all_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT position, stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at"
+      " FROM events WHERE position>=? ORDER BY position LIMIT ?");
+    head_ = std::make_unique<SQLite::Statement>(db, "SELECT COALESCE(MAX(position), 0) FROM events");
+    load_snapshot_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT version, snapshot_version, state, taken_at FROM snapshots WHERE stream_type=? AND stream_id=?");
+    save_snapshot_ = std::make_unique<SQLite::Statement>(db,
+      "INSERT INTO snapshots(stream_type, stream_id, version, snapshot_version, state, taken_at)"
+      " VALUES(?,?,?,?,?,?) ON CONFLICT(stream_type, stream_id) DO UPDATE SET"
+      " version=excluded.version, snapshot_version=excluded.snapshot_version,"
+      " state=excluded.state, taken_at=excluded.taken_at"
+      " WHERE excluded.version >= snapshots.version OR excluded.snapshot_version <> snapshots.snapshot_version");
+    find_key_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT stream_type, stream_id, fingerprint, result FROM idempotency_keys WHERE key=?");
+    insert_key_ = std::make_unique<SQLite::Statement>(db,
+      "INSERT INTO idempotency_keys(key, stream_type, stream_id, fingerprint, result, created_at)"
+      " VALUES(?,?,?,?,?,?)");
+  }
+
+  // Columns from `first`: type, schema_version, data, metadata, recorded_at.
+  void fill(Event& e, SQLite::Statement& q, int first) {
+    e.type = q.getColumn(first).getString();
+    e.schema_version = q.getColumn(first + 1).getInt();
+    const std::string what = "event " + std::to_string(e.position) + " (" + e.stream.to_string() + ")";
+    e.data = parse_stored(q.getColumn(first + 2).getString(), "the data of " + what);
+    e.metadata = EventMetadata::from_json(parse_stored(q.getColumn(first + 3).getString(),
+                                                       "the metadata of " + what));
+    e.metadata.timestamp_us = q.getColumn(first + 4).getInt64();
+  }
+
+  std::int64_t current_version(const StreamId& s) {
+    auto& q = *version_;
+    ResetOnExit r{q};
+    q.bind(1, s.aggregate);
+    q.bind(2, s.id);
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }
+
+  std::optional<IdempotencyRecord> lookup_key(const std::string& key) {
+    auto& q = *find_key_;
+    ResetOnExit r{q};
+    q.bind(1, key);
+    if (!q.executeStep()) return std::nullopt;
+    IdempotencyRecord rec;
+    rec.key = key;
+    rec.stream = {q.getColumn(0).getString(), q.getColumn(1).getString()};
+    rec.fingerprint = q.getColumn(2).getString();
+    auto result = CommandResult::from_json(parse_stored(q.getColumn(3).getString(),
+                                                        "the result of idempotency key '" + key + "'"));
+    if (!result) throw StoreError(StoreFailure::corrupt, result.error().message);
+    rec.result = std::move(*result);
+    return rec;
+  }
+
+  // One append inside the batch transaction. Everything that can make it fail
+  // alone is checked before anything is written; a savepoint undoes a partial
+  // write if an insert still fails.
+  AppendOutcome append_one(const AppendRequest& req, std::int64_t now) {
+    if (req.idempotency_key) {
+      if (auto rec = lookup_key(*req.idempotency_key)) {
+        if (rec->fingerprint != req.fingerprint)
+          return Error{errc::idempotency_conflict,
+                       "idempotency key '" + *req.idempotency_key + "' was already used for a different command (on "
+                         + rec->stream.to_string() + ")"};
+        AppendResult replay;
+        replay.version = rec->result.version;
+        rec->result.replayed = true;
+        replay.replay = std::move(rec->result);
+        return replay;
+      }
+    }
+    const std::int64_t current = current_version(req.stream);
+    if (current != req.expected_version)
+      return Error{errc::concurrency_conflict,
+                   req.stream.to_string() + " is at version " + std::to_string(current)
+                     + "; the append expected version " + std::to_string(req.expected_version)};
+    std::vector<std::string> bodies;
+    bodies.reserve(req.events.size());
+    for (const auto& ev : req.events) {
+      bodies.push_back(json::serialize(ev.data));
+      if (bodies.back().size() > opts_.max_event_bytes)
+        return Error{errc::payload_too_large,
+                     "event '" + ev.type + "' for " + req.stream.to_string() + " is " + std::to_string(bodies.back().size())
+                       + " bytes; the limit is " + std::to_string(opts_.max_event_bytes)};
+    }
+    EventMetadata md = req.metadata;
+    md.timestamp_us = now;
+    json::object mdj = md.to_json();
+    mdj.erase("timestamp");  // stored in its own column
+    const std::string metadata = json::serialize(mdj);
+
+    AppendResult res;
+    res.version = current;
+    db_->exec("SAVEPOINT append_one");
+    try {
+      auto& ins = *insert_event_;
+      for (std::size_t i = 0; i < req.events.size(); ++i) {
+        const auto& ev = req.events[i];
+        ResetOnExit r{ins};
+        ins.bind(1, req.stream.aggregate);
+        ins.bind(2, req.stream.id);
+        ins.bind(3, static_cast<std::int64_t>(++res.version));
+        ins.bind(4, ev.type);
+        ins.bind(5, ev.schema_version);
+        ins.bindNoCopy(6, bodies[i]);
+        ins.bindNoCopy(7, metadata);
+        ins.bind(8, static_cast<std::int64_t>(now));
+        ins.exec();
+        Event e;
+        e.stream = req.stream;
+        e.version = res.version;
+        e.position = db_->getLastInsertRowid();
+        e.type = ev.type;
+        e.schema_version = ev.schema_version;
+        e.data = ev.data;
+        e.metadata = md;
+        res.events.push_back(std::move(e));
+      }
+      if (req.idempotency_key) {
+        auto& k = *insert_key_;
+        ResetOnExit r{k};
+        k.bind(1, *req.idempotency_key);
+        k.bind(2, req.stream.aggregate);
+        k.bind(3, req.stream.id);
+        k.bind(4, req.fingerprint);
+        k.bind(5, json::serialize(res.to_result(req.stream).to_json()));
+        k.bind(6, static_cast<std::int64_t>(now));
+        k.exec();
+      }
+      db_->exec("RELEASE append_one");
+    } catch (const SQLite::Exception& e) {
+      db_->exec("ROLLBACK TO append_one");
+      db_->exec("RELEASE append_one");
+      if ((e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT)
+        return Error{errc::concurrency_conflict,
+                     req.stream.to_string() + " changed during the append: " + e.what()};
+      throw;
+    }
+    return res;
+  }
+
+  SqliteStoreOptions opts_;
+  bool read_only_ = false;
+  std::unique_ptr<SQLite::Database> db_;
+  std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_,
+    load_snapshot_, save_snapshot_, find_key_, insert_key_;
+};
+
+class SqliteProvider final : public EventStoreProvider {
+public:
+  explicit SqliteProvider(SqliteStoreOptions o) : opts_(std::move(o)) {}
+  std::unique_ptr<EventStore> connect() const override { return open_sqlite_store(opts_); }
+  std::string describe() const override { return "sqlite:" + opts_.path; }
+
+private:
+  SqliteStoreOptions opts_;
+};
+
+} // namespace
+
+std::unique_ptr<EventStore> open_sqlite_store(const SqliteStoreOptions& options) {
+  return std::make_unique<SqliteEventStore>(options);
+}
+
+std::shared_ptr<EventStoreProvider> sqlite_store(SqliteStoreOptions options) {
+  return std::make_shared<SqliteProvider>(std::move(options));
+}
+
+int sqlite_schema_version() { return sqlite_schema::latest_version(); }
+
+} // namespace annals

@@ -1,0 +1,57 @@
+#pragma once
+// Error: what every failure looks like to a caller, as a value: a stable,
+// machine-readable code plus a sentence for humans.
+
+#include <string>
+#include <string_view>
+
+namespace annals {
+
+/// The error codes the runtime itself produces. Domain code rejects commands
+/// with codes of its own ("insufficient_funds"); those pass through unchanged.
+namespace errc {
+/// The command envelope or its data is malformed: bad JSON, a missing field,
+/// a wrong type, an empty or over-long id.
+inline constexpr std::string_view invalid_command = "invalid_command";
+/// No aggregate type of that name is registered.
+inline constexpr std::string_view unknown_aggregate = "unknown_aggregate";
+/// The aggregate type has no handler for that command type.
+inline constexpr std::string_view unknown_command = "unknown_command";
+/// The command's data (or an event it caused) is larger than the limit.
+inline constexpr std::string_view payload_too_large = "payload_too_large";
+/// expected_version did not match, or another writer kept winning the race.
+inline constexpr std::string_view concurrency_conflict = "concurrency_conflict";
+/// The idempotency key was used before for a different command.
+inline constexpr std::string_view idempotency_conflict = "idempotency_conflict";
+/// The event store cannot be written or read: locked, read-only, full,
+/// corrupt, unreachable. The message says which.
+inline constexpr std::string_view store_unavailable = "store_unavailable";
+/// No answer within the caller's time limit. The command may still commit:
+/// retry it with the same idempotency key to find out safely.
+inline constexpr std::string_view timeout = "timeout";
+/// The runtime is shutting down and takes no more work.
+inline constexpr std::string_view shutting_down = "shutting_down";
+/// Domain code threw, or a stored event could not be applied. A bug, not bad input.
+inline constexpr std::string_view internal_error = "internal_error";
+/// Too many commands are waiting for one aggregate.
+inline constexpr std::string_view overloaded = "overloaded";
+} // namespace errc
+
+struct Error {
+  std::string code;
+  std::string message;
+
+  Error() = default;
+  Error(std::string_view code, std::string message)
+    : code(code), message(std::move(message)) {}
+
+  bool is(std::string_view c) const { return code == c; }
+  friend bool operator==(const Error& a, const Error& b) {
+    return a.code == b.code && a.message == b.message;
+  }
+};
+
+/// "code: message", for logs and exceptions.
+std::string to_string(const Error& e);
+
+} // namespace annals

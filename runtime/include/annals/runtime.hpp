@@ -1,0 +1,85 @@
+#pragma once
+// Runtime: the embedding API. It owns the actor system, the store's journal
+// and readers, and the command router. No CAF in this header.
+//
+//   annals::RuntimeOptions opts;
+//   opts.store = annals::sqlite_store({"bank.db"});
+//   annals::Runtime rt(opts);
+//   rt.register_aggregate(bank::account_type());
+//   annals::CommandResult r = rt.execute(cmd);   // blocks, thread-safe
+//
+// Destroying the runtime stops it: commands already with the journal are
+// committed and answered first.
+
+#include "annals/aggregate_type.hpp"
+#include "annals/command.hpp"
+#include "annals/command_result.hpp"
+#include "annals/runtime_options.hpp"
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+/// An aggregate instance's current state, for diagnostics and tests.
+struct AggregateInspection {
+  std::int64_t version = 0;
+  json::value state;
+};
+
+class Runtime {
+public:
+  /// Opens the store (creating or migrating it) and starts the actors.
+  /// Throws StoreError if the store cannot be opened (not a database, locked,
+  /// from a newer version, ...).
+  explicit Runtime(RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  /// Adds an aggregate type. Thread-safe; a second type of the same name
+  /// throws std::invalid_argument.
+  void register_aggregate(AggregateType type);
+
+  /// Runs a command and waits for its result (at most options.command_timeout,
+  /// or `timeout`). Never throws for bad input or store failures: those are
+  /// rejected/failed results. Safe to call from many threads at once; do
+  /// not call it from inside an actor.
+  CommandResult execute(Command command);
+  CommandResult execute(Command command, std::chrono::milliseconds timeout);
+
+  /// Parses a JSON command envelope and runs it. Malformed input is a
+  /// rejected result with code invalid_command (or payload_too_large).
+  CommandResult execute_json(std::string_view json_text);
+
+  /// Runs a command without blocking; `done` is called once with the result,
+  /// on one of the runtime's threads (keep it short, do not block in it).
+  void execute_async(Command command, std::function<void(CommandResult)> done);
+  /// Same, as a future.
+  std::future<CommandResult> execute_async(Command command);
+
+  /// The current state of one aggregate instance (activating it). For
+  /// diagnostics and tests; reads go to projections, not here.
+  Expected<AggregateInspection> inspect(const std::string& aggregate, const std::string& id);
+
+  /// Number of active (recovered, not passivated) aggregate instances.
+  std::size_t active_aggregates();
+
+  /// Direct reads of the store (a connection of its own; thread-safe).
+  std::vector<Event> read_stream(const StreamId& stream, std::int64_t from_version = 1,
+                                 std::size_t max_count = 1000000);
+  std::vector<Event> read_all(std::int64_t from_position = 1, std::size_t max_count = 1000000);
+  std::int64_t head_position();
+
+  const RuntimeOptions& options() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace annals

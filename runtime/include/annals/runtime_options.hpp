@@ -1,0 +1,38 @@
+#pragma once
+// Settings of an embedded runtime. Every field has a working default.
+
+#include "annals/command.hpp"
+#include "annals/persistence/event_store.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+namespace annals {
+
+struct RuntimeOptions {
+  /// Where events live. Default: sqlite_store({"annals.db"}) in the working
+  /// directory; memory_store() for none.
+  std::shared_ptr<EventStoreProvider> store;
+
+  /// How long execute() waits for an answer before it returns a timeout.
+  std::chrono::milliseconds command_timeout{std::chrono::seconds(5)};
+  /// An aggregate idle this long is passivated (its memory released).
+  std::chrono::milliseconds passivate_after{std::chrono::minutes(5)};
+  /// How long an aggregate waits for the journal or a store reader.
+  std::chrono::milliseconds store_timeout{std::chrono::seconds(30)};
+
+  /// Threads of the actor scheduler (0: CAF's default, max(cores, 4)).
+  std::size_t worker_threads = 0;
+  /// Reader connections (each on its own thread) for recovery and lookups.
+  std::size_t reader_threads = 2;
+  /// Most appends the journal commits in one transaction.
+  std::size_t max_batch = 512;
+  /// Commands waiting for one aggregate before it answers "overloaded".
+  std::size_t max_queued_per_aggregate = 10000;
+
+  /// Size limits for ids and payloads; the store's max_event_bytes should match.
+  CommandLimits limits;
+};
+
+} // namespace annals

@@ -1,0 +1,267 @@
+#include "annals/runtime.hpp"
+
+#include "annals/actors/command_router.hpp"
+#include "annals/actors/journal.hpp"
+#include "annals/actors/messages.hpp"
+#include "annals/actors/store_reader.hpp"
+#include "annals/persistence/sqlite_event_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+
+namespace annals {
+
+using namespace actors;
+
+namespace {
+
+// Aggregate types by name; read on every command from any thread.
+class TypeRegistry {
+public:
+  void add(AggregateType t) {
+    std::unique_lock<std::shared_mutex> lock(mtx_);
+    auto name = t.name();
+    if (types_.count(name))
+      throw std::invalid_argument("aggregate type '" + name + "' is already registered");
+    types_.emplace(name, std::make_shared<const AggregateType>(std::move(t)));
+  }
+  AggregateTypePtr find(const std::string& name) const {
+    std::shared_lock<std::shared_mutex> lock(mtx_);
+    auto it = types_.find(name);
+    return it == types_.end() ? nullptr : it->second;
+  }
+
+private:
+  mutable std::shared_mutex mtx_;
+  std::map<std::string, AggregateTypePtr, std::less<>> types_;
+};
+
+Error from_caf_error(caf::actor_system& sys, const caf::error& err) {
+  if (err == caf::sec::request_timeout)
+    return Error{errc::timeout, "no result within the time limit; the command may still commit "
+                                "(retry with the same idempotency key to find out)"};
+  return Error{errc::internal_error, "the runtime could not deliver the command: " + sys.render(err)};
+}
+
+} // namespace
+
+struct Runtime::Impl {
+  RuntimeOptions options;
+  TypeRegistry types;
+
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor journal;
+  std::vector<caf::actor> readers;
+  caf::actor router;
+
+  std::mutex direct_mtx;  // the direct-read connection
+  std::unique_ptr<EventStore> direct;
+
+  // Calls in flight, so that shutdown waits for them (a scoped_actor alive
+  // while the actor system is destroyed would hang it).
+  std::mutex flight_mtx;
+  std::condition_variable flight_cv;
+  std::size_t in_flight = 0;
+  bool stopping = false;
+
+  explicit Impl(RuntimeOptions opts) : options(std::move(opts)) {
+    if (!options.store) options.store = sqlite_store(SqliteStoreOptions{});
+    if (options.reader_threads == 0) options.reader_threads = 1;
+    // Open every connection first: a bad store fails here, before any actor exists.
+    auto journal_store = options.store->connect();
+    std::vector<std::unique_ptr<EventStore>> reader_stores;
+    for (std::size_t i = 0; i < options.reader_threads; ++i) reader_stores.push_back(options.store->connect());
+
+    cfg = std::make_unique<caf::actor_system_config>();
+    if (options.worker_threads > 0) cfg->set("scheduler.max-threads", options.worker_threads);
+    sys = std::make_unique<caf::actor_system>(*cfg);
+
+    journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch}, caf::actor{});
+    for (auto& rs : reader_stores) readers.push_back(spawn_store_reader(*sys, std::move(rs)));
+    AggregateSettings settings;
+    settings.passivate_after = options.passivate_after;
+    settings.journal_timeout = options.store_timeout;
+    settings.max_queued_commands = options.max_queued_per_aggregate;
+    router = spawn_command_router(*sys, RouterDeps{journal, readers, [this](const std::string& n) {
+                                                     return types.find(n);
+                                                   }},
+                                  settings);
+  }
+
+  ~Impl() {
+    {
+      std::unique_lock<std::mutex> lock(flight_mtx);
+      stopping = true;
+      flight_cv.wait_for(lock, options.command_timeout + std::chrono::seconds(1),
+                         [&] { return in_flight == 0; });
+    }
+    // Aggregates first (no new appends), then the journal commits what it
+    // holds, then the readers.
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
+    for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+    router = nullptr;
+    journal = nullptr;
+    readers.clear();
+    sys.reset();  // waits for every actor
+    cfg.reset();
+  }
+
+  bool enter() {
+    std::lock_guard<std::mutex> lock(flight_mtx);
+    if (stopping) return false;
+    ++in_flight;
+    return true;
+  }
+  void leave() {
+    std::lock_guard<std::mutex> lock(flight_mtx);
+    if (--in_flight == 0) flight_cv.notify_all();
+  }
+
+  // Checks done on the caller's thread, before anything is sent: a bad
+  // command never reaches an aggregate.
+  std::optional<CommandResult> precheck(Command& c) {
+    const StreamId stream = c.stream();
+    if (auto err = validate_envelope(c, options.limits)) return CommandResult::reject(stream, *err);
+    auto type = types.find(c.aggregate);
+    if (!type)
+      return CommandResult::reject(stream, Error{errc::unknown_aggregate, "no aggregate type '" + c.aggregate + "'"});
+    if (!type->handles(c.command))
+      return CommandResult::reject(stream, Error{errc::unknown_command, "aggregate '" + c.aggregate
+                                                                          + "' has no command '" + c.command + "'"});
+    if (c.command_id.empty()) c.command_id = make_uuid();
+    // A command that starts a conversation correlates with itself.
+    if (c.metadata.correlation_id.empty()) c.metadata.correlation_id = c.command_id;
+    return std::nullopt;
+  }
+
+  EventStore& direct_store() {
+    if (!direct) direct = options.store->connect();
+    return *direct;
+  }
+};
+
+Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Runtime::~Runtime() = default;
+
+void Runtime::register_aggregate(AggregateType type) { impl_->types.add(std::move(type)); }
+
+const RuntimeOptions& Runtime::options() const { return impl_->options; }
+
+CommandResult Runtime::execute(Command command) {
+  return execute(std::move(command), impl_->options.command_timeout);
+}
+
+CommandResult Runtime::execute(Command command, std::chrono::milliseconds timeout) {
+  if (auto early = impl_->precheck(command)) return *early;
+  const StreamId stream = command.stream();
+  if (!impl_->enter())
+    return CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"});
+  CommandResult out;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    CommandEnvelope env{std::move(command), std::chrono::steady_clock::now() + timeout};
+    self->request(impl_->router, timeout, execute_atom::value, std::move(env))
+      .receive([&](CommandResult& r) { out = std::move(r); },
+               [&](caf::error& e) { out = CommandResult::fail(stream, from_caf_error(*impl_->sys, e)); });
+  }
+  impl_->leave();
+  return out;
+}
+
+CommandResult Runtime::execute_json(std::string_view json_text) {
+  auto cmd = parse_command(json_text, impl_->options.limits);
+  if (!cmd) return CommandResult::reject(StreamId{}, cmd.error());
+  return execute(std::move(*cmd));
+}
+
+void Runtime::execute_async(Command command, std::function<void(CommandResult)> done) {
+  if (auto early = impl_->precheck(command)) return done(std::move(*early));
+  const StreamId stream = command.stream();
+  if (!impl_->enter())
+    return done(CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"}));
+  auto timeout = impl_->options.command_timeout;
+  CommandEnvelope env{std::move(command), std::chrono::steady_clock::now() + timeout};
+  Impl* impl = impl_.get();
+  auto router = impl_->router;
+  impl_->sys->spawn([=](caf::event_based_actor* self) mutable {
+    self->request(router, timeout, execute_atom::value, std::move(env))
+      .then(
+        [=](CommandResult& r) {
+          done(std::move(r));
+          impl->leave();
+          self->quit();
+        },
+        [=](caf::error& e) {
+          done(CommandResult::fail(stream, from_caf_error(self->system(), e)));
+          impl->leave();
+          self->quit();
+        });
+  });
+}
+
+std::future<CommandResult> Runtime::execute_async(Command command) {
+  auto p = std::make_shared<std::promise<CommandResult>>();
+  auto f = p->get_future();
+  execute_async(std::move(command), [p](CommandResult r) { p->set_value(std::move(r)); });
+  return f;
+}
+
+Expected<AggregateInspection> Runtime::inspect(const std::string& aggregate, const std::string& id) {
+  if (!impl_->types.find(aggregate))
+    return Error{errc::unknown_aggregate, "no aggregate type '" + aggregate + "'"};
+  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  std::optional<Expected<AggregateInspection>> out;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    self->request(impl_->router, impl_->options.command_timeout, inspect_atom::value, StreamId{aggregate, id})
+      .receive(
+        [&](AggregateView& v) {
+          if (v.error) out.emplace(*v.error);
+          else out.emplace(AggregateInspection{v.version, std::move(v.state)});
+        },
+        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
+  }
+  impl_->leave();
+  return std::move(*out);
+}
+
+std::size_t Runtime::active_aggregates() {
+  if (!impl_->enter()) return 0;
+  std::size_t n = 0;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    self->request(impl_->router, impl_->options.command_timeout, count_atom::value)
+      .receive([&](std::size_t x) { n = x; }, [&](caf::error&) {});
+  }
+  impl_->leave();
+  return n;
+}
+
+std::vector<Event> Runtime::read_stream(const StreamId& stream, std::int64_t from_version,
+                                        std::size_t max_count) {
+  std::lock_guard<std::mutex> lock(impl_->direct_mtx);
+  return impl_->direct_store().read_stream(stream, from_version, max_count);
+}
+
+std::vector<Event> Runtime::read_all(std::int64_t from_position, std::size_t max_count) {
+  std::lock_guard<std::mutex> lock(impl_->direct_mtx);
+  return impl_->direct_store().read_all(from_position, max_count);
+}
+
+std::int64_t Runtime::head_position() {
+  std::lock_guard<std::mutex> lock(impl_->direct_mtx);
+  return impl_->direct_store().head_position();
+}
+
+} // namespace annals
