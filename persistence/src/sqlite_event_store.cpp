@@ -67,6 +67,9 @@ public:
       if (read_only_) {
         check_readable_schema();
       } else {
+        // Identify the file before changing anything in it: switching the
+        // journal mode would already rewrite a foreign file's header.
+        sqlite_schema::check_identity(*db_, opts_.path.c_str());
         db_->execAndGet("PRAGMA journal_mode=WAL");
         sqlite_schema::migrate(*db_, opts_.path.c_str());
       }
@@ -363,8 +366,15 @@ private:
       }
       db_->exec("RELEASE append_one");
     } catch (const SQLite::Exception& e) {
-      db_->exec("ROLLBACK TO append_one");
-      db_->exec("RELEASE append_one");
+      // After some errors (SQLITE_FULL, I/O) SQLite has already rolled back
+      // the whole transaction; then the batch fails as a whole.
+      if (sqlite3_get_autocommit(db_->getHandle())) throw;
+      try {
+        db_->exec("ROLLBACK TO append_one");
+        db_->exec("RELEASE append_one");
+      } catch (const SQLite::Exception&) {
+        throw e;
+      }
       if ((e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT)
         return Error{errc::concurrency_conflict,
                      req.stream.to_string() + " changed during the append: " + e.what()};

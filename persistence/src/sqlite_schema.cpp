@@ -55,7 +55,7 @@ const std::vector<const char*>& migrations() {
 
 int latest_version() { return static_cast<int>(migrations().size()); }
 
-void migrate(SQLite::Database& db, const char* path) {
+void check_identity(SQLite::Database& db, const char* path) {
   const std::string where = std::string("'") + path + "'";
   int app_id = db.execAndGet("PRAGMA application_id").getInt();
   int version = db.execAndGet("PRAGMA user_version").getInt();
@@ -75,6 +75,12 @@ void migrate(SQLite::Database& db, const char* path) {
                      "database file " + where + " has schema version " + std::to_string(version)
                        + ", newer than this build of annals supports (" + std::to_string(latest_version())
                        + ")");
+}
+
+void migrate(SQLite::Database& db, const char* path) {
+  check_identity(db, path);
+  int app_id = db.execAndGet("PRAGMA application_id").getInt();
+  int version = db.execAndGet("PRAGMA user_version").getInt();
   if (version == latest_version() && app_id == application_id) return;
 
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);

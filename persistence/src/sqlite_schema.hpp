@@ -12,6 +12,10 @@ inline constexpr int application_id = 0x414E4E4C;  // "ANNL"
 /// The newest schema version this build knows.
 int latest_version();
 
+/// Throws StoreError unless the file is empty or an annals store of a
+/// version this build can read. Reads only.
+void check_identity(SQLite::Database& db, const char* path);
+
 /// Checks the file is an annals store (or empty) and migrates it forward to
 /// latest_version() in one IMMEDIATE transaction. Throws StoreError.
 void migrate(SQLite::Database& db, const char* path);

@@ -1,5 +1,6 @@
 #include "annals/runtime.hpp"
 
+#include "annals/actors/command_gateway.hpp"
 #include "annals/actors/command_router.hpp"
 #include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
@@ -13,6 +14,7 @@
 #include <caf/send.hpp>
 
 #include <condition_variable>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -62,6 +64,7 @@ struct Runtime::Impl {
   caf::actor journal;
   std::vector<caf::actor> readers;
   caf::actor router;
+  std::vector<caf::actor> gateways;  // for execute_async, chosen by stream
 
   std::mutex direct_mtx;  // the direct-read connection
   std::unique_ptr<EventStore> direct;
@@ -95,6 +98,8 @@ struct Runtime::Impl {
                                                      return types.find(n);
                                                    }},
                                   settings);
+    const std::size_t n_gateways = std::max<std::size_t>(2, sys->scheduler().num_workers());
+    for (std::size_t i = 0; i < n_gateways; ++i) gateways.push_back(spawn_command_gateway(*sys, router));
   }
 
   ~Impl() {
@@ -106,9 +111,11 @@ struct Runtime::Impl {
     }
     // Aggregates first (no new appends), then the journal commits what it
     // holds, then the readers.
+    for (auto& g : gateways) caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
     for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+    gateways.clear();
     router = nullptr;
     journal = nullptr;
     readers.clear();
@@ -190,24 +197,22 @@ void Runtime::execute_async(Command command, std::function<void(CommandResult)> 
   const StreamId stream = command.stream();
   if (!impl_->enter())
     return done(CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"}));
-  auto timeout = impl_->options.command_timeout;
-  CommandEnvelope env{std::move(command), std::chrono::steady_clock::now() + timeout};
   Impl* impl = impl_.get();
-  auto router = impl_->router;
-  impl_->sys->spawn([=](caf::event_based_actor* self) mutable {
-    self->request(router, timeout, execute_atom::value, std::move(env))
-      .then(
-        [=](CommandResult& r) {
-          done(std::move(r));
-          impl->leave();
-          self->quit();
-        },
-        [=](caf::error& e) {
-          done(CommandResult::fail(stream, from_caf_error(self->system(), e)));
-          impl->leave();
-          self->quit();
-        });
-  });
+  auto callback = std::make_shared<const std::function<void(CommandResult)>>(
+    [impl, done = std::move(done)](CommandResult r) {
+      // An exception must not escape into the actor that runs the callback.
+      try {
+        done(std::move(r));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "annals: execute_async callback threw: %s\n", e.what());
+      } catch (...) {
+        std::fprintf(stderr, "annals: execute_async callback threw\n");
+      }
+      impl->leave();
+    });
+  const auto& gw = impl_->gateways[std::hash<std::string>{}(stream.to_string()) % impl_->gateways.size()];
+  CommandEnvelope env{std::move(command), std::chrono::steady_clock::now() + impl_->options.command_timeout};
+  caf::anon_send(gw, execute_atom::value, std::move(env), std::move(callback));
 }
 
 std::future<CommandResult> Runtime::execute_async(Command command) {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages annals builds with, when any is missing.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libcaf-dev                      # CAF 0.17.6: actors
+  libboost1.81-dev libboost-json1.81-dev   # Boost.JSON, Boost.Describe (and Beast later)
+  libsqlitecpp-dev libsqlite3-dev # SQLiteCpp 3.2.1 over SQLite 3.40
+  catch2                          # Catch2 v2 tests
+  libcli11-dev                    # CLI11
+  prometheus-cpp-dev              # metrics
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "annals: installing missing packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

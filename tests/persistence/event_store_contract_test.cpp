@@ -1,0 +1,518 @@
+// The EventStore contract: every case runs against the in-memory store and
+// the SQLite store, which must behave the same.
+
+#include <annals/persistence/event_store.hpp>
+#include <annals/persistence/memory_event_store.hpp>
+#include <annals/persistence/sqlite_event_store.hpp>
+
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace json = annals::json;
+using annals::AppendOutcome;
+using annals::AppendRequest;
+using annals::Event;
+using annals::EventStore;
+using annals::NewEvent;
+using annals::StreamId;
+
+namespace {
+
+struct StoreOptions {
+  std::size_t max_event_bytes = 1 << 20;
+};
+
+// One store under test. The directory outlives the provider (members are
+// destroyed in reverse order).
+struct StoreUnderTest {
+  std::string label;
+  std::unique_ptr<annals::test::TempDir> dir;
+  std::shared_ptr<annals::EventStoreProvider> provider;
+
+  std::unique_ptr<EventStore> connect() const { return provider->connect(); }
+};
+
+StoreUnderTest make_store(const std::string& label, StoreOptions o = {}) {
+  StoreUnderTest s;
+  s.label = label;
+  if (label == "memory") {
+    annals::MemoryStoreOptions mo;
+    mo.max_event_bytes = o.max_event_bytes;
+    s.provider = annals::memory_store(mo);
+  } else {
+    s.dir = std::make_unique<annals::test::TempDir>();
+    annals::SqliteStoreOptions so;
+    so.path = s.dir->file("events.db");
+    so.max_event_bytes = o.max_event_bytes;
+    s.provider = annals::sqlite_store(so);
+  }
+  return s;
+}
+
+// Runs the rest of the test case once per store implementation.
+#define FOR_EACH_STORE(var, options)                                                \
+  const std::string var##_label = GENERATE(as<std::string>{}, "memory", "sqlite"); \
+  INFO("store: " << var##_label);                                                   \
+  StoreUnderTest var = make_store(var##_label, options)
+
+const StreamId acc1{"account", "acc-1"};
+const StreamId acc2{"account", "acc-2"};
+
+NewEvent ev(const std::string& type, json::value data) { return NewEvent{type, 1, std::move(data)}; }
+NewEvent deposited(std::int64_t amount) { return ev("deposited", json::object{{"amount", amount}}); }
+
+AppendRequest request(const StreamId& s, std::int64_t expected, std::vector<NewEvent> events,
+                      std::optional<std::string> key = std::nullopt, std::string fingerprint = "") {
+  AppendRequest r;
+  r.stream = s;
+  r.expected_version = expected;
+  r.events = std::move(events);
+  r.metadata.correlation_id = "corr-" + s.id;
+  r.metadata.causation_id = "cmd-" + s.id + "-" + std::to_string(expected);
+  r.metadata.principal = "tester";
+  r.idempotency_key = std::move(key);
+  r.fingerprint = std::move(fingerprint);
+  return r;
+}
+
+// Appends one request and requires it to succeed.
+annals::AppendResult append_ok(EventStore& store, AppendRequest r) {
+  auto out = store.append({std::move(r)});
+  REQUIRE(out.size() == 1);
+  INFO((out[0] ? std::string("ok") : annals::to_string(out[0].error())));
+  REQUIRE(out[0].has_value());
+  return *out[0];
+}
+
+std::vector<std::int64_t> versions_of(const std::vector<Event>& evs) {
+  std::vector<std::int64_t> v;
+  for (const auto& e : evs) v.push_back(e.version);
+  return v;
+}
+std::vector<std::int64_t> amounts_of(const std::vector<Event>& evs) {
+  std::vector<std::int64_t> v;
+  for (const auto& e : evs) v.push_back(e.data.at("amount").as_int64());
+  return v;
+}
+
+constexpr std::size_t all = 1000;
+
+} // namespace
+
+TEST_CASE("event store: an empty store has no events, no head and no streams", "[store][contract]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  CHECK(store->head_position() == 0);
+  CHECK(store->event_count() == 0);
+  CHECK(store->stream_version(acc1) == 0);
+  CHECK(store->read_all(0, all).empty());
+  CHECK(store->read_stream(acc1, 1, all).empty());
+  CHECK_FALSE(store->find_idempotency_key("nope").has_value());
+}
+
+TEST_CASE("event store: appending to a new stream gives versions 1..n and increasing positions",
+          "[store][contract]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+
+  auto r = append_ok(*store, request(acc1, 0,
+                                     {ev("opened", json::object{{"owner", "Ada"}}), deposited(100),
+                                      NewEvent{"audited", 3, json::array{1, "two", nullptr}}}));
+  CHECK(r.version == 3);
+  CHECK_FALSE(r.replay.has_value());
+  REQUIRE(r.events.size() == 3);
+  CHECK(versions_of(r.events) == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(r.events[0].position >= 1);
+  CHECK(r.events[1].position > r.events[0].position);
+  CHECK(r.events[2].position > r.events[1].position);
+  CHECK(r.events[0].metadata.timestamp_us > 0);
+
+  CHECK(store->head_position() == r.events[2].position);
+  CHECK(store->stream_version(acc1) == 3);
+  CHECK(store->stream_version(acc2) == 0);
+  CHECK(store->event_count() == 3);
+
+  auto check_read = [&](const std::vector<Event>& got) {
+    REQUIRE(got.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      INFO("event " << i);
+      CHECK(got[i].stream == acc1);
+      CHECK(got[i].version == r.events[i].version);
+      CHECK(got[i].position == r.events[i].position);
+      CHECK(got[i].metadata.correlation_id == "corr-acc-1");
+      CHECK(got[i].metadata.causation_id == "cmd-acc-1-0");
+      CHECK(got[i].metadata.principal == "tester");
+      CHECK(got[i].metadata.timestamp_us > 0);
+      CHECK(got[i].metadata.timestamp_us == r.events[i].metadata.timestamp_us);
+    }
+    CHECK(got[0].type == "opened");
+    CHECK(got[0].schema_version == 1);
+    CHECK(json::serialize(got[0].data) == R"({"owner":"Ada"})");
+    CHECK(got[1].type == "deposited");
+    CHECK(got[1].data.at("amount") == 100);
+    CHECK(got[2].type == "audited");
+    CHECK(got[2].schema_version == 3);
+    CHECK(json::serialize(got[2].data) == R"([1,"two",null])");
+  };
+  SECTION("read_stream") { check_read(store->read_stream(acc1, 1, all)); }
+  SECTION("read_all") { check_read(store->read_all(0, all)); }
+
+  SECTION("a second append continues the stream") {
+    auto r2 = append_ok(*store, request(acc1, 3, {deposited(5)}));
+    CHECK(r2.version == 4);
+    REQUIRE(r2.events.size() == 1);
+    CHECK(r2.events[0].version == 4);
+    CHECK(r2.events[0].position > r.events[2].position);
+    CHECK(store->stream_version(acc1) == 4);
+    CHECK(store->head_position() == r2.events[0].position);
+  }
+  SECTION("another stream starts at version 1 but continues the positions") {
+    auto r2 = append_ok(*store, request(acc2, 0, {deposited(7), deposited(8)}));
+    CHECK(versions_of(r2.events) == std::vector<std::int64_t>{1, 2});
+    CHECK(r2.events[0].position > r.events[2].position);
+    CHECK(store->stream_version(acc1) == 3);
+    CHECK(store->stream_version(acc2) == 2);
+    CHECK(store->event_count() == 5);
+    CHECK(amounts_of(store->read_stream(acc2, 1, all)) == std::vector<std::int64_t>{7, 8});
+  }
+}
+
+TEST_CASE("event store: a stale expected_version is a concurrency_conflict and writes nothing",
+          "[store][contract]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  append_ok(*store, request(acc1, 0, {deposited(1), deposited(2)}));
+  const auto head = store->head_position();
+
+  SECTION("behind the stream") {
+    auto out = store->append({request(acc1, 1, {deposited(3)})});
+    REQUIRE(out.size() == 1);
+    REQUIRE_FALSE(out[0].has_value());
+    CHECK(out[0].error().code == "concurrency_conflict");
+    CHECK_THAT(out[0].error().message, Catch::Contains("account/acc-1 is at version 2"));
+  }
+  SECTION("ahead of the stream") {
+    auto out = store->append({request(acc1, 5, {deposited(3)})});
+    REQUIRE_FALSE(out.at(0).has_value());
+    CHECK(out[0].error().code == "concurrency_conflict");
+  }
+  SECTION("a new stream expected to exist") {
+    auto out = store->append({request(acc2, 1, {deposited(3)})});
+    REQUIRE_FALSE(out.at(0).has_value());
+    CHECK(out[0].error().code == "concurrency_conflict");
+    CHECK(store->stream_version(acc2) == 0);
+  }
+  CHECK(store->stream_version(acc1) == 2);
+  CHECK(store->head_position() == head);
+  CHECK(store->event_count() == 2);
+  CHECK(amounts_of(store->read_stream(acc1, 1, all)) == std::vector<std::int64_t>{1, 2});
+}
+
+TEST_CASE("event store: a batch with a stale append and an oversized event commits the others",
+          "[store][contract][batch]") {
+  FOR_EACH_STORE(s, StoreOptions{64});
+  auto store = s.connect();
+  append_ok(*store, request(acc2, 0, {deposited(1)}));  // acc-2 is at version 1
+
+  const StreamId acc3{"account", "acc-3"};
+  const StreamId acc4{"account", "acc-4"};
+  std::vector<AppendRequest> batch{
+    request(acc1, 0, {deposited(10), deposited(11)}),                           // good
+    request(acc2, 0, {deposited(20)}),                                          // stale
+    request(acc3, 0, {deposited(30), ev("memo", json::object{{"text", std::string(100, 'x')}})}),  // too large
+    request(acc4, 0, {deposited(40)}),                                          // good
+  };
+  auto out = store->append(batch);
+  REQUIRE(out.size() == 4);
+
+  REQUIRE(out[0].has_value());
+  CHECK(versions_of(out[0]->events) == std::vector<std::int64_t>{1, 2});
+  REQUIRE_FALSE(out[1].has_value());
+  CHECK(out[1].error().code == "concurrency_conflict");
+  REQUIRE_FALSE(out[2].has_value());
+  CHECK(out[2].error().code == "payload_too_large");
+  CHECK_THAT(out[2].error().message, Catch::Contains("'memo'") && Catch::Contains("the limit is 64"));
+  REQUIRE(out[3].has_value());
+  CHECK(versions_of(out[3]->events) == std::vector<std::int64_t>{1});
+  CHECK(out[3]->events[0].position > out[0]->events[1].position);
+
+  // Exactly the good appends are stored, nothing of the failed ones (not even
+  // acc-3's first, small event).
+  CHECK(store->event_count() == 4);
+  CHECK(amounts_of(store->read_stream(acc1, 1, all)) == std::vector<std::int64_t>{10, 11});
+  CHECK(amounts_of(store->read_stream(acc2, 1, all)) == std::vector<std::int64_t>{1});
+  CHECK(store->read_stream(acc3, 1, all).empty());
+  CHECK(store->stream_version(acc3) == 0);
+  CHECK(amounts_of(store->read_stream(acc4, 1, all)) == std::vector<std::int64_t>{40});
+  CHECK(amounts_of(store->read_all(0, all)) == std::vector<std::int64_t>{1, 10, 11, 40});
+  CHECK(store->head_position() == out[3]->events[0].position);
+}
+
+TEST_CASE("event store: appends to one stream in the same batch see each other", "[store][contract][batch]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  auto out = store->append({request(acc1, 0, {deposited(1)}), request(acc1, 1, {deposited(2)}),
+                            request(acc1, 1, {deposited(3)})});
+  REQUIRE(out.size() == 3);
+  REQUIRE(out[0].has_value());
+  REQUIRE(out[1].has_value());
+  CHECK(out[1]->version == 2);
+  REQUIRE_FALSE(out[2].has_value());
+  CHECK(out[2].error().code == "concurrency_conflict");
+  CHECK(amounts_of(store->read_stream(acc1, 1, all)) == std::vector<std::int64_t>{1, 2});
+}
+
+TEST_CASE("event store: read_all pages by from_position and max_count in position order",
+          "[store][contract][read]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  // Ten events interleaved over two streams: amounts 1..10 in commit order.
+  std::int64_t v1 = 0, v2 = 0;
+  for (std::int64_t i = 1; i <= 10; ++i) {
+    if (i % 3 == 0) { append_ok(*store, request(acc2, v2, {deposited(i)})); ++v2; }
+    else { append_ok(*store, request(acc1, v1, {deposited(i)})); ++v1; }
+  }
+  const auto everything = store->read_all(0, all);
+  REQUIRE(everything.size() == 10);
+  CHECK(amounts_of(everything) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  for (std::size_t i = 1; i < everything.size(); ++i) CHECK(everything[i].position > everything[i - 1].position);
+  CHECK(everything[2].stream == acc2);
+  CHECK(everything[2].version == 1);
+  CHECK(everything[3].stream == acc1);
+  CHECK(everything[3].version == 3);
+
+  // Page through three at a time, continuing after the last position seen.
+  std::vector<std::int64_t> paged;
+  std::int64_t from = 1;
+  int pages = 0;
+  while (true) {
+    auto page = store->read_all(from, 3);
+    CHECK(page.size() <= 3);
+    if (page.empty()) break;
+    ++pages;
+    for (const auto& e : page) paged.push_back(e.data.at("amount").as_int64());
+    from = page.back().position + 1;
+    REQUIRE(pages < 10);
+  }
+  CHECK(pages == 4);
+  CHECK(paged == amounts_of(everything));
+
+  // from_position is inclusive.
+  auto from_fifth = store->read_all(everything[4].position, 2);
+  CHECK(amounts_of(from_fifth) == std::vector<std::int64_t>{5, 6});
+  CHECK(store->read_all(everything.back().position + 1, all).empty());
+  CHECK(store->read_all(0, 0).empty());
+}
+
+TEST_CASE("event store: read_stream starts at from_version and honours max_count", "[store][contract][read]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  append_ok(*store, request(acc1, 0, {deposited(1), deposited(2), deposited(3)}));
+  append_ok(*store, request(acc2, 0, {deposited(100)}));
+  append_ok(*store, request(acc1, 3, {deposited(4), deposited(5)}));
+
+  CHECK(amounts_of(store->read_stream(acc1, 1, all)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  CHECK(amounts_of(store->read_stream(acc1, 0, all)) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  CHECK(versions_of(store->read_stream(acc1, 3, all)) == std::vector<std::int64_t>{3, 4, 5});
+  CHECK(versions_of(store->read_stream(acc1, 2, 2)) == std::vector<std::int64_t>{2, 3});
+  CHECK(store->read_stream(acc1, 6, all).empty());
+  CHECK(amounts_of(store->read_stream(acc2, 1, all)) == std::vector<std::int64_t>{100});
+  CHECK(store->read_stream({"account", "acc-9"}, 1, all).empty());
+  // Same id, other aggregate type: another stream.
+  CHECK(store->read_stream({"loan", "acc-1"}, 1, all).empty());
+}
+
+TEST_CASE("event store: snapshots keep the newest version per stream", "[store][contract][snapshot]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  CHECK_FALSE(store->load_snapshot(acc1).has_value());
+
+  annals::Snapshot snap;
+  snap.stream = acc1;
+  snap.version = 10;
+  snap.snapshot_version = 2;
+  snap.state = json::object{{"balance", 10}, {"owner", "Ada"}};
+  snap.taken_at_us = 1'700'000'000'000'000;
+  store->save_snapshot(snap);
+
+  auto loaded = store->load_snapshot(acc1);
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->stream == acc1);
+  CHECK(loaded->version == 10);
+  CHECK(loaded->snapshot_version == 2);
+  CHECK(loaded->state == snap.state);
+  CHECK(loaded->taken_at_us == 1'700'000'000'000'000);
+  CHECK_FALSE(store->load_snapshot(acc2).has_value());
+
+  SECTION("a newer snapshot replaces it") {
+    annals::Snapshot newer = snap;
+    newer.version = 20;
+    newer.state = json::object{{"balance", 20}, {"owner", "Ada"}};
+    store->save_snapshot(newer);
+    auto l = store->load_snapshot(acc1);
+    REQUIRE(l.has_value());
+    CHECK(l->version == 20);
+    CHECK(l->state.at("balance") == 20);
+  }
+  SECTION("an older snapshot does not replace it") {
+    annals::Snapshot older = snap;
+    older.version = 5;
+    older.state = json::object{{"balance", 5}, {"owner", "Ada"}};
+    store->save_snapshot(older);
+    auto l = store->load_snapshot(acc1);
+    REQUIRE(l.has_value());
+    CHECK(l->version == 10);
+    CHECK(l->state.at("balance") == 10);
+  }
+  SECTION("snapshots of other streams are independent") {
+    annals::Snapshot other = snap;
+    other.stream = acc2;
+    other.version = 1;
+    other.state = json::object{{"balance", 1}};
+    store->save_snapshot(other);
+    CHECK(store->load_snapshot(acc2)->version == 1);
+    CHECK(store->load_snapshot(acc1)->version == 10);
+  }
+}
+
+TEST_CASE("event store: an append with an idempotency key records the key and its result",
+          "[store][contract][idempotency]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  append_ok(*store, request(acc2, 0, {deposited(1)}));  // so positions differ from versions
+  auto r = append_ok(*store, request(acc1, 0, {deposited(5), deposited(6)}, std::string("key-K"), "fp-1"));
+  REQUIRE(r.events.size() == 2);
+
+  auto rec = store->find_idempotency_key("key-K");
+  REQUIRE(rec.has_value());
+  CHECK(rec->key == "key-K");
+  CHECK(rec->stream == acc1);
+  CHECK(rec->fingerprint == "fp-1");
+  CHECK(rec->result.accepted());
+  CHECK_FALSE(rec->result.replayed);
+  CHECK(rec->result.aggregate == "account");
+  CHECK(rec->result.id == "acc-1");
+  CHECK(rec->result.version == 2);
+  CHECK(rec->result.position == r.events[1].position);
+  REQUIRE(rec->result.events.size() == 2);
+  CHECK(rec->result.events[0].position == r.events[0].position);
+  CHECK(rec->result.events[1].position == r.events[1].position);
+  CHECK(rec->result.events[1].version == 2);
+  CHECK(rec->result.events[1].type == "deposited");
+  CHECK(rec->result.events[1].data.at("amount") == 6);
+
+  CHECK_FALSE(store->find_idempotency_key("key-other").has_value());
+}
+
+TEST_CASE("event store: repeating an idempotency key with the same fingerprint replays the first result",
+          "[store][contract][idempotency]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  const auto first_req = request(acc1, 0, {deposited(5)}, std::string("key-K"), "fp-1");
+  auto first = append_ok(*store, first_req);
+  REQUIRE(first.events.size() == 1);
+  const auto head = store->head_position();
+
+  // The same request again: its expected_version 0 is stale by now, but the
+  // key is recognised first.
+  auto again = append_ok(*store, first_req);
+  REQUIRE(again.replay.has_value());
+  CHECK(again.replay->replayed);
+  CHECK(again.replay->accepted());
+  CHECK(again.replay->version == 1);
+  CHECK(again.replay->position == first.events[0].position);
+  REQUIRE(again.replay->events.size() == 1);
+  CHECK(again.replay->events[0].position == first.events[0].position);
+  CHECK(again.version == 1);
+  CHECK(again.events.empty());
+
+  CHECK(store->event_count() == 1);
+  CHECK(store->head_position() == head);
+  CHECK(store->stream_version(acc1) == 1);
+  // The record itself still holds the first, not-replayed result.
+  auto rec = store->find_idempotency_key("key-K");
+  REQUIRE(rec.has_value());
+  CHECK_FALSE(rec->result.replayed);
+
+  SECTION("also from another connection") {
+    auto other = s.connect();
+    auto third = append_ok(*other, first_req);
+    REQUIRE(third.replay.has_value());
+    CHECK(third.replay->position == first.events[0].position);
+    CHECK(other->event_count() == 1);
+  }
+}
+
+TEST_CASE("event store: a repeated idempotency key in the same batch replays the first", "[store][contract][idempotency]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  auto req = request(acc1, 0, {deposited(5)}, std::string("key-K"), "fp-1");
+  auto out = store->append({req, req});
+  REQUIRE(out.size() == 2);
+  REQUIRE(out[0].has_value());
+  REQUIRE(out[1].has_value());
+  CHECK_FALSE(out[0]->replay.has_value());
+  REQUIRE(out[1]->replay.has_value());
+  CHECK(out[1]->replay->position == out[0]->events.at(0).position);
+  CHECK(store->event_count() == 1);
+}
+
+TEST_CASE("event store: reusing an idempotency key for a different command is an idempotency_conflict",
+          "[store][contract][idempotency]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  append_ok(*store, request(acc1, 0, {deposited(5)}, std::string("key-K"), "fp-1"));
+
+  SECTION("same stream") {
+    auto out = store->append({request(acc1, 1, {deposited(6)}, std::string("key-K"), "fp-2")});
+    REQUIRE_FALSE(out.at(0).has_value());
+    CHECK(out[0].error().code == "idempotency_conflict");
+    CHECK_THAT(out[0].error().message, Catch::Contains("key-K") && Catch::Contains("account/acc-1"));
+    CHECK(store->stream_version(acc1) == 1);
+  }
+  SECTION("another stream") {
+    auto out = store->append({request(acc2, 0, {deposited(6)}, std::string("key-K"), "fp-2")});
+    REQUIRE_FALSE(out.at(0).has_value());
+    CHECK(out[0].error().code == "idempotency_conflict");
+    CHECK(store->stream_version(acc2) == 0);
+  }
+  CHECK(store->event_count() == 1);
+  auto rec = store->find_idempotency_key("key-K");
+  REQUIRE(rec.has_value());
+  CHECK(rec->fingerprint == "fp-1");
+}
+
+TEST_CASE("event store: two connections from the same provider see each other's writes",
+          "[store][contract]") {
+  FOR_EACH_STORE(s, {});
+  auto a = s.connect();
+  auto b = s.connect();
+
+  append_ok(*a, request(acc1, 0, {deposited(1)}));
+  CHECK(b->stream_version(acc1) == 1);
+  CHECK(amounts_of(b->read_stream(acc1, 1, all)) == std::vector<std::int64_t>{1});
+
+  // b writes on top of what a wrote; a stale write through a is refused.
+  append_ok(*b, request(acc1, 1, {deposited(2)}, std::string("key-b"), "fp-b"));
+  auto stale = a->append({request(acc1, 1, {deposited(3)})});
+  REQUIRE_FALSE(stale.at(0).has_value());
+  CHECK(stale[0].error().code == "concurrency_conflict");
+
+  CHECK(amounts_of(a->read_all(0, all)) == std::vector<std::int64_t>{1, 2});
+  CHECK(a->head_position() == b->head_position());
+  CHECK(a->find_idempotency_key("key-b").has_value());
+
+  annals::Snapshot snap;
+  snap.stream = acc1;
+  snap.version = 2;
+  snap.state = json::object{{"balance", 3}};
+  a->save_snapshot(snap);
+  auto l = b->load_snapshot(acc1);
+  REQUIRE(l.has_value());
+  CHECK(l->state.at("balance") == 3);
+}

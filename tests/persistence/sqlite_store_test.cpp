@@ -1,0 +1,332 @@
+// What only the SQLite store does: files that survive, files that are not
+// ours, size limits, locks held by others, damaged rows, WAL mode.
+
+#include <annals/persistence/sqlite_event_store.hpp>
+
+#include "temp_dir.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace json = annals::json;
+using annals::AppendRequest;
+using annals::NewEvent;
+using annals::SqliteStoreOptions;
+using annals::StoreError;
+using annals::StoreFailure;
+using annals::StreamId;
+
+namespace {
+
+const StreamId acc1{"account", "acc-1"};
+constexpr std::size_t all = 100000;
+const int rw = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE;
+
+SqliteStoreOptions options_for(const annals::test::TempDir& dir) {
+  SqliteStoreOptions o;
+  o.path = dir.file("events.db");
+  return o;
+}
+
+AppendRequest deposit_request(const StreamId& s, std::int64_t expected, std::vector<std::int64_t> amounts) {
+  AppendRequest r;
+  r.stream = s;
+  r.expected_version = expected;
+  for (auto a : amounts) r.events.push_back(NewEvent{"deposited", 1, json::object{{"amount", a}}});
+  r.metadata.correlation_id = "corr";
+  r.metadata.causation_id = "cause";
+  return r;
+}
+
+void append_ok(annals::EventStore& store, AppendRequest r) {
+  auto out = store.append({std::move(r)});
+  REQUIRE(out.size() == 1);
+  INFO((out[0] ? std::string("ok") : annals::to_string(out[0].error())));
+  REQUIRE(out[0].has_value());
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs f, which must throw StoreError; returns it.
+template <class F>
+StoreError expect_store_error(F&& f) {
+  try {
+    f();
+  } catch (const StoreError& e) {
+    return e;
+  }
+  FAIL("expected a StoreError");
+  throw std::logic_error("unreachable");
+}
+
+} // namespace
+
+TEST_CASE("sqlite store: events, keys and snapshots survive closing and reopening", "[sqlite]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  {
+    auto store = annals::open_sqlite_store(opts);
+    append_ok(*store, deposit_request(acc1, 0, {10, 20}));
+    auto keyed = deposit_request(acc1, 2, {30});
+    keyed.idempotency_key = "key-1";
+    keyed.fingerprint = "fp";
+    append_ok(*store, keyed);
+    annals::Snapshot snap;
+    snap.stream = acc1;
+    snap.version = 2;
+    snap.state = json::object{{"balance", 30}};
+    store->save_snapshot(snap);
+  }
+  auto store = annals::open_sqlite_store(opts);
+  CHECK(store->event_count() == 3);
+  CHECK(store->stream_version(acc1) == 3);
+  CHECK(store->head_position() == 3);
+  auto evs = store->read_stream(acc1, 1, all);
+  REQUIRE(evs.size() == 3);
+  CHECK(evs[2].data.at("amount") == 30);
+  CHECK(evs[2].metadata.correlation_id == "corr");
+  CHECK(evs[2].metadata.causation_id == "cause");
+  auto rec = store->find_idempotency_key("key-1");
+  REQUIRE(rec.has_value());
+  CHECK(rec->result.position == 3);
+  auto snap = store->load_snapshot(acc1);
+  REQUIRE(snap.has_value());
+  CHECK(snap->state.at("balance") == 30);
+  // And the stream continues where it was.
+  append_ok(*store, deposit_request(acc1, 3, {40}));
+  CHECK(store->stream_version(acc1) == 4);
+}
+
+TEST_CASE("sqlite store: the store uses WAL journal mode", "[sqlite]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  auto store = annals::open_sqlite_store(opts);
+  SQLite::Database db(opts.path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == annals::sqlite_schema_version());
+  CHECK(annals::sqlite_schema_version() >= 1);
+}
+
+TEST_CASE("sqlite store: a file that is not a database is refused as corrupt and left unchanged", "[sqlite]") {
+  annals::test::TempDir dir;
+  const std::string path = dir.file("junk.db");
+  std::string junk;
+  for (int i = 0; junk.size() < 8192; ++i) junk += "this is not an SQLite database, line " + std::to_string(i) + "\n";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << junk;
+  }
+  SqliteStoreOptions opts;
+  opts.path = path;
+  auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+  CHECK(e.kind() == StoreFailure::corrupt);
+  CHECK_THAT(std::string(e.what()), Catch::Contains(path));
+  CHECK(e.error().code == "store_unavailable");
+  CHECK(read_bytes(path) == junk);
+}
+
+TEST_CASE("sqlite store: another application's SQLite file is refused as incompatible and left alone",
+          "[sqlite]") {
+  annals::test::TempDir dir;
+  const std::string path = dir.file("other.db");
+  {
+    SQLite::Database other(path, rw);
+    other.exec("CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+    other.exec("INSERT INTO customers(name) VALUES('Ada'), ('Grace')");
+  }
+  SqliteStoreOptions opts;
+  opts.path = path;
+  auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+  CHECK(e.kind() == StoreFailure::incompatible);
+  CHECK_THAT(std::string(e.what()), Catch::Contains(path) && Catch::Contains("not an annals store"));
+
+  SQLite::Database other(path, SQLite::OPEN_READONLY);
+  CHECK(other.execAndGet("SELECT count(*) FROM customers").getInt() == 2);
+  CHECK(other.execAndGet("SELECT group_concat(name, ',') FROM customers").getString() == "Ada,Grace");
+  CHECK(other.execAndGet("SELECT count(*) FROM sqlite_master").getInt() == 1);
+  CHECK(other.execAndGet("PRAGMA user_version").getInt() == 0);
+  CHECK(other.execAndGet("PRAGMA application_id").getInt() == 0);
+}
+
+TEST_CASE("sqlite store: refusing another application's SQLite file does not change its journal mode",
+          "[sqlite]") {
+  annals::test::TempDir dir;
+  const std::string path = dir.file("other.db");
+  {
+    SQLite::Database other(path, rw);
+    other.exec("CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+    REQUIRE(other.execAndGet("PRAGMA journal_mode").getString() == "delete");
+  }
+  SqliteStoreOptions opts;
+  opts.path = path;
+  auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+  CHECK(e.kind() == StoreFailure::incompatible);
+
+  // Switching to WAL is persistent (file header bytes 18-19): it would change
+  // the other application's file although the store refused to use it.
+  SQLite::Database other(path, SQLite::OPEN_READONLY);
+  CHECK(other.execAndGet("PRAGMA journal_mode").getString() == "delete");
+}
+
+TEST_CASE("sqlite store: a store from a newer schema version is refused as incompatible", "[sqlite]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  {
+    auto store = annals::open_sqlite_store(opts);
+    append_ok(*store, deposit_request(acc1, 0, {1}));
+  }
+  {
+    SQLite::Database db(opts.path, rw);
+    db.exec("PRAGMA user_version=" + std::to_string(annals::sqlite_schema_version() + 1));
+  }
+  auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+  CHECK(e.kind() == StoreFailure::incompatible);
+  CHECK_THAT(std::string(e.what()), Catch::Contains("newer") && Catch::Contains(opts.path));
+
+  SQLite::Database db(opts.path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == annals::sqlite_schema_version() + 1);
+  CHECK(db.execAndGet("SELECT count(*) FROM events").getInt() == 1);
+}
+
+TEST_CASE("sqlite store: a size cap makes appends fail as full without committing the batch", "[sqlite][full]") {
+  annals::test::TempDir dir;
+  auto opts = options_for(dir);
+  opts.max_size_bytes = 64 * 1024;
+  auto store = annals::open_sqlite_store(opts);
+
+  const std::string blob(4000, 'z');
+  auto big_batch = [&](const StreamId& s, std::int64_t expected) {
+    AppendRequest r;
+    r.stream = s;
+    r.expected_version = expected;
+    for (int i = 0; i < 2; ++i) r.events.push_back(NewEvent{"filler", 1, json::object{{"blob", blob}}});
+    return r;
+  };
+
+  bool threw = false;
+  std::int64_t version = 0;
+  for (int round = 0; round < 100 && !threw; ++round) {
+    const auto before = store->event_count();
+    const auto head_before = store->head_position();
+    // Each call is one batch of two appends (two streams, two events each).
+    const StreamId other{"filler", "f-" + std::to_string(round)};
+    try {
+      auto out = store->append({big_batch(acc1, version), big_batch(other, 0)});
+      REQUIRE(out.size() == 2);
+      REQUIRE(out[0].has_value());
+      REQUIRE(out[1].has_value());
+      version += 2;
+    } catch (const StoreError& e) {
+      threw = true;
+      INFO(e.what());
+      CHECK(e.kind() == StoreFailure::full);
+      CHECK(e.error().code == "store_unavailable");
+      CHECK_THAT(std::string(e.what()), Catch::Contains("full"));
+      // Nothing of the failed batch is in the store.
+      CHECK(store->event_count() == before);
+      CHECK(store->head_position() == head_before);
+      CHECK(store->stream_version(acc1) == version);
+      CHECK(store->stream_version(other) == 0);
+    }
+  }
+  REQUIRE(threw);
+  CHECK(version > 0);  // some batches fit before the cap
+
+  // Still readable, by this connection and by a new one.
+  auto evs = store->read_stream(acc1, 1, all);
+  CHECK(static_cast<std::int64_t>(evs.size()) == version);
+  CHECK(evs.back().data.at("blob").as_string().size() == blob.size());
+  auto fresh = annals::open_sqlite_store(opts);
+  CHECK(fresh->event_count() == store->event_count());
+  CHECK(fresh->read_all(0, all).size() == static_cast<std::size_t>(store->event_count()));
+}
+
+TEST_CASE("sqlite store: a write lock held by another connection makes append fail as locked",
+          "[sqlite][locked]") {
+  annals::test::TempDir dir;
+  auto opts = options_for(dir);
+  opts.busy_timeout = std::chrono::milliseconds{100};
+  auto store = annals::open_sqlite_store(opts);
+  append_ok(*store, deposit_request(acc1, 0, {1}));
+
+  SQLite::Database other(opts.path, rw);
+  other.exec("BEGIN IMMEDIATE");
+
+  const auto start = std::chrono::steady_clock::now();
+  auto e = expect_store_error([&] { store->append({deposit_request(acc1, 1, {2})}); });
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(e.kind() == StoreFailure::locked);
+  CHECK_THAT(std::string(e.what()), Catch::Contains("locked") && Catch::Contains("100 ms"));
+  CHECK(waited >= std::chrono::milliseconds{90});
+  CHECK(waited < std::chrono::seconds{5});
+
+  // Reads are not blocked by a writer in WAL mode.
+  CHECK(store->stream_version(acc1) == 1);
+
+  other.exec("COMMIT");
+  append_ok(*store, deposit_request(acc1, 1, {2}));
+  CHECK(store->stream_version(acc1) == 2);
+  CHECK(store->event_count() == 2);
+}
+
+TEST_CASE("sqlite store: a stored event with invalid JSON data is reported as corrupt naming its position",
+          "[sqlite][corrupt]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  auto store = annals::open_sqlite_store(opts);
+  append_ok(*store, deposit_request(acc1, 0, {1, 2, 3}));
+  {
+    SQLite::Database db(opts.path, rw);
+    CHECK(db.exec("UPDATE events SET data='{broken' WHERE position=2") == 1);
+  }
+  auto e = expect_store_error([&] { store->read_stream(acc1, 1, all); });
+  CHECK(e.kind() == StoreFailure::corrupt);
+  CHECK_THAT(std::string(e.what()), Catch::Contains("event 2") && Catch::Contains("not valid JSON"));
+
+  auto e2 = expect_store_error([&] { store->read_all(0, all); });
+  CHECK(e2.kind() == StoreFailure::corrupt);
+  CHECK_THAT(std::string(e2.what()), Catch::Contains("event 2"));
+
+  // The events before and after it can still be read on their own, and the
+  // connection still works after the error.
+  CHECK(store->read_stream(acc1, 1, 1).size() == 1);
+  CHECK(store->read_stream(acc1, 3, all).size() == 1);
+  append_ok(*store, deposit_request(acc1, 3, {4}));
+  CHECK(store->stream_version(acc1) == 4);
+}
+
+TEST_CASE("sqlite store: a read-only store reads but refuses appends", "[sqlite]") {
+  annals::test::TempDir dir;
+  auto opts = options_for(dir);
+  {
+    auto store = annals::open_sqlite_store(opts);
+    append_ok(*store, deposit_request(acc1, 0, {7}));
+  }
+  opts.read_only = true;
+  auto ro = annals::open_sqlite_store(opts);
+  CHECK(ro->event_count() == 1);
+  CHECK(ro->read_stream(acc1, 1, all).at(0).data.at("amount") == 7);
+  auto e = expect_store_error([&] { ro->append({deposit_request(acc1, 1, {8})}); });
+  CHECK(e.kind() == StoreFailure::read_only);
+}
+
+TEST_CASE("sqlite store: a provider describes its file and opens working connections", "[sqlite]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  auto provider = annals::sqlite_store(opts);
+  CHECK(provider->describe() == "sqlite:" + opts.path);
+  auto a = provider->connect();
+  append_ok(*a, deposit_request(acc1, 0, {1}));
+  CHECK(provider->connect()->event_count() == 1);
+}

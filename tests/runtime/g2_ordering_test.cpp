@@ -1,0 +1,152 @@
+// G2: per aggregate, commands apply one at a time in arrival order; stream
+// versions are contiguous; an append with a stale expected version is
+// rejected, also across processes sharing the file.
+
+#include "child_process.hpp"
+#include "runtime_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+using namespace annals;
+using namespace annals::test;
+
+namespace {
+
+void require_contiguous(const std::vector<Event>& events) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    REQUIRE(events[i].version == static_cast<std::int64_t>(i) + 1);
+    if (i > 0) REQUIRE(events[i].position > events[i - 1].position);
+  }
+}
+
+} // namespace
+
+TEST_CASE_METHOD(RuntimeFixture, "G2 1000 deposits from 8 threads give the exact balance and contiguous versions") {
+  auto rt = bank_runtime();
+  REQUIRE(rt->execute(open_account("hot")).accepted());
+  std::atomic<std::int64_t> expected{0};
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 125; ++i) {
+        const std::int64_t amount = 1 + (t * 125 + i) % 17;
+        auto r = rt->execute(deposit("hot", amount));
+        if (r.accepted()) {
+          expected += amount;
+          ++accepted;
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  REQUIRE(accepted == 1000);
+  CHECK(balance(*rt, "hot") == expected.load());
+  auto events = rt->read_stream({"account", "hot"});
+  REQUIRE(events.size() == 1001);
+  require_contiguous(events);
+}
+
+TEST_CASE_METHOD(RuntimeFixture, "G2 commands sent asynchronously from one thread apply in the order sent") {
+  auto rt = bank_runtime();
+  REQUIRE(rt->execute(open_account("ordered")).accepted());
+  std::vector<std::future<CommandResult>> results;
+  for (int i = 1; i <= 300; ++i) results.push_back(rt->execute_async(deposit("ordered", i)));
+  for (auto& f : results) REQUIRE(f.get().accepted());
+  auto events = rt->read_stream({"account", "ordered"});
+  REQUIRE(events.size() == 301);
+  require_contiguous(events);
+  for (int i = 1; i <= 300; ++i) CHECK(events[static_cast<std::size_t>(i)].data.at("amount").as_int64() == i);
+}
+
+TEST_CASE_METHOD(RuntimeFixture, "G2 many aggregates in parallel each keep contiguous versions") {
+  auto rt = bank_runtime();
+  std::vector<std::future<CommandResult>> results;
+  for (int a = 0; a < 50; ++a) results.push_back(rt->execute_async(open_account("p-" + std::to_string(a))));
+  for (int round = 0; round < 10; ++round)
+    for (int a = 0; a < 50; ++a) results.push_back(rt->execute_async(deposit("p-" + std::to_string(a), 1)));
+  for (auto& f : results) REQUIRE(f.get().accepted());
+  for (int a = 0; a < 50; ++a) {
+    auto events = rt->read_stream({"account", "p-" + std::to_string(a)});
+    REQUIRE(events.size() == 11);
+    require_contiguous(events);
+  }
+  CHECK(rt->head_position() == 550);
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G2 a stale expected_version is rejected with concurrency_conflict") {
+  GIVEN("an account at version 3") {
+    auto rt = bank_runtime();
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    REQUIRE(rt->execute(deposit("acc-1", 5)).accepted());
+    REQUIRE(rt->execute(deposit("acc-1", 5)).version == 3);
+    WHEN("a command expects version 2") {
+      auto cmd = deposit("acc-1", 100);
+      cmd.expected_version = 2;
+      auto r = rt->execute(cmd);
+      THEN("it is rejected and nothing is appended") {
+        CHECK(r.rejected());
+        CHECK(r.code() == errc::concurrency_conflict);
+        CHECK(r.error->message.find("version 3") != std::string::npos);
+        CHECK(rt->read_stream({"account", "acc-1"}).size() == 3);
+      }
+    }
+    WHEN("a command expects the current version 3") {
+      auto cmd = deposit("acc-1", 100);
+      cmd.expected_version = 3;
+      THEN("it is accepted as version 4") { CHECK(rt->execute(cmd).version == 4); }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G2 two runtimes on one file: a stale expected version is rejected, no update is lost") {
+  GIVEN("runtime A has the account active at version 1 and runtime B appends to it") {
+    auto a = bank_runtime();
+    auto b = bank_runtime();
+    REQUIRE(a->execute(open_account("shared")).version == 1);
+    REQUIRE(b->execute(deposit("shared", 10)).version == 2);
+    WHEN("A sends a command expecting version 1 (what A last saw)") {
+      auto cmd = deposit("shared", 1);
+      cmd.expected_version = 1;
+      auto r = a->execute(cmd);
+      THEN("the journal detects the other writer and the command is rejected") {
+        CHECK(r.code() == errc::concurrency_conflict);
+        CHECK(a->read_stream({"account", "shared"}).size() == 2);
+      }
+    }
+    WHEN("A sends a command without an expected version") {
+      auto r = a->execute(deposit("shared", 1));
+      THEN("A reloads the stream, decides again and includes B's deposit") {
+        REQUIRE(r.accepted());
+        CHECK(r.version == 3);
+        CHECK(balance(*a, "shared") == 11);
+        require_contiguous(a->read_stream({"account", "shared"}));
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G2 a second process appending to the same file is detected") {
+  GIVEN("this process has the account active at version 1") {
+    auto rt = bank_runtime();
+    REQUIRE(rt->execute(open_account("two-procs")).version == 1);
+    WHEN("another process appends 5 deposits to the same stream") {
+      REQUIRE(run_writer({"deposit", db, "two-procs", "5"}) == 0);
+      THEN("a command expecting version 1 is rejected with concurrency_conflict") {
+        auto cmd = deposit("two-procs", 1);
+        cmd.expected_version = 1;
+        CHECK(rt->execute(cmd).code() == errc::concurrency_conflict);
+      }
+      THEN("a command without expectation lands on top, with the other process's deposits counted") {
+        auto r = rt->execute(deposit("two-procs", 100));
+        REQUIRE(r.accepted());
+        CHECK(r.version == 7);
+        CHECK(balance(*rt, "two-procs") == 105);
+        require_contiguous(rt->read_stream({"account", "two-procs"}));
+      }
+    }
+  }
+}
