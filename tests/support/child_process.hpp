@@ -11,20 +11,22 @@
 
 namespace annals::test {
 
+/// In a forked child: becomes the helper program (never returns).
+[[noreturn]] inline void exec_writer(const std::vector<std::string>& args) {
+  std::string exe = ANNALS_TEST_WRITER;
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv{exe.data()};
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(exe.c_str(), argv.data());
+  ::_exit(127);
+}
+
 /// Runs the helper to completion; returns its exit code (-signal if killed).
 inline int run_writer(const std::vector<std::string>& args) {
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    std::vector<char*> argv;
-    std::string exe = ANNALS_TEST_WRITER;
-    argv.push_back(exe.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
+  if (pid == 0) exec_writer(args);
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (WIFSIGNALED(status)) return -WTERMSIG(status);
@@ -43,14 +45,7 @@ public:
       ::dup2(fds[1], 1);
       ::close(fds[0]);
       ::close(fds[1]);
-      std::vector<char*> argv;
-      std::string exe = ANNALS_TEST_WRITER;
-      argv.push_back(exe.data());
-      std::vector<std::string> copy = args;
-      for (auto& a : copy) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(exe.c_str(), argv.data());
-      ::_exit(127);
+      exec_writer(args);
     }
     ::close(fds[1]);
     out_ = ::fdopen(fds[0], "r");
