@@ -26,6 +26,7 @@ struct JournalState {
   caf::actor bus;
   std::vector<PendingAppend> pending;
   std::vector<Snapshot> snapshots;
+  std::vector<ProjectionSnapshot> projection_snapshots;
   bool flush_scheduled = false;
   static inline const char* name = "annals.journal";
 };
@@ -68,6 +69,34 @@ void flush(JournalActor* self) {
     }
   }
   st.snapshots.clear();
+  for (auto& snap : st.projection_snapshots) {
+    try {
+      st.store->save_projection_snapshot(snap);
+    } catch (const std::exception&) {
+    }
+  }
+  st.projection_snapshots.clear();
+}
+
+// Runs one small write that is not an append; errors come back as values.
+template <class F>
+StoreAck write(JournalActor* self, F&& f) {
+  StoreAck ack;
+  try {
+    f(*self->state.store);
+  } catch (const StoreError& e) {
+    ack.error = e.error();
+  } catch (const std::exception& e) {
+    ack.error = Error{errc::store_unavailable, e.what()};
+  }
+  return ack;
+}
+
+void schedule_flush(JournalActor* self) {
+  if (!self->state.flush_scheduled) {
+    self->state.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
 }
 
 caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventStore>> store,
@@ -87,19 +116,25 @@ caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventS
       st.pending.push_back(PendingAppend{std::move(req), self->make_response_promise()});
       if (st.pending.size() >= st.options.max_batch) {
         flush(self);
-      } else if (!st.flush_scheduled) {
-        // Everything already in the mailbox arrives before this message, so
-        // it all goes into one transaction.
-        st.flush_scheduled = true;
-        self->send(self, flush_atom::value);
+      } else {
+        // Everything already in the mailbox arrives before the flush
+        // message, so it all goes into one transaction.
+        schedule_flush(self);
       }
     },
     [=](snapshot_atom, Snapshot& snap) {
       self->state.snapshots.push_back(std::move(snap));
-      if (!self->state.flush_scheduled) {
-        self->state.flush_scheduled = true;
-        self->send(self, flush_atom::value);
-      }
+      schedule_flush(self);
+    },
+    [=](snapshot_atom, ProjectionSnapshot& snap) {
+      self->state.projection_snapshots.push_back(std::move(snap));
+      schedule_flush(self);
+    },
+    [=](park_atom, const DeadLetter& letter) {
+      return write(self, [&](EventStore& s) { s.park_event(letter); });
+    },
+    [=](unpark_atom, const std::string& projection, std::int64_t position) {
+      return write(self, [&](EventStore& s) { s.remove_dead_letter(projection, position); });
     },
     [=](flush_atom) {
       if (self->state.flush_scheduled) flush(self);

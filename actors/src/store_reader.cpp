@@ -28,6 +28,15 @@ ReadReply serve(EventStore& store, const ReadRequest& req) {
       case ReadRequest::Kind::idempotency_key:
         reply.key = store.find_idempotency_key(req.key);
         break;
+      case ReadRequest::Kind::all:
+        reply.events = store.read_all(req.from_version, req.max_count);
+        break;
+      case ReadRequest::Kind::dead_letters:
+        reply.dead_letters = store.dead_letters(req.projection);
+        break;
+      case ReadRequest::Kind::projection_snapshot:
+        reply.projection_snapshot = store.load_projection_snapshot(req.projection);
+        break;
     }
   } catch (const StoreError& e) {
     reply.error = e.error();

@@ -1,7 +1,9 @@
 #include "annals/persistence/memory_event_store.hpp"
 
+#include <limits>
 #include <map>
 #include <mutex>
+#include <utility>
 
 namespace annals {
 
@@ -13,6 +15,8 @@ struct MemoryData {
   std::map<StreamId, std::vector<std::size_t>> streams;      // indexes into log
   std::map<StreamId, Snapshot> snapshots;
   std::map<std::string, IdempotencyRecord> keys;
+  std::map<std::pair<std::string, std::int64_t>, DeadLetter> dead_letters;  // by (projection, position)
+  std::map<std::string, ProjectionSnapshot> projection_snapshots;
   MemoryStoreOptions opts;
 };
 
@@ -76,7 +80,8 @@ public:
     if (it != d_->snapshots.end() && it->second.version > snap.version
         && it->second.snapshot_version == snap.snapshot_version)
       return;
-    d_->snapshots[snap.stream] = snap;
+    Snapshot& stored = d_->snapshots[snap.stream] = snap;
+    if (stored.taken_at_us == 0) stored.taken_at_us = now_us();
   }
 
   std::optional<IdempotencyRecord> find_idempotency_key(const std::string& key) override {
@@ -87,6 +92,49 @@ public:
   }
 
   std::int64_t event_count() override { return head_position(); }
+
+  void park_event(const DeadLetter& letter) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    DeadLetter& d = d_->dead_letters[{letter.projection, letter.position}];
+    d = letter;
+    if (d.parked_at_us == 0) d.parked_at_us = now_us();
+  }
+
+  std::vector<DeadLetter> dead_letters(const std::string& projection) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::vector<DeadLetter> out;
+    if (projection.empty()) {
+      for (const auto& [key, d] : d_->dead_letters) out.push_back(d);
+      return out;
+    }
+    for (auto it = d_->dead_letters.lower_bound({projection, std::numeric_limits<std::int64_t>::min()});
+         it != d_->dead_letters.end() && it->first.first == projection; ++it)
+      out.push_back(it->second);
+    return out;
+  }
+
+  bool remove_dead_letter(const std::string& projection, std::int64_t position) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    return d_->dead_letters.erase({projection, position}) > 0;
+  }
+
+  std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& projection) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    auto it = d_->projection_snapshots.find(projection);
+    if (it == d_->projection_snapshots.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void save_projection_snapshot(const ProjectionSnapshot& snap) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    auto it = d_->projection_snapshots.find(snap.projection);
+    if (it != d_->projection_snapshots.end() && it->second.position > snap.position
+        && it->second.snapshot_version == snap.snapshot_version)
+      return;
+    ProjectionSnapshot& stored = d_->projection_snapshots[snap.projection];
+    stored = snap;
+    if (stored.taken_at_us == 0) stored.taken_at_us = now_us();
+  }
 
 private:
   std::int64_t version_of(const StreamId& s) const {

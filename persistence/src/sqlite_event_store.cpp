@@ -201,6 +201,99 @@ public:
     return n;
   }
 
+  void park_event(const DeadLetter& letter) override {
+    if (read_only_)
+      throw StoreError(StoreFailure::read_only,
+                       "database '" + opts_.path + "' is read-only; cannot park an event");
+    guard("parking event " + std::to_string(letter.position) + " for projection '" + letter.projection + "'",
+          [&] {
+            auto& q = *park_event_;
+            ResetOnExit r{q};
+            q.bind(1, letter.projection);
+            q.bind(2, static_cast<std::int64_t>(letter.position));
+            q.bind(3, letter.stream.aggregate);
+            q.bind(4, letter.stream.id);
+            q.bind(5, letter.event_type);
+            q.bind(6, letter.error);
+            q.bind(7, letter.attempts);
+            q.bind(8, static_cast<std::int64_t>(letter.parked_at_us ? letter.parked_at_us : now_us()));
+            q.exec();
+          });
+  }
+
+  std::vector<DeadLetter> dead_letters(const std::string& projection) override {
+    std::vector<DeadLetter> out;
+    guard(projection.empty() ? std::string("listing parked events")
+                             : "listing parked events of projection '" + projection + "'",
+          [&] {
+            auto& q = projection.empty() ? *all_dead_letters_ : *dead_letters_;
+            ResetOnExit r{q};
+            if (!projection.empty()) q.bind(1, projection);
+            while (q.executeStep()) {
+              DeadLetter d;
+              d.projection = q.getColumn(0).getString();
+              d.position = q.getColumn(1).getInt64();
+              d.stream.aggregate = q.getColumn(2).getString();
+              d.stream.id = q.getColumn(3).getString();
+              d.event_type = q.getColumn(4).getString();
+              d.error = q.getColumn(5).getString();
+              d.attempts = q.getColumn(6).getInt();
+              d.parked_at_us = q.getColumn(7).getInt64();
+              out.push_back(std::move(d));
+            }
+          });
+    return out;
+  }
+
+  bool remove_dead_letter(const std::string& projection, std::int64_t position) override {
+    if (read_only_)
+      throw StoreError(StoreFailure::read_only,
+                       "database '" + opts_.path + "' is read-only; cannot remove a parked event");
+    bool removed = false;
+    guard("removing parked event " + std::to_string(position) + " of projection '" + projection + "'", [&] {
+      auto& q = *remove_dead_letter_;
+      ResetOnExit r{q};
+      q.bind(1, projection);
+      q.bind(2, static_cast<std::int64_t>(position));
+      removed = q.exec() > 0;
+    });
+    return removed;
+  }
+
+  std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& projection) override {
+    std::optional<ProjectionSnapshot> out;
+    guard("loading the snapshot of projection '" + projection + "'", [&] {
+      auto& q = *load_projection_snapshot_;
+      ResetOnExit r{q};
+      q.bind(1, projection);
+      if (!q.executeStep()) return;
+      ProjectionSnapshot snap;
+      snap.projection = projection;
+      snap.position = q.getColumn(0).getInt64();
+      snap.snapshot_version = q.getColumn(1).getInt();
+      snap.model = parse_stored(q.getColumn(2).getString(), "the snapshot of projection '" + projection + "'");
+      snap.taken_at_us = q.getColumn(3).getInt64();
+      out = std::move(snap);
+    });
+    return out;
+  }
+
+  void save_projection_snapshot(const ProjectionSnapshot& snap) override {
+    if (read_only_)
+      throw StoreError(StoreFailure::read_only,
+                       "database '" + opts_.path + "' is read-only; cannot save a projection snapshot");
+    guard("saving the snapshot of projection '" + snap.projection + "'", [&] {
+      auto& q = *save_projection_snapshot_;
+      ResetOnExit r{q};
+      q.bind(1, snap.projection);
+      q.bind(2, static_cast<std::int64_t>(snap.position));
+      q.bind(3, snap.snapshot_version);
+      q.bind(4, json::serialize(snap.model));
+      q.bind(5, static_cast<std::int64_t>(snap.taken_at_us ? snap.taken_at_us : now_us()));
+      q.exec();
+    });
+  }
+
 private:
   template <class F>
   void guard(const std::string& doing, F&& f) {
@@ -251,6 +344,28 @@ private:
     insert_key_ = std::make_unique<SQLite::Statement>(db,
       "INSERT INTO idempotency_keys(key, stream_type, stream_id, fingerprint, result, created_at)"
       " VALUES(?,?,?,?,?,?)");
+    park_event_ = std::make_unique<SQLite::Statement>(db,
+      "INSERT INTO dead_letters(projection, position, stream_type, stream_id, event_type, error, attempts, parked_at)"
+      " VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(projection, position) DO UPDATE SET"
+      " stream_type=excluded.stream_type, stream_id=excluded.stream_id, event_type=excluded.event_type,"
+      " error=excluded.error, attempts=excluded.attempts, parked_at=excluded.parked_at");
+    dead_letters_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT projection, position, stream_type, stream_id, event_type, error, attempts, parked_at"
+      " FROM dead_letters WHERE projection=? ORDER BY position");
+    all_dead_letters_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT projection, position, stream_type, stream_id, event_type, error, attempts, parked_at"
+      " FROM dead_letters ORDER BY projection, position");
+    remove_dead_letter_ = std::make_unique<SQLite::Statement>(db,
+      "DELETE FROM dead_letters WHERE projection=? AND position=?");
+    load_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT position, snapshot_version, model, taken_at FROM projection_snapshots WHERE projection=?");
+    save_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
+      "INSERT INTO projection_snapshots(projection, position, snapshot_version, model, taken_at)"
+      " VALUES(?,?,?,?,?) ON CONFLICT(projection) DO UPDATE SET"
+      " position=excluded.position, snapshot_version=excluded.snapshot_version,"
+      " model=excluded.model, taken_at=excluded.taken_at"
+      " WHERE excluded.position >= projection_snapshots.position"
+      " OR excluded.snapshot_version <> projection_snapshots.snapshot_version");
   }
 
   // Columns from `first`: type, schema_version, data, metadata, recorded_at.
@@ -387,7 +502,8 @@ private:
   bool read_only_ = false;
   std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_,
-    load_snapshot_, save_snapshot_, find_key_, insert_key_;
+    load_snapshot_, save_snapshot_, find_key_, insert_key_, park_event_, dead_letters_, all_dead_letters_,
+    remove_dead_letter_, load_projection_snapshot_, save_projection_snapshot_;
 };
 
 class SqliteProvider final : public EventStoreProvider {

@@ -47,6 +47,27 @@ const std::vector<const char*>& migrations() {
         created_at   INTEGER NOT NULL
       ) WITHOUT ROWID;
     )sql",
+    // 1 -> 2: projections' dead letters and read-model snapshots
+    R"sql(
+      CREATE TABLE dead_letters (
+        projection   TEXT    NOT NULL,
+        position     INTEGER NOT NULL,      -- the parked event's global position
+        stream_type  TEXT    NOT NULL,
+        stream_id    TEXT    NOT NULL,
+        event_type   TEXT    NOT NULL,
+        error        TEXT    NOT NULL,      -- the last failure's message
+        attempts     INTEGER NOT NULL,
+        parked_at    INTEGER NOT NULL,      -- microseconds since the epoch
+        PRIMARY KEY (projection, position)
+      ) WITHOUT ROWID;
+      CREATE TABLE projection_snapshots (
+        projection       TEXT    PRIMARY KEY,
+        position         INTEGER NOT NULL,  -- the last position the model includes
+        snapshot_version INTEGER NOT NULL,
+        model            TEXT    NOT NULL,  -- JSON
+        taken_at         INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    )sql",
   };
   return m;
 }

@@ -2,6 +2,8 @@
 
 #include "annals/actors/command_gateway.hpp"
 #include "annals/actors/command_router.hpp"
+#include "annals/actors/event_bus.hpp"
+#include "annals/actors/projection_supervisor.hpp"
 #include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
 #include "annals/actors/store_reader.hpp"
@@ -61,8 +63,11 @@ struct Runtime::Impl {
 
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
+  caf::actor bus;
   caf::actor journal;
   std::vector<caf::actor> readers;
+  std::mutex projections_mtx;
+  std::map<std::string, caf::actor> projections;  // name -> supervisor
   caf::actor router;
   std::vector<caf::actor> gateways;  // for execute_async, chosen by stream
 
@@ -88,7 +93,8 @@ struct Runtime::Impl {
     if (options.worker_threads > 0) cfg->set("scheduler.max-threads", options.worker_threads);
     sys = std::make_unique<caf::actor_system>(*cfg);
 
-    journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch}, caf::actor{});
+    bus = spawn_event_bus(*sys, std::max<std::size_t>(1, options.projections.bus_window));
+    journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch}, bus);
     for (auto& rs : reader_stores) readers.push_back(spawn_store_reader(*sys, std::move(rs)));
     AggregateSettings settings;
     settings.passivate_after = options.passivate_after;
@@ -112,9 +118,16 @@ struct Runtime::Impl {
     // Aggregates first (no new appends), then the journal commits what it
     // holds, then the readers.
     for (auto& g : gateways) caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+    {
+      std::lock_guard<std::mutex> lock(projections_mtx);
+      for (auto& kv : projections) caf::anon_send_exit(kv.second, caf::exit_reason::user_shutdown);
+      projections.clear();
+    }
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
     for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
+    bus = nullptr;
     gateways.clear();
     router = nullptr;
     journal = nullptr;
@@ -149,6 +162,12 @@ struct Runtime::Impl {
     // A command that starts a conversation correlates with itself.
     if (c.metadata.correlation_id.empty()) c.metadata.correlation_id = c.command_id;
     return std::nullopt;
+  }
+
+  caf::actor projection(const std::string& name) {
+    std::lock_guard<std::mutex> lock(projections_mtx);
+    auto it = projections.find(name);
+    return it == projections.end() ? caf::actor{} : it->second;
   }
 
   EventStore& direct_store() {
@@ -220,6 +239,110 @@ std::future<CommandResult> Runtime::execute_async(Command command) {
   auto f = p->get_future();
   execute_async(std::move(command), [p](CommandResult r) { p->set_value(std::move(r)); });
   return f;
+}
+
+void Runtime::register_projection(ProjectionType type) {
+  auto& im = *impl_;
+  std::lock_guard<std::mutex> lock(im.projections_mtx);
+  if (im.projections.count(type.name()))
+    throw std::invalid_argument("projection '" + type.name() + "' is already registered");
+  const auto& po = im.options.projections;
+  SupervisorSettings settings;
+  settings.initial_backoff = po.initial_backoff;
+  settings.backoff_factor = po.backoff_factor;
+  settings.max_backoff = po.max_backoff;
+  settings.reset_after = po.reset_after;
+  settings.max_attempts = std::max(1, po.max_attempts);
+  settings.projector.catch_up_batch = std::max<std::size_t>(1, po.catch_up_batch);
+  settings.projector.store_timeout = im.options.store_timeout;
+  auto name = type.name();
+  auto reader = im.readers[std::hash<std::string>{}("projection:" + name) % im.readers.size()];
+  im.projections.emplace(name, spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
+                                                           SupervisorDeps{reader, im.journal, im.bus}, settings));
+}
+
+Expected<json::value> Runtime::query(const std::string& projection, const std::string& name, json::object args,
+                                     std::int64_t min_position, std::optional<std::chrono::milliseconds> timeout) {
+  auto target = impl_->projection(projection);
+  if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
+  const auto limit = timeout.value_or(impl_->options.projections.query_timeout);
+  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  std::optional<Expected<json::value>> out;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
+    // A little longer than the query's own deadline, so that its precise
+    // timeout error (with positions) wins over a generic one.
+    self->request(target, limit + std::chrono::milliseconds(500), query_atom::value, std::move(q))
+      .receive(
+        [&](QueryReply& r) {
+          if (r.error) out.emplace(std::move(*r.error));
+          else out.emplace(std::move(r.value));
+        },
+        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
+  }
+  impl_->leave();
+  return std::move(*out);
+}
+
+Expected<ProjectionStatus> Runtime::projection_status(const std::string& projection) {
+  auto target = impl_->projection(projection);
+  if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
+  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  std::optional<Expected<ProjectionStatus>> out;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    self->request(target, impl_->options.command_timeout, status_atom::value)
+      .receive(
+        [&](ProjectionInfo& info) {
+          ProjectionStatus st;
+          st.name = info.name;
+          st.running = info.running;
+          st.checkpoint = info.checkpoint;
+          st.restarts = info.restarts;
+          st.parked = info.parked;
+          st.last_error = info.last_error;
+          out.emplace(std::move(st));
+        },
+        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
+  }
+  impl_->leave();
+  if (*out) {
+    (*out)->head = head_position();
+    (*out)->backlog = std::max<std::int64_t>(0, (*out)->head - (*out)->checkpoint);
+  }
+  return std::move(*out);
+}
+
+std::vector<std::string> Runtime::projection_names() {
+  std::lock_guard<std::mutex> lock(impl_->projections_mtx);
+  std::vector<std::string> out;
+  for (const auto& kv : impl_->projections) out.push_back(kv.first);
+  return out;
+}
+
+std::vector<DeadLetter> Runtime::dead_letters(const std::string& projection) {
+  std::lock_guard<std::mutex> lock(impl_->direct_mtx);
+  return impl_->direct_store().dead_letters(projection);
+}
+
+std::optional<Error> Runtime::retry_dead_letter(const std::string& projection, std::int64_t position) {
+  auto target = impl_->projection(projection);
+  if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
+  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  std::optional<Error> out;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    self->request(target, impl_->options.store_timeout, retry_atom::value, position)
+      .receive([&](StoreAck& ack) { out = ack.error; },
+               [&](caf::error& e) { out = from_caf_error(*impl_->sys, e); });
+  }
+  impl_->leave();
+  return out;
+}
+
+void Runtime::crash_projection(const std::string& projection) {
+  if (auto target = impl_->projection(projection)) caf::anon_send(target, crash_atom::value);
 }
 
 Expected<AggregateInspection> Runtime::inspect(const std::string& aggregate, const std::string& id) {

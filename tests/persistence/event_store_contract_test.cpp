@@ -516,3 +516,203 @@ TEST_CASE("event store: two connections from the same provider see each other's 
   REQUIRE(l.has_value());
   CHECK(l->state.at("balance") == 3);
 }
+
+namespace {
+
+annals::DeadLetter letter(const std::string& projection, std::int64_t position, const StreamId& s,
+                          const std::string& error, int attempts, std::int64_t parked_at_us = 0) {
+  annals::DeadLetter d;
+  d.projection = projection;
+  d.position = position;
+  d.stream = s;
+  d.event_type = "deposited";
+  d.error = error;
+  d.attempts = attempts;
+  d.parked_at_us = parked_at_us;
+  return d;
+}
+
+// "projection@position" for each entry, in the order returned.
+std::vector<std::string> keys_of(const std::vector<annals::DeadLetter>& ds) {
+  std::vector<std::string> v;
+  for (const auto& d : ds) v.push_back(d.projection + "@" + std::to_string(d.position));
+  return v;
+}
+
+} // namespace
+
+TEST_CASE("event store: parked events are listed by projection and position, replaced and removed",
+          "[store][contract][dead_letter]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  CHECK(store->dead_letters("").empty());
+  CHECK(store->dead_letters("balances").empty());
+  CHECK_FALSE(store->remove_dead_letter("balances", 1));
+
+  // Parked out of order, over two projections.
+  store->park_event(letter("balances", 7, acc1, "boom at 7", 3, 1'700'000'000'000'007));
+  store->park_event(letter("audit", 9, acc2, "audit 9 failed", 5, 1'700'000'000'000'009));
+  store->park_event(letter("balances", 2, acc2, "boom at 2", 3, 1'700'000'000'000'002));
+  store->park_event(letter("audit", 4, acc1, "audit 4 failed", 1, 1'700'000'000'000'004));
+  store->park_event(letter("balances", 12, acc1, "boom at 12", 2, 1'700'000'000'000'012));
+
+  CHECK(keys_of(store->dead_letters("")) ==
+        std::vector<std::string>{"audit@4", "audit@9", "balances@2", "balances@7", "balances@12"});
+  CHECK(keys_of(store->dead_letters("balances")) ==
+        std::vector<std::string>{"balances@2", "balances@7", "balances@12"});
+  CHECK(keys_of(store->dead_letters("audit")) == std::vector<std::string>{"audit@4", "audit@9"});
+  CHECK(store->dead_letters("balance").empty());   // a prefix is not a match
+  CHECK(store->dead_letters("unknown").empty());
+
+  // Every field comes back as parked.
+  auto balances = store->dead_letters("balances");
+  REQUIRE(balances.size() == 3);
+  CHECK(balances[1].projection == "balances");
+  CHECK(balances[1].position == 7);
+  CHECK(balances[1].stream == acc1);
+  CHECK(balances[1].event_type == "deposited");
+  CHECK(balances[1].error == "boom at 7");
+  CHECK(balances[1].attempts == 3);
+  CHECK(balances[1].parked_at_us == 1'700'000'000'000'007);
+  CHECK(balances[0].stream == acc2);
+  CHECK(balances[0].error == "boom at 2");
+
+  SECTION("parking the same projection and position again replaces the entry") {
+    auto again = letter("balances", 7, acc1, "still failing", 6, 1'700'000'000'000'077);
+    again.event_type = "withdrawn";
+    store->park_event(again);
+    auto got = store->dead_letters("balances");
+    CHECK(keys_of(got) == std::vector<std::string>{"balances@2", "balances@7", "balances@12"});
+    REQUIRE(got.size() == 3);
+    CHECK(got[1].error == "still failing");
+    CHECK(got[1].attempts == 6);
+    CHECK(got[1].event_type == "withdrawn");
+    CHECK(got[1].parked_at_us == 1'700'000'000'000'077);
+    CHECK(store->dead_letters("").size() == 5);
+    // The same position of another projection is a different entry.
+    CHECK(store->dead_letters("audit").at(0).error == "audit 4 failed");
+  }
+  SECTION("removing an entry removes only that one, once") {
+    CHECK(store->remove_dead_letter("balances", 7));
+    CHECK(keys_of(store->dead_letters("balances")) == std::vector<std::string>{"balances@2", "balances@12"});
+    CHECK_FALSE(store->remove_dead_letter("balances", 7));
+    CHECK_FALSE(store->remove_dead_letter("audit", 7));   // no such entry in the other projection
+    CHECK_FALSE(store->remove_dead_letter("balances", 3));
+    CHECK(keys_of(store->dead_letters("")) ==
+          std::vector<std::string>{"audit@4", "audit@9", "balances@2", "balances@12"});
+  }
+  SECTION("a new connection of the same provider sees the entries") {
+    CHECK(store->remove_dead_letter("audit", 9));
+    auto other = s.connect();
+    auto got = other->dead_letters("");
+    CHECK(keys_of(got) == std::vector<std::string>{"audit@4", "balances@2", "balances@7", "balances@12"});
+    REQUIRE(got.size() == 4);
+    CHECK(got[0].stream == acc1);
+    CHECK(got[0].error == "audit 4 failed");
+    CHECK(got[0].attempts == 1);
+    CHECK(got[0].parked_at_us == 1'700'000'000'000'004);
+    // And a removal through it is seen by the first.
+    CHECK(other->remove_dead_letter("balances", 2));
+    CHECK(keys_of(store->dead_letters("balances")) == std::vector<std::string>{"balances@7", "balances@12"});
+  }
+}
+
+TEST_CASE("event store: a parked event without a time gets the current time", "[store][contract][dead_letter]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  const auto before = annals::now_us();
+  store->park_event(letter("balances", 3, acc1, "boom", 1));
+  const auto after = annals::now_us();
+  auto got = store->dead_letters("balances");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].parked_at_us >= before);
+  CHECK(got[0].parked_at_us <= after);
+}
+
+TEST_CASE("event store: projection snapshots keep the newest position per projection",
+          "[store][contract][projection_snapshot]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  CHECK_FALSE(store->load_projection_snapshot("balances").has_value());
+
+  annals::ProjectionSnapshot snap;
+  snap.projection = "balances";
+  snap.position = 10;
+  snap.snapshot_version = 2;
+  snap.model = json::object{{"accounts", json::object{{"acc-1", 10}, {"acc-2", -3}}},
+                            {"names", json::array{"Ada", nullptr, 1.5, true}}};
+  snap.taken_at_us = 1'700'000'000'000'000;
+  store->save_projection_snapshot(snap);
+
+  auto loaded = store->load_projection_snapshot("balances");
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->projection == "balances");
+  CHECK(loaded->position == 10);
+  CHECK(loaded->snapshot_version == 2);
+  CHECK(loaded->model == snap.model);
+  CHECK(json::serialize(loaded->model.at("names")) == R"(["Ada",null,1.5E0,true])");
+  CHECK(loaded->taken_at_us == 1'700'000'000'000'000);
+  CHECK_FALSE(store->load_projection_snapshot("audit").has_value());
+  CHECK_FALSE(store->load_projection_snapshot("").has_value());
+
+  SECTION("a newer position replaces it") {
+    auto newer = snap;
+    newer.position = 20;
+    newer.model = json::object{{"accounts", json::object{{"acc-1", 20}}}};
+    newer.taken_at_us = 1'700'000'000'000'020;
+    store->save_projection_snapshot(newer);
+    auto l = store->load_projection_snapshot("balances");
+    REQUIRE(l.has_value());
+    CHECK(l->position == 20);
+    CHECK(l->model == newer.model);
+    CHECK(l->taken_at_us == 1'700'000'000'000'020);
+  }
+  SECTION("an older position of the same snapshot_version does not replace it") {
+    auto older = snap;
+    older.position = 5;
+    older.model = json::object{{"accounts", json::object{{"acc-1", 5}}}};
+    store->save_projection_snapshot(older);
+    auto l = store->load_projection_snapshot("balances");
+    REQUIRE(l.has_value());
+    CHECK(l->position == 10);
+    CHECK(l->model == snap.model);
+    CHECK(l->taken_at_us == 1'700'000'000'000'000);
+  }
+  SECTION("a different snapshot_version replaces it, even at an older position") {
+    auto reshaped = snap;
+    reshaped.position = 4;
+    reshaped.snapshot_version = 3;
+    reshaped.model = json::object{{"v3", true}};
+    store->save_projection_snapshot(reshaped);
+    auto l = store->load_projection_snapshot("balances");
+    REQUIRE(l.has_value());
+    CHECK(l->position == 4);
+    CHECK(l->snapshot_version == 3);
+    CHECK(l->model == reshaped.model);
+    // From now on, version 3's position is what an older one is compared to.
+    auto older_v3 = reshaped;
+    older_v3.position = 3;
+    older_v3.model = json::object{{"v3", false}};
+    store->save_projection_snapshot(older_v3);
+    CHECK(store->load_projection_snapshot("balances")->position == 4);
+    CHECK(store->load_projection_snapshot("balances")->model == reshaped.model);
+  }
+  SECTION("snapshots of other projections are independent and seen by other connections") {
+    annals::ProjectionSnapshot audit;
+    audit.projection = "audit";
+    audit.position = 1;
+    audit.model = json::array{};
+    store->save_projection_snapshot(audit);
+    auto other = s.connect();
+    auto a = other->load_projection_snapshot("audit");
+    REQUIRE(a.has_value());
+    CHECK(a->position == 1);
+    CHECK(a->snapshot_version == 1);
+    CHECK(a->model == json::array{});
+    CHECK(a->taken_at_us > 0);  // defaulted to the current time
+    auto b = other->load_projection_snapshot("balances");
+    REQUIRE(b.has_value());
+    CHECK(b->position == 10);
+    CHECK(b->model == snap.model);
+  }
+}

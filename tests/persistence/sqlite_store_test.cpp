@@ -330,3 +330,169 @@ TEST_CASE("sqlite store: a provider describes its file and opens working connect
   append_ok(*a, deposit_request(acc1, 0, {1}));
   CHECK(provider->connect()->event_count() == 1);
 }
+
+namespace {
+
+annals::DeadLetter parked(const std::string& projection, std::int64_t position, const std::string& error,
+                          int attempts) {
+  annals::DeadLetter d;
+  d.projection = projection;
+  d.position = position;
+  d.stream = acc1;
+  d.event_type = "deposited";
+  d.error = error;
+  d.attempts = attempts;
+  d.parked_at_us = 1'700'000'000'000'000 + position;
+  return d;
+}
+
+annals::ProjectionSnapshot projection_snapshot(const std::string& projection, std::int64_t position,
+                                               json::value model) {
+  annals::ProjectionSnapshot s;
+  s.projection = projection;
+  s.position = position;
+  s.snapshot_version = 1;
+  s.model = std::move(model);
+  s.taken_at_us = 1'700'000'000'000'000;
+  return s;
+}
+
+std::vector<std::string> table_names(SQLite::Database& db) {
+  std::vector<std::string> names;
+  SQLite::Statement q(db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name");
+  while (q.executeStep()) names.push_back(q.getColumn(0).getString());
+  return names;
+}
+
+} // namespace
+
+TEST_CASE("sqlite store: a store of schema version 1 is migrated to version 2 and keeps its events",
+          "[sqlite][migration]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  {
+    auto store = annals::open_sqlite_store(opts);
+    append_ok(*store, deposit_request(acc1, 0, {10, 20}));
+  }
+  // Turn it back into what version 1 wrote.
+  {
+    SQLite::Database db(opts.path, rw);
+    db.exec("DROP TABLE dead_letters");
+    db.exec("DROP TABLE projection_snapshots");
+    db.exec("PRAGMA user_version=1");
+    REQUIRE(table_names(db) == std::vector<std::string>{"events", "idempotency_keys", "snapshots"});
+  }
+  CHECK(annals::sqlite_schema_version() == 2);
+
+  SECTION("opening it read-only refuses the old schema") {
+    auto ro_opts = opts;
+    ro_opts.read_only = true;
+    auto e = expect_store_error([&] { annals::open_sqlite_store(ro_opts); });
+    CHECK(e.kind() == StoreFailure::incompatible);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("schema version 1"));
+  }
+  SECTION("opening it read-write migrates it") {
+    auto store = annals::open_sqlite_store(opts);
+    {
+      SQLite::Database db(opts.path, SQLite::OPEN_READONLY);
+      CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+      CHECK(table_names(db) == std::vector<std::string>{"dead_letters", "events", "idempotency_keys",
+                                                        "projection_snapshots", "snapshots"});
+    }
+    // The old data is untouched.
+    CHECK(store->event_count() == 2);
+    CHECK(store->stream_version(acc1) == 2);
+    CHECK(store->read_stream(acc1, 1, all).at(1).data.at("amount") == 20);
+
+    // The new tables work.
+    CHECK(store->dead_letters("").empty());
+    store->park_event(parked("balances", 2, "boom", 3));
+    auto letters = store->dead_letters("balances");
+    REQUIRE(letters.size() == 1);
+    CHECK(letters[0].position == 2);
+    CHECK(letters[0].error == "boom");
+    CHECK(letters[0].attempts == 3);
+    CHECK(store->remove_dead_letter("balances", 2));
+    CHECK(store->dead_letters("").empty());
+
+    CHECK_FALSE(store->load_projection_snapshot("balances").has_value());
+    store->save_projection_snapshot(projection_snapshot("balances", 2, json::object{{"acc-1", 30}}));
+    auto snap = store->load_projection_snapshot("balances");
+    REQUIRE(snap.has_value());
+    CHECK(snap->position == 2);
+    CHECK(snap->model.at("acc-1") == 30);
+
+    append_ok(*store, deposit_request(acc1, 2, {30}));
+    CHECK(store->event_count() == 3);
+  }
+}
+
+TEST_CASE("sqlite store: parked events and projection snapshots survive closing and reopening",
+          "[sqlite][dead_letter][projection_snapshot]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  {
+    auto store = annals::open_sqlite_store(opts);
+    store->park_event(parked("balances", 5, "first", 1));
+    store->park_event(parked("balances", 5, "replaced", 4));
+    store->park_event(parked("audit", 3, "audit failed", 2));
+    store->park_event(parked("balances", 1, "to be removed", 1));
+    CHECK(store->remove_dead_letter("balances", 1));
+    store->save_projection_snapshot(projection_snapshot("balances", 8, json::object{{"acc-1", 80}}));
+    store->save_projection_snapshot(projection_snapshot("balances", 6, json::object{{"acc-1", 60}}));  // older
+  }
+  auto store = annals::open_sqlite_store(opts);
+  auto letters = store->dead_letters("");
+  REQUIRE(letters.size() == 2);
+  CHECK(letters[0].projection == "audit");
+  CHECK(letters[0].position == 3);
+  CHECK(letters[0].error == "audit failed");
+  CHECK(letters[1].projection == "balances");
+  CHECK(letters[1].position == 5);
+  CHECK(letters[1].stream == acc1);
+  CHECK(letters[1].event_type == "deposited");
+  CHECK(letters[1].error == "replaced");
+  CHECK(letters[1].attempts == 4);
+  CHECK(letters[1].parked_at_us == 1'700'000'000'000'005);
+  CHECK_FALSE(store->remove_dead_letter("balances", 1));
+
+  auto snap = store->load_projection_snapshot("balances");
+  REQUIRE(snap.has_value());
+  CHECK(snap->position == 8);
+  CHECK(snap->snapshot_version == 1);
+  CHECK(snap->model == json::value(json::object{{"acc-1", 80}}));
+  CHECK(snap->taken_at_us == 1'700'000'000'000'000);
+
+  // A read-only connection reads them too, but cannot write them.
+  auto ro_opts = opts;
+  ro_opts.read_only = true;
+  auto ro = annals::open_sqlite_store(ro_opts);
+  CHECK(ro->dead_letters("balances").size() == 1);
+  CHECK(ro->load_projection_snapshot("balances")->position == 8);
+  auto e1 = expect_store_error([&] { ro->park_event(parked("balances", 9, "x", 1)); });
+  CHECK(e1.kind() == StoreFailure::read_only);
+  auto e2 = expect_store_error(
+    [&] { ro->save_projection_snapshot(projection_snapshot("balances", 9, json::object{})); });
+  CHECK(e2.kind() == StoreFailure::read_only);
+  auto e3 = expect_store_error([&] { ro->remove_dead_letter("balances", 5); });
+  CHECK(e3.kind() == StoreFailure::read_only);
+  CHECK(store->dead_letters("").size() == 2);
+  CHECK(store->load_projection_snapshot("balances")->position == 8);
+}
+
+TEST_CASE("sqlite store: a projection snapshot with invalid JSON is reported as corrupt", "[sqlite][corrupt]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  auto store = annals::open_sqlite_store(opts);
+  store->save_projection_snapshot(projection_snapshot("balances", 3, json::object{{"acc-1", 3}}));
+  {
+    SQLite::Database db(opts.path, rw);
+    CHECK(db.exec("UPDATE projection_snapshots SET model='{broken' WHERE projection='balances'") == 1);
+  }
+  auto e = expect_store_error([&] { store->load_projection_snapshot("balances"); });
+  CHECK(e.kind() == StoreFailure::corrupt);
+  CHECK_THAT(std::string(e.what()), Catch::Contains("balances") && Catch::Contains("not valid JSON"));
+  // The connection still works, and a newer snapshot replaces the damaged one.
+  store->save_projection_snapshot(projection_snapshot("balances", 4, json::object{{"acc-1", 4}}));
+  CHECK(store->load_projection_snapshot("balances")->model.at("acc-1") == 4);
+}

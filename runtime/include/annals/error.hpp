@@ -35,6 +35,12 @@ inline constexpr std::string_view shutting_down = "shutting_down";
 inline constexpr std::string_view internal_error = "internal_error";
 /// Too many commands are waiting for one aggregate.
 inline constexpr std::string_view overloaded = "overloaded";
+/// No projection of that name is registered.
+inline constexpr std::string_view unknown_projection = "unknown_projection";
+/// The projection has no query of that name.
+inline constexpr std::string_view unknown_query = "unknown_query";
+/// The query's arguments are missing or of the wrong type.
+inline constexpr std::string_view invalid_query = "invalid_query";
 } // namespace errc
 
 struct Error {

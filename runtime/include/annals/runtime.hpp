@@ -14,6 +14,7 @@
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
+#include "annals/projection_type.hpp"
 #include "annals/runtime_options.hpp"
 
 #include <chrono>
@@ -29,6 +30,18 @@ namespace annals {
 struct AggregateInspection {
   std::int64_t version = 0;
   json::value state;
+};
+
+/// What operators watch per projection.
+struct ProjectionStatus {
+  std::string name;
+  bool running = false;         ///< false while its projector restarts
+  std::int64_t checkpoint = 0;  ///< the last position applied
+  std::int64_t head = 0;        ///< the store's last position
+  std::int64_t backlog = 0;     ///< head - checkpoint
+  std::int64_t restarts = 0;
+  std::int64_t parked = 0;      ///< events in its dead-letter list
+  std::optional<std::string> last_error;
 };
 
 class Runtime {
@@ -61,6 +74,34 @@ public:
   void execute_async(Command command, std::function<void(CommandResult)> done);
   /// Same, as a future.
   std::future<CommandResult> execute_async(Command command);
+
+  /// Adds a projection and starts it: it catches up from the store, then
+  /// follows new events. Thread-safe; a second one of the same name throws
+  /// std::invalid_argument.
+  void register_projection(ProjectionType type);
+
+  /// Asks a projection a named query. With min_position > 0 (a command
+  /// result's `position`) the answer waits until the projection has applied
+  /// that position — read-your-writes — or fails with code timeout after
+  /// `timeout` (default options.projections.query_timeout). Queries never
+  /// change the read model. Errors: unknown_projection, unknown_query,
+  /// invalid_query, timeout.
+  Expected<json::value> query(const std::string& projection, const std::string& name, json::object args = {},
+                              std::int64_t min_position = 0,
+                              std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  Expected<ProjectionStatus> projection_status(const std::string& projection);
+  std::vector<std::string> projection_names();
+
+  /// Events parked for a projection ("" for all projections).
+  std::vector<DeadLetter> dead_letters(const std::string& projection = "");
+  /// Applies a parked event again (after a fix) and removes it from the
+  /// dead letters; the error if it still fails (then it stays parked).
+  std::optional<Error> retry_dead_letter(const std::string& projection, std::int64_t position);
+
+  /// Fault injection for scenarios and tests: the projection's projector
+  /// crashes now; its supervisor restarts it.
+  void crash_projection(const std::string& projection);
 
   /// The current state of one aggregate instance (activating it). For
   /// diagnostics and tests; reads go to projections, not here.

@@ -27,6 +27,18 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using head_atom = caf::atom_constant<caf::atom("head")>;
+using query_atom = caf::atom_constant<caf::atom("query")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using park_atom = caf::atom_constant<caf::atom("park")>;
+using unpark_atom = caf::atom_constant<caf::atom("unpark")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -39,9 +51,10 @@ struct CommandEnvelope {
 
 /// What the store reader is asked for.
 struct ReadRequest {
-  enum class Kind { snapshot, stream, idempotency_key } kind = Kind::stream;
+  enum class Kind { snapshot, stream, idempotency_key, all, dead_letters, projection_snapshot } kind = Kind::stream;
   StreamId stream;
-  std::int64_t from_version = 1;
+  std::int64_t from_version = 1;   ///< also the from_position of Kind::all
+  std::string projection;
   std::size_t max_count = 1000;
   std::string key;
 };
@@ -52,6 +65,37 @@ struct ReadReply {
   std::optional<Snapshot> snapshot;
   std::vector<Event> events;
   std::optional<IdempotencyRecord> key;
+  std::vector<DeadLetter> dead_letters;
+  std::optional<ProjectionSnapshot> projection_snapshot;
+};
+
+/// The answer to a write that is not an append (park, unpark).
+struct StoreAck {
+  std::optional<Error> error;
+};
+
+/// A query on its way to a projection.
+struct QueryRequest {
+  std::string name;
+  json::object args;
+  std::int64_t min_position = 0;   ///< answer only once this position is applied
+  Deadline deadline;
+};
+
+struct QueryReply {
+  std::optional<Error> error;
+  json::value value;
+  std::int64_t position = 0;       ///< the projection's checkpoint when it answered
+};
+
+/// What a supervisor knows about its projection.
+struct ProjectionInfo {
+  std::string name;
+  bool running = false;
+  std::int64_t checkpoint = 0;
+  std::int64_t restarts = 0;
+  std::int64_t parked = 0;
+  std::optional<std::string> last_error;
 };
 
 /// An aggregate's current state, for diagnostics.
@@ -79,3 +123,10 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ReadRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ReadReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::AggregateView)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::CommittedEvents)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::StoreAck)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::QueryRequest)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::QueryReply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ProjectionInfo)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::DeadLetter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::ProjectionSnapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Event)

@@ -1,0 +1,42 @@
+#pragma once
+// A projection actor (projector): keeps one projection's read model in
+// memory. It subscribes to the event bus, reads from the store whatever it
+// has not seen (from its snapshot's checkpoint, or from the start), then
+// applies live batches. An event at or below its checkpoint is a duplicate
+// and skipped; one beyond checkpoint + 1 reveals a gap and sends it back to
+// the store. Parked positions are skipped. If applying an event throws, it
+// reports the event to its supervisor and dies; the supervisor restarts it.
+//
+// Protocol:  (query_atom, QueryRequest)  -> QueryReply (waits for min_position)
+//            (retry_atom, Event)         -> StoreAck  (apply a parked event now)
+//            (status_atom)               -> ProjectionInfo
+//            (crash_atom)                -> dies (fault injection)
+
+#include "annals/actors/messages.hpp"
+#include "annals/projection_type.hpp"
+
+#include <caf/actor.hpp>
+
+#include <memory>
+#include <set>
+
+namespace annals::actors {
+
+using ProjectionTypePtr = std::shared_ptr<const ProjectionType>;
+
+struct ProjectorDeps {
+  caf::actor reader;
+  caf::actor journal;
+  caf::actor bus;
+  caf::actor supervisor;
+};
+
+struct ProjectorSettings {
+  std::size_t catch_up_batch = 500;
+  std::chrono::milliseconds store_timeout{std::chrono::seconds(30)};
+};
+
+caf::actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
+                           ProjectorDeps deps, ProjectorSettings settings);
+
+} // namespace annals::actors

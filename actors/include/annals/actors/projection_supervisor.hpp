@@ -1,0 +1,41 @@
+#pragma once
+// The projection supervisor: owns one projection's projector. A projector
+// that dies is restarted after a backoff that grows by `factor` up to `max`
+// and resets after a stable period; it resumes from its snapshot or rebuilds
+// from the store. The same event failing `max_attempts` times is parked in
+// the store's dead-letter table and skipped from then on. Queries that arrive
+// while the projector restarts wait (bounded) for it.
+//
+// Protocol:  (query_atom, QueryRequest)      -> QueryReply
+//            (status_atom)                   -> ProjectionInfo
+//            (retry_atom, std::int64_t pos)  -> StoreAck
+//            (crash_atom)                    -> the projector dies (fault injection)
+
+#include "annals/actors/projection_actor.hpp"
+
+#include <caf/actor.hpp>
+
+#include <chrono>
+
+namespace annals::actors {
+
+struct SupervisorSettings {
+  std::chrono::milliseconds initial_backoff{50};
+  double backoff_factor = 2.0;
+  std::chrono::milliseconds max_backoff{std::chrono::seconds(5)};
+  std::chrono::milliseconds reset_after{std::chrono::seconds(30)};
+  int max_attempts = 3;
+  std::size_t max_waiting_queries = 10000;
+  ProjectorSettings projector;
+};
+
+struct SupervisorDeps {
+  caf::actor reader;
+  caf::actor journal;
+  caf::actor bus;
+};
+
+caf::actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type, SupervisorDeps deps,
+                                       SupervisorSettings settings);
+
+} // namespace annals::actors

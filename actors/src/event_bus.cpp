@@ -1,0 +1,76 @@
+#include "annals/actors/event_bus.hpp"
+
+#include "annals/actors/messages.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include <map>
+
+namespace annals::actors {
+
+namespace {
+
+struct Subscriber {
+  caf::actor handle;
+  std::size_t unacked = 0;
+  bool missed = false;  // batches were withheld: tell it the head on its next ack
+};
+
+struct BusState {
+  std::size_t window = 64;
+  std::int64_t head = 0;
+  std::map<caf::actor_addr, Subscriber> subscribers;
+  static inline const char* name = "annals.event_bus";
+};
+
+using Self = caf::stateful_actor<BusState>;
+
+caf::behavior event_bus(Self* self, std::size_t window) {
+  self->state.window = window;
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.subscribers.erase(dm.source); });
+  return {
+    [=](committed_atom, const CommittedEvents& batch) {
+      auto& st = self->state;
+      if (batch->empty()) return;
+      st.head = batch->back().position;
+      for (auto& [addr, sub] : st.subscribers) {
+        if (sub.unacked < st.window) {
+          ++sub.unacked;
+          self->send(sub.handle, committed_atom::value, batch);
+        } else {
+          sub.missed = true;
+        }
+      }
+    },
+    [=](subscribe_atom) {
+      auto who = caf::actor_cast<caf::actor>(self->current_sender());
+      if (!who) return;
+      self->monitor(who);
+      self->state.subscribers[who.address()] = Subscriber{who, 0, false};
+    },
+    [=](ack_atom) {
+      auto& st = self->state;
+      auto it = st.subscribers.find(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+      if (it == st.subscribers.end()) return;
+      auto& sub = it->second;
+      if (sub.unacked > 0) --sub.unacked;
+      if (sub.missed && sub.unacked == 0) {
+        sub.missed = false;
+        ++sub.unacked;
+        self->send(sub.handle, head_atom::value, st.head);
+      }
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_event_bus(caf::actor_system& sys, std::size_t window) {
+  return sys.spawn(event_bus, window);
+}
+
+} // namespace annals::actors

@@ -1,0 +1,252 @@
+#include "annals/actors/projection_actor.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <algorithm>
+#include <any>
+
+namespace annals::actors {
+
+namespace {
+
+// The visible lifecycle: starting (snapshot) -> catching_up <-> live.
+enum class Phase { starting, catching_up, live };
+
+struct PendingQuery {
+  QueryRequest request;
+  caf::response_promise promise;
+};
+
+struct ProjectorState {
+  ProjectionTypePtr type;
+  ProjectorDeps deps;
+  ProjectorSettings settings;
+  std::set<std::int64_t> parked;
+
+  Phase phase = Phase::starting;
+  std::any model;
+  std::int64_t checkpoint = 0;   // the last position applied (or skipped)
+  std::int64_t seen_head = 0;    // the highest position the bus announced
+  int since_snapshot = 0;
+  bool dead = false;
+  std::vector<PendingQuery> waiting;  // queries for a position not yet applied
+
+  static inline const char* name = "annals.projector";
+};
+
+using Self = caf::stateful_actor<ProjectorState>;
+
+void catch_up(Self* self);
+
+QueryReply answer(Self* self, const QueryRequest& q) {
+  auto& st = self->state;
+  QueryReply reply;
+  reply.position = st.checkpoint;
+  try {
+    auto v = st.type->query(st.model, q.name, q.args);
+    if (v) reply.value = std::move(*v);
+    else reply.error = v.error();
+  } catch (const std::exception& e) {
+    reply.error = Error{errc::internal_error, "query '" + q.name + "' threw: " + e.what()};
+  }
+  return reply;
+}
+
+void answer_ready(Self* self) {
+  auto& st = self->state;
+  if (st.waiting.empty()) return;
+  auto ready = std::stable_partition(st.waiting.begin(), st.waiting.end(), [&](const PendingQuery& p) {
+    return p.request.min_position > st.checkpoint;
+  });
+  for (auto it = ready; it != st.waiting.end(); ++it) it->promise.deliver(answer(self, it->request));
+  st.waiting.erase(ready, st.waiting.end());
+}
+
+void maybe_snapshot(Self* self) {
+  auto& st = self->state;
+  const int every = st.type->snapshot_every();
+  if (every <= 0 || ++st.since_snapshot < every) return;
+  st.since_snapshot = 0;
+  try {
+    ProjectionSnapshot snap{st.type->name(), st.checkpoint, st.type->snapshot_version(),
+                            st.type->model_to_json(st.model), now_us()};
+    caf::anon_send(st.deps.journal, snapshot_atom::value, std::move(snap));
+  } catch (const std::exception&) {
+  }
+}
+
+// Applies one event in order. On failure: tell the supervisor which event,
+// then die (the model may be half-updated and cannot be trusted).
+bool apply(Self* self, const Event& ev) {
+  auto& st = self->state;
+  if (!st.parked.count(ev.position)) {
+    try {
+      st.type->apply(st.model, ev);
+    } catch (const std::exception& e) {
+      DeadLetter letter{st.type->name(), ev.position, ev.stream, ev.type, e.what(), 0, 0};
+      caf::anon_send(st.deps.supervisor, failed_atom::value, std::move(letter));
+      st.dead = true;
+      self->quit(caf::make_error(caf::sec::runtime_error,
+                                 "projection '" + st.type->name() + "' failed on event "
+                                   + std::to_string(ev.position) + ": " + e.what()));
+      return false;
+    }
+  }
+  st.checkpoint = ev.position;
+  maybe_snapshot(self);
+  return true;
+}
+
+void go_live(Self* self) {
+  auto& st = self->state;
+  if (st.seen_head > st.checkpoint) return catch_up(self);
+  st.phase = Phase::live;
+}
+
+void catch_up(Self* self) {
+  auto& st = self->state;
+  st.phase = Phase::catching_up;
+  ReadRequest req;
+  req.kind = ReadRequest::Kind::all;
+  req.from_version = st.checkpoint + 1;
+  req.max_count = st.settings.catch_up_batch;
+  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+    .then(
+      [=](ReadReply& reply) {
+        auto& s = self->state;
+        if (reply.error) {
+          self->quit(caf::make_error(caf::sec::runtime_error, "catch-up failed: " + reply.error->message));
+          return;
+        }
+        for (const auto& ev : reply.events) {
+          if (ev.position <= s.checkpoint) continue;
+          if (!apply(self, ev)) return;
+        }
+        answer_ready(self);
+        if (reply.events.size() >= s.settings.catch_up_batch) catch_up(self);
+        else go_live(self);
+      },
+      [=](caf::error& err) { self->quit(err); });
+}
+
+void on_live_batch(Self* self, const std::vector<Event>& events) {
+  auto& st = self->state;
+  if (events.empty()) return;
+  st.seen_head = std::max(st.seen_head, events.back().position);
+  if (st.phase != Phase::live) return;  // the running catch-up will get there
+  for (const auto& ev : events) {
+    if (ev.position <= st.checkpoint) continue;         // already applied
+    if (ev.position != st.checkpoint + 1) return catch_up(self);  // a gap: read it from the store
+    if (!apply(self, ev)) return;
+  }
+  answer_ready(self);
+}
+
+void start(Self* self) {
+  auto& st = self->state;
+  self->send(st.deps.bus, subscribe_atom::value);  // first, so nothing committed from now on is missed
+  if (st.type->snapshot_every() <= 0) return catch_up(self);
+  ReadRequest req;
+  req.kind = ReadRequest::Kind::projection_snapshot;
+  req.projection = st.type->name();
+  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+    .then(
+      [=](ReadReply& reply) {
+        auto& s = self->state;
+        if (reply.projection_snapshot && reply.projection_snapshot->snapshot_version == s.type->snapshot_version()) {
+          auto model = s.type->model_from_json(reply.projection_snapshot->model);
+          if (model) {
+            s.model = std::move(*model);
+            s.checkpoint = reply.projection_snapshot->position;
+          }
+        }
+        catch_up(self);
+      },
+      [=](caf::error&) { catch_up(self); });
+}
+
+caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_t> parked, ProjectorDeps deps,
+                        ProjectorSettings settings) {
+  auto& st = self->state;
+  st.type = std::move(type);
+  st.parked = std::move(parked);
+  st.deps = std::move(deps);
+  st.settings = settings;
+  st.model = st.type->empty_model();
+  start(self);
+  return {
+    [=](committed_atom, const CommittedEvents& batch) {
+      on_live_batch(self, *batch);
+      if (!self->state.dead) self->send(self->state.deps.bus, ack_atom::value);
+    },
+    [=](head_atom, std::int64_t head) {
+      auto& s = self->state;
+      s.seen_head = std::max(s.seen_head, head);
+      if (s.phase == Phase::live && head > s.checkpoint) catch_up(self);
+      self->send(s.deps.bus, ack_atom::value);
+    },
+    [=](query_atom, QueryRequest& q) {
+      auto& s = self->state;
+      auto rp = self->make_response_promise();
+      if (q.min_position <= s.checkpoint) {
+        rp.deliver(answer(self, q));
+        return;
+      }
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(q.deadline - std::chrono::steady_clock::now());
+      self->delayed_send(self, std::max(wait, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1),
+                         tick_atom::value);
+      s.waiting.push_back(PendingQuery{std::move(q), rp});
+    },
+    [=](tick_atom) {
+      // Read-your-writes queries whose time is up fail with a timeout.
+      auto& s = self->state;
+      auto now = std::chrono::steady_clock::now();
+      auto expired = std::stable_partition(s.waiting.begin(), s.waiting.end(),
+                                           [&](const PendingQuery& p) { return p.request.deadline > now; });
+      for (auto it = expired; it != s.waiting.end(); ++it) {
+        QueryReply r;
+        r.position = s.checkpoint;
+        r.error = Error{errc::timeout, "projection '" + s.type->name() + "' reached position "
+                                         + std::to_string(s.checkpoint) + ", not "
+                                         + std::to_string(it->request.min_position) + ", within the time limit"};
+        it->promise.deliver(std::move(r));
+      }
+      s.waiting.erase(expired, s.waiting.end());
+    },
+    [=](retry_atom, const Event& ev) {
+      auto& s = self->state;
+      StoreAck ack;
+      try {
+        s.type->apply(s.model, ev);
+      } catch (const std::exception& e) {
+        ack.error = Error{errc::internal_error, std::string("event ") + std::to_string(ev.position)
+                                                  + " still fails: " + e.what()};
+      }
+      return ack;
+    },
+    [=](status_atom) {
+      ProjectionInfo info;
+      info.name = self->state.type->name();
+      info.running = true;
+      info.checkpoint = self->state.checkpoint;
+      return info;
+    },
+    [=](crash_atom) {
+      self->quit(caf::make_error(caf::sec::runtime_error, "crash injected into projection '"
+                                                            + self->state.type->name() + "'"));
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
+                           ProjectorDeps deps, ProjectorSettings settings) {
+  return parent->spawn(projector, std::move(type), std::move(parked), std::move(deps), settings);
+}
+
+} // namespace annals::actors
