@@ -8,7 +8,9 @@
 #include <annals/runtime.hpp>
 #include <bank/account.hpp>
 
+#include <functional>
 #include <memory>
+#include <thread>
 
 namespace annals::test {
 
@@ -33,6 +35,26 @@ struct RuntimeFixture {
 
   /// Events in the file, counted through a connection of its own.
   std::int64_t stored_events() const { return open_sqlite_store({db})->event_count(); }
+
+  /// Polls `done` until it holds or `limit` passes.
+  static bool eventually(const std::function<bool()>& done,
+                         std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return done();
+  }
+
+  /// Waits until the projection has applied everything in the store.
+  static bool caught_up(Runtime& rt, const std::string& projection,
+                        std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+    return eventually([&] {
+      auto st = rt.projection_status(projection);
+      return st && st->running && st->checkpoint == rt.head_position();
+    }, limit);
+  }
 
   static std::int64_t balance(Runtime& rt, const std::string& id) {
     auto st = rt.inspect("account", id);

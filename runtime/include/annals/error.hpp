@@ -39,6 +39,8 @@ inline constexpr std::string_view overloaded = "overloaded";
 inline constexpr std::string_view unknown_projection = "unknown_projection";
 /// The projection has no query of that name.
 inline constexpr std::string_view unknown_query = "unknown_query";
+/// A query found nothing for its arguments (e.g. no such account).
+inline constexpr std::string_view not_found = "not_found";
 /// The query's arguments are missing or of the wrong type.
 inline constexpr std::string_view invalid_query = "invalid_query";
 } // namespace errc

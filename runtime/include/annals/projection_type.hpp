@@ -139,6 +139,20 @@ public:
     return *this;
   }
 
+  /// A named query with typed arguments (a described struct): args that do
+  /// not decode are an invalid_query error naming the field.
+  /// f(const Model&, const Args&) -> Expected<json::value>.
+  template <class Args, class F>
+  ProjectionBuilder& query(std::string name, F f) {
+    static_assert(std::is_invocable_v<F&, const Model&, const Args&>,
+                  "a query takes (const Model&, const Args&)");
+    return query(std::move(name), [f = std::move(f)](const Model& m, const json::object& raw) -> Expected<json::value> {
+      auto args = decode<Args>(raw);
+      if (!args) return Error{errc::invalid_query, args.error().message};
+      return f(m, *args);
+    });
+  }
+
   ProjectionBuilder& snapshot_every(int n, int snapshot_version = 1) {
     if (n < 0) throw std::invalid_argument("snapshot_every must be >= 0");
     t_.snapshot_every_ = n;

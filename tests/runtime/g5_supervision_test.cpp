@@ -1,0 +1,141 @@
+// G5: a failing projector never blocks commands or other projectors; poison
+// events are parked, not lost.
+
+#include "runtime_fixture.hpp"
+#include "test_projections.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace annals;
+using namespace annals::test;
+
+namespace {
+
+// Throws on deposits of 13 until `fixed` is set.
+BeforeApply poison_13(std::shared_ptr<std::atomic<bool>> fixed) {
+  return [fixed](const Event& e) {
+    if (e.type == "deposited" && e.data.at("amount").as_int64() == 13 && !*fixed)
+      throw std::runtime_error("cannot handle 13");
+  };
+}
+
+RuntimeOptions fast_supervision(RuntimeOptions o) {
+  o.projections.initial_backoff = std::chrono::milliseconds(5);
+  o.projections.max_backoff = std::chrono::milliseconds(40);
+  o.projections.max_attempts = 3;
+  return o;
+}
+
+} // namespace
+
+SCENARIO_METHOD(RuntimeFixture, "G5 a poison event is parked after K attempts; commands and other projections go on") {
+  auto fixed = std::make_shared<std::atomic<bool>>(false);
+  auto rt = bank_runtime(fast_supervision(options()));
+  rt->register_projection(sums("picky", poison_13(fixed)));
+  rt->register_projection(recorder("rec"));
+
+  GIVEN("deposits of 1..20 on one account, one of them poison for 'picky'") {
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    std::int64_t poison_position = 0;
+    for (int i = 1; i <= 20; ++i) {
+      auto r = rt->execute(deposit("acc-1", i));
+      REQUIRE(r.accepted());  // commands never wait for projections
+      if (i == 13) poison_position = r.position;
+    }
+    THEN("the poison event is parked with its error and skipped; everything else is applied") {
+      REQUIRE(eventually([&] {
+        auto st = rt->projection_status("picky");
+        return st && st->parked == 1 && st->running && st->checkpoint == rt->head_position();
+      }));
+      auto parked = rt->dead_letters("picky");
+      REQUIRE(parked.size() == 1);
+      CHECK(parked[0].position == poison_position);
+      CHECK(parked[0].event_type == "deposited");
+      CHECK(parked[0].stream.to_string() == "account/acc-1");
+      CHECK(parked[0].attempts == 3);
+      CHECK(parked[0].error.find("cannot handle 13") != std::string::npos);
+      CHECK(*rt->query("picky", "total") == json::value(210 - 13));
+      CHECK(rt->projection_status("picky")->restarts >= 3);
+
+      REQUIRE(caught_up(*rt, "rec"));
+      CHECK(*rt->query("rec", "positions") == one_to(21));
+      CHECK(rt->projection_status("rec")->restarts == 0);
+
+      AND_WHEN("it is retried before the fix") {
+        auto err = rt->retry_dead_letter("picky", poison_position);
+        THEN("it still fails and stays parked") {
+          REQUIRE(err);
+          CHECK(err->message.find("cannot handle 13") != std::string::npos);
+          CHECK(rt->dead_letters("picky").size() == 1);
+        }
+      }
+      AND_WHEN("it is retried after the fix") {
+        *fixed = true;
+        auto err = rt->retry_dead_letter("picky", poison_position);
+        THEN("it is applied and no longer parked") {
+          CHECK_FALSE(err);
+          CHECK(rt->dead_letters("picky").empty());
+          CHECK(*rt->query("picky", "total") == json::value(210));
+          CHECK(rt->projection_status("picky")->parked == 0);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE_METHOD(RuntimeFixture, "G5 parked events stay parked across a restart of the runtime") {
+  auto fixed = std::make_shared<std::atomic<bool>>(false);
+  {
+    auto rt = bank_runtime(fast_supervision(options()));
+    rt->register_projection(sums("picky", poison_13(fixed)));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    REQUIRE(rt->execute(deposit("acc-1", 13)).accepted());
+    REQUIRE(rt->execute(deposit("acc-1", 4)).accepted());
+    REQUIRE(eventually([&] { return rt->projection_status("picky")->parked == 1; }));
+  }
+  auto rt = bank_runtime(fast_supervision(options()));
+  rt->register_projection(sums("picky", poison_13(fixed)));
+  REQUIRE(caught_up(*rt, "picky"));
+  CHECK(*rt->query("picky", "total") == json::value(4));
+  CHECK(rt->projection_status("picky")->restarts == 0);  // skipped, not failed again
+  CHECK(rt->dead_letters("picky").size() == 1);
+}
+
+TEST_CASE_METHOD(RuntimeFixture, "G5 a projector crashing every 25th event under load ends equal to a clean replay") {
+  // Each 25th position fails once; the restarted projector applies it.
+  auto failed_once = std::make_shared<std::set<std::int64_t>>();
+  auto mtx = std::make_shared<std::mutex>();
+  auto crash_every_25th = [failed_once, mtx](const Event& e) {
+    if (e.position % 25 != 0) return;
+    std::lock_guard<std::mutex> lock(*mtx);
+    if (failed_once->insert(e.position).second) throw std::runtime_error("crash at " + std::to_string(e.position));
+  };
+  auto rt = bank_runtime(fast_supervision(options()));
+  rt->register_projection(sums("crashy", crash_every_25th));
+  rt->register_projection(sums("clean"));
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      const std::string id = "acc-" + std::to_string(t);
+      REQUIRE(rt->execute(open_account(id)).accepted());
+      for (int i = 0; i < 60; ++i) {
+        auto r = (i % 5 == 4) ? rt->execute(withdraw(id, 1)) : rt->execute(deposit(id, 1 + (i * 7 + t) % 11));
+        REQUIRE(r.accepted());
+      }
+    });
+  for (auto& th : threads) th.join();
+  REQUIRE(caught_up(*rt, "crashy", std::chrono::seconds(60)));
+  REQUIRE(caught_up(*rt, "clean"));
+  CHECK(*rt->query("crashy", "dump") == *rt->query("clean", "dump"));
+  auto st = rt->projection_status("crashy");
+  CHECK(st->parked == 0);
+  CHECK(st->restarts == static_cast<std::int64_t>(failed_once->size()));
+  CHECK(failed_once->size() >= 480 / 25 - 2);  // position 25, 50, ... up to the head (some are "opened" events)
+}
