@@ -73,9 +73,13 @@ Error from_caf(Self* self, const caf::error& err, const char* what) {
 // Applies committed events to the state. A throwing event handler is a bug in
 // domain code: the state can no longer be trusted, so the actor leaves and
 // the next activation rebuilds it (and reports the same error if it persists).
-bool evolve_all(Self* self, const std::vector<Event>& events) {
+bool evolve_all(Self* self, std::vector<Event>& events) {
   auto& st = self->state;
-  for (const auto& ev : events) {
+  for (auto& ev : events) {
+    if (auto err = st.deps.upcasters->upcast(ev)) {
+      st.broken = Error{errc::internal_error, "cannot apply stored event: " + err->message};
+      return false;
+    }
     try {
       st.type->evolve(st.state, ev);
       st.version = ev.version;
@@ -147,6 +151,17 @@ void decide_and_append(Self* self) {
   req.stream = st.stream;
   req.expected_version = st.version;
   req.events = decision.take_events();
+  for (const auto& ev : req.events) {
+    // Writing an old shape would be upcast again on every read: refuse it.
+    const int current = st.deps.upcasters->current_version(st.stream.aggregate, ev.type);
+    if (ev.schema_version != current) {
+      complete(self, failed(self, Error{errc::internal_error,
+                                        "event '" + ev.type + "' is written as schema version "
+                                          + std::to_string(ev.schema_version) + " but the current version is "
+                                          + std::to_string(current) + " (set its schema_version)"}));
+      return;
+    }
+  }
   if (req.events.empty() && !cmd.idempotency_key) {
     complete(self, CommandResult::accept(st.stream, st.version, 0, {}));
     return;

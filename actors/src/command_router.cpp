@@ -44,7 +44,7 @@ caf::actor activate(Self* self, const StreamId& stream) {
   const auto& readers = st.deps.readers;
   auto reader = readers[std::hash<std::string>{}(stream.to_string()) % readers.size()];
   auto a = spawn_aggregate(self, stream, std::move(type),
-                           AggregateDeps{st.deps.journal, reader, caf::actor{self}}, st.settings);
+                           AggregateDeps{st.deps.journal, reader, caf::actor{self}, st.deps.upcasters}, st.settings);
   self->monitor(a);
   st.active.emplace(stream, a);
   st.streams.emplace(a.address(), stream);

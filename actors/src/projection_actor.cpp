@@ -81,11 +81,21 @@ void maybe_snapshot(Self* self) {
 
 // Applies one event in order. On failure: tell the supervisor which event,
 // then die (the model may be half-updated and cannot be trusted).
+// Brings a stored event to the current schema (a copy: live batches are shared).
+const Event& current_shape(Self* self, const Event& ev, Event& copy) {
+  const auto& up = self->state.deps.upcasters;
+  if (up->current_version(ev.stream.aggregate, ev.type) == ev.schema_version) return ev;
+  copy = ev;
+  if (auto err = up->upcast(copy)) throw std::runtime_error(err->message);
+  return copy;
+}
+
 bool apply(Self* self, const Event& ev) {
   auto& st = self->state;
   if (!st.parked.count(ev.position)) {
     try {
-      st.type->apply(st.model, ev);
+      Event copy;
+      st.type->apply(st.model, current_shape(self, ev, copy));
     } catch (const std::exception& e) {
       DeadLetter letter{st.type->name(), ev.position, ev.stream, ev.type, e.what(), 0, 0};
       caf::anon_send(st.deps.supervisor, failed_atom::value, std::move(letter));
@@ -221,7 +231,8 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       auto& s = self->state;
       StoreAck ack;
       try {
-        s.type->apply(s.model, ev);
+        Event copy;
+        s.type->apply(s.model, current_shape(self, ev, copy));
       } catch (const std::exception& e) {
         ack.error = Error{errc::internal_error, std::string("event ") + std::to_string(ev.position)
                                                   + " still fails: " + e.what()};

@@ -43,7 +43,7 @@ using Self = caf::stateful_actor<SupervisorState>;
 void start_child(Self* self) {
   auto& st = self->state;
   st.child = spawn_projector(self, st.type, st.parked,
-                             ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self}},
+                             ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self}, st.deps.upcasters},
                              st.settings.projector);
   self->monitor(st.child);
   st.started_at = std::chrono::steady_clock::now();

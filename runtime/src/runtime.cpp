@@ -60,6 +60,7 @@ Error from_caf_error(caf::actor_system& sys, const caf::error& err) {
 struct Runtime::Impl {
   RuntimeOptions options;
   TypeRegistry types;
+  std::shared_ptr<Upcasters> upcasters = std::make_shared<Upcasters>();
 
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -102,7 +103,7 @@ struct Runtime::Impl {
     settings.max_queued_commands = options.max_queued_per_aggregate;
     router = spawn_command_router(*sys, RouterDeps{journal, readers, [this](const std::string& n) {
                                                      return types.find(n);
-                                                   }},
+                                                   }, upcasters},
                                   settings);
     const std::size_t n_gateways = std::max<std::size_t>(2, sys->scheduler().num_workers());
     for (std::size_t i = 0; i < n_gateways; ++i) gateways.push_back(spawn_command_gateway(*sys, router));
@@ -182,6 +183,11 @@ Runtime::~Runtime() = default;
 
 void Runtime::register_aggregate(AggregateType type) { impl_->types.add(std::move(type)); }
 
+void Runtime::register_upcaster(const std::string& aggregate, const std::string& event_type, int from_version,
+                                Upcasters::Fn fn) {
+  impl_->upcasters->add(aggregate, event_type, from_version, std::move(fn));
+}
+
 const RuntimeOptions& Runtime::options() const { return impl_->options; }
 
 CommandResult Runtime::execute(Command command) {
@@ -258,7 +264,7 @@ void Runtime::register_projection(ProjectionType type) {
   auto name = type.name();
   auto reader = im.readers[std::hash<std::string>{}("projection:" + name) % im.readers.size()];
   im.projections.emplace(name, spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
-                                                           SupervisorDeps{reader, im.journal, im.bus}, settings));
+                                                           SupervisorDeps{reader, im.journal, im.bus, im.upcasters}, settings));
 }
 
 Expected<json::value> Runtime::query(const std::string& projection, const std::string& name, json::object args,

@@ -15,6 +15,7 @@
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
 #include "annals/projection_type.hpp"
+#include "annals/upcasters.hpp"
 #include "annals/runtime_options.hpp"
 
 #include <chrono>
@@ -74,6 +75,13 @@ public:
   void execute_async(Command command, std::function<void(CommandResult)> done);
   /// Same, as a future.
   std::future<CommandResult> execute_async(Command command);
+
+  /// Adds the step that turns `event_type` events of `aggregate` from schema
+  /// version `from_version` into `from_version + 1` when they are read
+  /// (aggregate recovery, projections, catch-up). Register upcasters before
+  /// the types that read those events. See annals/upcasters.hpp.
+  void register_upcaster(const std::string& aggregate, const std::string& event_type, int from_version,
+                         Upcasters::Fn fn);
 
   /// Adds a projection and starts it: it catches up from the store, then
   /// follows new events. Thread-safe; a second one of the same name throws

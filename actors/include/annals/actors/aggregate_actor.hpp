@@ -29,6 +29,7 @@ struct AggregateDeps {
   caf::actor journal;
   caf::actor reader;
   caf::actor router;
+  UpcastersPtr upcasters;  ///< stored events are brought to the current schema before evolve
 };
 
 caf::actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,

@@ -24,6 +24,7 @@ struct RouterDeps {
   caf::actor journal;
   std::vector<caf::actor> readers;  ///< one is chosen per stream
   TypeLookup types;
+  UpcastersPtr upcasters;
 };
 
 caf::actor spawn_command_router(caf::actor_system& sys, RouterDeps deps, AggregateSettings settings);

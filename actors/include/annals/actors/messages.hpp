@@ -7,6 +7,7 @@
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
 #include "annals/persistence/event_store.hpp"
+#include "annals/upcasters.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -109,6 +110,7 @@ struct AggregateView {
 using CommittedEvents = std::shared_ptr<const std::vector<Event>>;
 
 using AggregateTypePtr = std::shared_ptr<const AggregateType>;
+using UpcastersPtr = std::shared_ptr<const Upcasters>;
 
 } // namespace annals::actors
 

@@ -29,6 +29,7 @@ struct ProjectorDeps {
   caf::actor journal;
   caf::actor bus;
   caf::actor supervisor;
+  UpcastersPtr upcasters;
 };
 
 struct ProjectorSettings {

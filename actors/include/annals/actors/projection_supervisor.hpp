@@ -33,6 +33,7 @@ struct SupervisorDeps {
   caf::actor reader;
   caf::actor journal;
   caf::actor bus;
+  UpcastersPtr upcasters;
 };
 
 caf::actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type, SupervisorDeps deps,
