@@ -25,7 +25,9 @@ struct ProjectorState {
   ProjectionTypePtr type;
   ProjectorDeps deps;
   ProjectorSettings settings;
+  ProjectorMode mode;
   std::set<std::int64_t> parked;
+  bool notified = false;  // a shadow copy has reported to mode.notify
 
   Phase phase = Phase::starting;
   std::any model;
@@ -66,10 +68,12 @@ void answer_ready(Self* self) {
   st.waiting.erase(ready, st.waiting.end());
 }
 
-void maybe_snapshot(Self* self) {
+ModelDump dump(Self* self) {
+  return ModelDump{self->state.type->model_to_json(self->state.model), self->state.checkpoint};
+}
+
+void save_snapshot(Self* self) {
   auto& st = self->state;
-  const int every = st.type->snapshot_every();
-  if (every <= 0 || ++st.since_snapshot < every) return;
   st.since_snapshot = 0;
   try {
     ProjectionSnapshot snap{st.type->name(), st.checkpoint, st.type->snapshot_version(),
@@ -77,6 +81,22 @@ void maybe_snapshot(Self* self) {
     caf::anon_send(st.deps.journal, snapshot_atom::value, std::move(snap));
   } catch (const std::exception&) {
   }
+}
+
+void maybe_snapshot(Self* self) {
+  auto& st = self->state;
+  const int every = st.type->snapshot_every();
+  // A shadow copy never overwrites the live copy's snapshot.
+  if (every <= 0 || (st.mode.notify && !st.notified) || ++st.since_snapshot < every) return;
+  save_snapshot(self);
+}
+
+// A shadow copy is done: hand its model to whoever asked.
+void report_ready(Self* self) {
+  auto& st = self->state;
+  if (!st.mode.notify || st.notified) return;
+  st.notified = true;
+  self->send(st.mode.notify, ready_atom::value, dump(self));
 }
 
 // Applies one event in order. On failure: tell the supervisor which event,
@@ -97,8 +117,9 @@ bool apply(Self* self, const Event& ev) {
       Event copy;
       st.type->apply(st.model, current_shape(self, ev, copy));
     } catch (const std::exception& e) {
+      // The supervisor counts this only when it comes from its live copy.
       DeadLetter letter{st.type->name(), ev.position, ev.stream, ev.type, e.what(), 0, 0};
-      caf::anon_send(st.deps.supervisor, failed_atom::value, std::move(letter));
+      self->send(st.deps.supervisor, failed_atom::value, std::move(letter));
       st.dead = true;
       self->quit(caf::make_error(caf::sec::runtime_error,
                                  "projection '" + st.type->name() + "' failed on event "
@@ -115,6 +136,7 @@ void go_live(Self* self) {
   auto& st = self->state;
   if (st.seen_head > st.checkpoint) return catch_up(self);
   st.phase = Phase::live;
+  report_ready(self);
 }
 
 void catch_up(Self* self) {
@@ -124,6 +146,14 @@ void catch_up(Self* self) {
   req.kind = ReadRequest::Kind::all;
   req.from_version = st.checkpoint + 1;
   req.max_count = st.settings.catch_up_batch;
+  if (st.mode.stop_at) {
+    if (st.checkpoint >= *st.mode.stop_at) {
+      report_ready(self);
+      self->quit();
+      return;
+    }
+    req.max_count = std::min<std::size_t>(req.max_count, static_cast<std::size_t>(*st.mode.stop_at - st.checkpoint));
+  }
   self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
     .then(
       [=](ReadReply& reply) {
@@ -137,8 +167,14 @@ void catch_up(Self* self) {
           if (!apply(self, ev)) return;
         }
         answer_ready(self);
-        if (reply.events.size() >= s.settings.catch_up_batch) catch_up(self);
-        else go_live(self);
+        if (s.mode.stop_at) {
+          if (reply.events.empty()) s.checkpoint = *s.mode.stop_at;  // nothing more to read
+          catch_up(self);
+        } else if (reply.events.size() >= s.settings.catch_up_batch) {
+          catch_up(self);
+        } else {
+          go_live(self);
+        }
       },
       [=](caf::error& err) { self->quit(err); });
 }
@@ -158,8 +194,9 @@ void on_live_batch(Self* self, const std::vector<Event>& events) {
 
 void start(Self* self) {
   auto& st = self->state;
-  self->send(st.deps.bus, subscribe_atom::value);  // first, so nothing committed from now on is missed
-  if (st.type->snapshot_every() <= 0) return catch_up(self);
+  if (!st.mode.stop_at)
+    self->send(st.deps.bus, subscribe_atom::value);  // first, so nothing committed from now on is missed
+  if (st.type->snapshot_every() <= 0 || st.mode.fresh) return catch_up(self);
   ReadRequest req;
   req.kind = ReadRequest::Kind::projection_snapshot;
   req.projection = st.type->name();
@@ -180,8 +217,9 @@ void start(Self* self) {
 }
 
 caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_t> parked, ProjectorDeps deps,
-                        ProjectorSettings settings) {
+                        ProjectorSettings settings, ProjectorMode mode) {
   auto& st = self->state;
+  st.mode = std::move(mode);
   st.type = std::move(type);
   st.parked = std::move(parked);
   st.deps = std::move(deps);
@@ -246,6 +284,10 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       info.checkpoint = self->state.checkpoint;
       return info;
     },
+    [=](dump_atom) { return dump(self); },
+    [=](snapshot_atom) {
+      if (self->state.type->snapshot_every() > 0) save_snapshot(self);
+    },
     [=](crash_atom) {
       self->quit(caf::make_error(caf::sec::runtime_error, "crash injected into projection '"
                                                             + self->state.type->name() + "'"));
@@ -256,8 +298,8 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
 } // namespace
 
 caf::actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
-                           ProjectorDeps deps, ProjectorSettings settings) {
-  return parent->spawn(projector, std::move(type), std::move(parked), std::move(deps), settings);
+                           ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
+  return parent->spawn(projector, std::move(type), std::move(parked), std::move(deps), settings, std::move(mode));
 }
 
 } // namespace annals::actors

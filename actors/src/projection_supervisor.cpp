@@ -1,5 +1,6 @@
 #include "annals/actors/projection_supervisor.hpp"
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -24,6 +25,7 @@ struct SupervisorState {
   SupervisorSettings settings;
 
   caf::actor child;
+  caf::actor_addr child_addr;  // the live copy, also just after it died (its failure report may come late)
   std::uint64_t generation = 0;
   std::chrono::milliseconds backoff{0};
   std::chrono::steady_clock::time_point started_at;
@@ -34,6 +36,14 @@ struct SupervisorState {
   std::set<std::int64_t> parked;
   bool parking = false;                  // a park write is under way
   std::vector<WaitingQuery> waiting;     // queries while no projector runs
+
+  caf::actor rebuild;                    // a fresh copy that will replace the live one
+  caf::response_promise rebuild_promise;
+  struct Reconciliation {
+    caf::response_promise promise;
+    ModelDump live;
+  };
+  std::map<caf::actor_addr, Reconciliation> reconciliations;  // by the fresh copy's address
 
   static inline const char* name = "annals.projection_supervisor";
 };
@@ -46,9 +56,37 @@ void start_child(Self* self) {
                              ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self}, st.deps.upcasters},
                              st.settings.projector);
   self->monitor(st.child);
+  st.child_addr = st.child.address();
   st.started_at = std::chrono::steady_clock::now();
   for (auto& w : st.waiting) w.promise.delegate(st.child, query_atom::value, std::move(w.request));
   st.waiting.clear();
+}
+
+caf::actor spawn_copy(Self* self, ProjectorMode mode) {
+  auto& st = self->state;
+  mode.fresh = true;
+  mode.notify = caf::actor{self};
+  auto copy = spawn_projector(self, st.type, st.parked,
+                              ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self},
+                                            st.deps.upcasters},
+                              st.settings.projector, std::move(mode));
+  self->monitor(copy);
+  return copy;
+}
+
+// The rebuilt copy is live: it replaces the old one, whose queries it now answers.
+void swap_in_rebuild(Self* self) {
+  auto& st = self->state;
+  if (st.child) {
+    self->demonitor(st.child);
+    self->send_exit(st.child, caf::exit_reason::user_shutdown);
+  }
+  st.child = st.rebuild;
+  st.child_addr = st.child.address();
+  st.rebuild = nullptr;
+  st.started_at = std::chrono::steady_clock::now();
+  self->send(st.child, snapshot_atom::value);  // the old copy's snapshot must not come back
+  st.rebuild_promise.deliver(StoreAck{});
 }
 
 void schedule_restart(Self* self) {
@@ -91,6 +129,20 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
   st.settings = settings;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;
+    if (s.rebuild && dm.source == s.rebuild.address()) {
+      s.rebuild = nullptr;
+      s.rebuild_promise.deliver(StoreAck{Error{errc::internal_error, "the rebuild of '" + s.type->name()
+                                                                        + "' failed: " + self->system().render(dm.reason)}});
+      return;
+    }
+    if (auto r = s.reconciliations.find(dm.source); r != s.reconciliations.end()) {
+      ReconcileReport report;
+      report.error = Error{errc::internal_error, "the fresh copy of '" + s.type->name()
+                                                   + "' failed: " + self->system().render(dm.reason)};
+      r->second.promise.deliver(std::move(report));
+      s.reconciliations.erase(r);
+      return;
+    }
     if (dm.source != s.child.address()) return;
     s.child = nullptr;
     ++s.restarts;
@@ -98,6 +150,9 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     schedule_restart(self);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (self->state.rebuild) self->send_exit(self->state.rebuild, msg.reason);
+    for (auto& r : self->state.reconciliations)
+      if (auto copy = caf::actor_cast<caf::actor>(r.first)) self->send_exit(copy, msg.reason);
     if (self->state.child) {
       self->demonitor(self->state.child);
       self->send_exit(self->state.child, msg.reason);
@@ -128,6 +183,8 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     },
     [=](failed_atom, DeadLetter& letter) {
       auto& s = self->state;
+      // Only the live copy's failures count; a fresh copy that fails just ends its rebuild.
+      if (caf::actor_cast<caf::actor_addr>(self->current_sender()) != s.child_addr) return;
       s.last_error = "event " + std::to_string(letter.position) + ": " + letter.error;
       int n = ++s.attempts[letter.position];
       if (n >= s.settings.max_attempts) {
@@ -206,6 +263,47 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     },
     [=](crash_atom) {
       if (self->state.child) self->send(self->state.child, crash_atom::value);
+    },
+    [=](rebuild_atom) {
+      auto& s = self->state;
+      auto rp = self->make_response_promise();
+      if (s.rebuild) {
+        rp.deliver(StoreAck{Error{errc::overloaded, "a rebuild of '" + s.type->name() + "' is already running"}});
+        return;
+      }
+      s.rebuild_promise = rp;
+      s.rebuild = spawn_copy(self, ProjectorMode{});
+    },
+    [=](reconcile_atom) {
+      auto& s = self->state;
+      auto rp = self->make_response_promise();
+      auto fail = [rp](Error e) mutable {
+        ReconcileReport r;
+        r.error = std::move(e);
+        rp.deliver(std::move(r));
+      };
+      if (!s.child) return fail(Error{errc::overloaded, "projection '" + s.type->name() + "' is restarting; try again"});
+      self->request(s.child, s.settings.projector.store_timeout, dump_atom::value)
+        .then(
+          [=](ModelDump& live) mutable {
+            ProjectorMode mode;
+            mode.stop_at = live.position;
+            auto copy = spawn_copy(self, mode);
+            self->state.reconciliations.emplace(copy.address(), SupervisorState::Reconciliation{rp, std::move(live)});
+          },
+          [=](caf::error& e) mutable { fail(Error{errc::internal_error, self->system().render(e)}); });
+    },
+    [=](ready_atom, ModelDump& fresh) {
+      auto& s = self->state;
+      auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (s.rebuild && from == s.rebuild.address()) return swap_in_rebuild(self);
+      auto r = s.reconciliations.find(from);
+      if (r == s.reconciliations.end()) return;
+      ReconcileReport report;
+      report.position = r->second.live.position;
+      report.differences = json_differences(r->second.live.model, fresh.model);
+      r->second.promise.deliver(std::move(report));
+      s.reconciliations.erase(r);
     },
   };
 }

@@ -41,7 +41,51 @@ json::value canonical(const json::value& v) {
   return v;
 }
 
+void diff(const json::value& a, const json::value& b, const std::string& path, std::vector<std::string>& out,
+          std::size_t limit) {
+  if (out.size() >= limit) return;
+  const std::string here = path.empty() ? std::string("(root)") : path;
+  if (a.is_object() && b.is_object()) {
+    const auto& oa = a.get_object();
+    const auto& ob = b.get_object();
+    std::vector<std::string> keys;
+    for (const auto& kv : oa) keys.emplace_back(kv.key());
+    for (const auto& kv : ob)
+      if (!oa.contains(kv.key())) keys.emplace_back(kv.key());
+    std::sort(keys.begin(), keys.end());
+    for (const auto& k : keys) {
+      const std::string sub = path.empty() ? k : path + "." + k;
+      const json::value* va = oa.if_contains(k);
+      const json::value* vb = ob.if_contains(k);
+      if (!va || !vb) {
+        if (out.size() < limit) out.push_back(sub);
+      } else {
+        diff(*va, *vb, sub, out, limit);
+      }
+    }
+    return;
+  }
+  if (a.is_array() && b.is_array()) {
+    const auto& xa = a.get_array();
+    const auto& xb = b.get_array();
+    const std::size_t n = std::max(xa.size(), xb.size());
+    for (std::size_t i = 0; i < n && out.size() < limit; ++i) {
+      const std::string sub = here + "[" + std::to_string(i) + "]";
+      if (i >= xa.size() || i >= xb.size()) out.push_back(sub);
+      else diff(xa[i], xb[i], sub, out, limit);
+    }
+    return;
+  }
+  if (a != b) out.push_back(here);
+}
+
 } // namespace
+
+std::vector<std::string> json_differences(const json::value& a, const json::value& b, std::size_t limit) {
+  std::vector<std::string> out;
+  diff(a, b, "", out, limit);
+  return out;
+}
 
 std::string canonical_json(const json::value& v) {
   return json::serialize(canonical(v));

@@ -347,6 +347,40 @@ std::optional<Error> Runtime::retry_dead_letter(const std::string& projection, s
   return out;
 }
 
+std::optional<Error> Runtime::rebuild_projection(const std::string& projection, std::chrono::milliseconds timeout) {
+  auto target = impl_->projection(projection);
+  if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
+  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  std::optional<Error> out;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    self->request(target, timeout, rebuild_atom::value)
+      .receive([&](StoreAck& ack) { out = ack.error; },
+               [&](caf::error& e) { out = from_caf_error(*impl_->sys, e); });
+  }
+  impl_->leave();
+  return out;
+}
+
+Expected<Reconciliation> Runtime::reconcile_projection(const std::string& projection, std::chrono::milliseconds timeout) {
+  auto target = impl_->projection(projection);
+  if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
+  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  std::optional<Expected<Reconciliation>> out;
+  {
+    caf::scoped_actor self{*impl_->sys};
+    self->request(target, timeout, reconcile_atom::value)
+      .receive(
+        [&](ReconcileReport& r) {
+          if (r.error) out.emplace(std::move(*r.error));
+          else out.emplace(Reconciliation{r.differences.empty(), r.position, std::move(r.differences)});
+        },
+        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
+  }
+  impl_->leave();
+  return std::move(*out);
+}
+
 void Runtime::crash_projection(const std::string& projection) {
   if (auto target = impl_->projection(projection)) caf::anon_send(target, crash_atom::value);
 }

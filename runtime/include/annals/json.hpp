@@ -25,6 +25,10 @@ namespace json = boost::json;
 /// "object", "string", "integer", ... for error messages.
 const char* json_kind(const json::value& v);
 
+/// Where two documents differ, as paths ("accounts.acc-1.balance",
+/// "items[3]"), at most `limit` of them. Empty when equal.
+std::vector<std::string> json_differences(const json::value& a, const json::value& b, std::size_t limit = 100);
+
 /// Serializes with object keys sorted at every level, so that two equal
 /// documents give equal text whatever their key order.
 std::string canonical_json(const json::value& v);

@@ -45,6 +45,13 @@ struct ProjectionStatus {
   std::optional<std::string> last_error;
 };
 
+/// The outcome of reconcile_projection.
+struct Reconciliation {
+  bool equal = false;
+  std::int64_t position = 0;                 ///< the checkpoint both copies were compared at
+  std::vector<std::string> differences;      ///< JSON paths that differ (at most 100)
+};
+
 class Runtime {
 public:
   /// Opens the store (creating or migrating it) and starts the actors.
@@ -106,6 +113,17 @@ public:
   /// Applies a parked event again (after a fix) and removes it from the
   /// dead letters; the error if it still fails (then it stays parked).
   std::optional<Error> retry_dead_letter(const std::string& projection, std::int64_t position);
+
+  /// Rebuilds a projection from position 0 (after a fix to its code, say)
+  /// while the current copy keeps answering queries; the new copy replaces
+  /// it once caught up. Blocks until then; the error if the rebuild failed.
+  std::optional<Error> rebuild_projection(const std::string& projection,
+                                          std::chrono::milliseconds timeout = std::chrono::minutes(10));
+
+  /// Builds a fresh copy of a projection from the store up to the live
+  /// copy's checkpoint and compares the two read models.
+  Expected<Reconciliation> reconcile_projection(const std::string& projection,
+                                                std::chrono::milliseconds timeout = std::chrono::minutes(10));
 
   /// Fault injection for scenarios and tests: the projection's projector
   /// crashes now; its supervisor restarts it.

@@ -40,6 +40,10 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using dump_atom = caf::atom_constant<caf::atom("dump")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using rebuild_atom = caf::atom_constant<caf::atom("rebuild")>;
+using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -89,6 +93,19 @@ struct QueryReply {
   std::int64_t position = 0;       ///< the projection's checkpoint when it answered
 };
 
+/// A projection's whole read model at a checkpoint.
+struct ModelDump {
+  json::value model;
+  std::int64_t position = 0;
+};
+
+/// The outcome of comparing a fresh copy with the live read model.
+struct ReconcileReport {
+  std::optional<Error> error;
+  std::int64_t position = 0;
+  std::vector<std::string> differences;
+};
+
 /// What a supervisor knows about its projection.
 struct ProjectionInfo {
   std::string name;
@@ -129,6 +146,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::StoreAck)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::QueryRequest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::QueryReply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ProjectionInfo)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ModelDump)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ReconcileReport)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::DeadLetter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::ProjectionSnapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Event)

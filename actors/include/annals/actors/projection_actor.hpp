@@ -11,6 +11,11 @@
 //            (retry_atom, Event)         -> StoreAck  (apply a parked event now)
 //            (status_atom)               -> ProjectionInfo
 //            (crash_atom)                -> dies (fault injection)
+//            (dump_atom)                 -> ModelDump
+//            (snapshot_atom)             -> saves a read-model snapshot now
+// A shadow copy (ProjectorMode) builds a fresh model beside the live one for
+// a rebuild or a reconciliation and reports (ready_atom, ModelDump) to
+// `notify` when it is live (rebuild) or has reached `stop_at` (reconcile).
 
 #include "annals/actors/messages.hpp"
 #include "annals/projection_type.hpp"
@@ -18,6 +23,7 @@
 #include <caf/actor.hpp>
 
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace annals::actors {
@@ -37,7 +43,13 @@ struct ProjectorSettings {
   std::chrono::milliseconds store_timeout{std::chrono::seconds(30)};
 };
 
+struct ProjectorMode {
+  bool fresh = false;          ///< start from position 0, ignoring the saved snapshot
+  std::optional<std::int64_t> stop_at;  ///< catch up to this position only, report, stop (no live events)
+  caf::actor notify;           ///< gets (ready_atom, ModelDump)
+};
+
 caf::actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
-                           ProjectorDeps deps, ProjectorSettings settings);
+                           ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode = {});
 
 } // namespace annals::actors

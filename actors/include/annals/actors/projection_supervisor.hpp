@@ -10,6 +10,11 @@
 //            (status_atom)                   -> ProjectionInfo
 //            (retry_atom, std::int64_t pos)  -> StoreAck
 //            (crash_atom)                    -> the projector dies (fault injection)
+//            (rebuild_atom)                  -> StoreAck once a fresh copy, built from
+//                                               position 0 while the old one kept answering,
+//                                               has replaced it
+//            (reconcile_atom)                -> ReconcileReport: a fresh copy built up to the
+//                                               live copy's checkpoint, compared with it
 
 #include "annals/actors/projection_actor.hpp"
 
