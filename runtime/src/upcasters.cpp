@@ -17,17 +17,19 @@ void Upcasters::add(const std::string& aggregate, const std::string& event_type,
     throw std::invalid_argument("an upcaster for " + aggregate + "/" + event_type + " from version "
                                 + std::to_string(from_version) + " is already registered");
   steps.current = std::max(steps.current, from_version + 1);
+  empty_.store(false, std::memory_order_release);
 }
 
 int Upcasters::current_version(const std::string& aggregate, const std::string& event_type) const {
+  if (empty()) return 1;
   std::shared_lock<std::shared_mutex> lock(mtx_);
   auto it = types_.find(key(aggregate, event_type));
   return it == types_.end() ? 1 : it->second.current;
 }
 
 std::optional<Error> Upcasters::upcast(Event& e) const {
+  if (empty()) return std::nullopt;
   std::shared_lock<std::shared_mutex> lock(mtx_);
-  if (types_.empty()) return std::nullopt;
   auto it = types_.find(key(e.stream.aggregate, e.type));
   if (it == types_.end()) return std::nullopt;  // never evolved: nothing to do
   const Steps& steps = it->second;

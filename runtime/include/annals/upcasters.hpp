@@ -18,6 +18,7 @@
 #include "annals/event.hpp"
 #include "annals/expected.hpp"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <shared_mutex>
@@ -34,6 +35,9 @@ public:
   /// std::invalid_argument.
   void add(const std::string& aggregate, const std::string& event_type, int from_version, Fn fn);
 
+  /// True while no upcaster is registered (a lock-free fast path).
+  bool empty() const noexcept { return empty_.load(std::memory_order_acquire); }
+
   /// The newest schema version known for the event type (1 when none was registered).
   int current_version(const std::string& aggregate, const std::string& event_type) const;
 
@@ -47,6 +51,7 @@ private:
     std::map<int, Fn> by_from;
     int current = 1;
   };
+  std::atomic<bool> empty_{true};
   mutable std::shared_mutex mtx_;
   std::map<std::string, Steps> types_;  // "aggregate\ntype"
 };
