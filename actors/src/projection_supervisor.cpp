@@ -214,6 +214,7 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
       info.name = s.type->name();
       info.restarts = s.restarts;
       info.parked = static_cast<std::int64_t>(s.parked.size());
+      info.backoff = s.backoff;
       info.last_error = s.last_error;
       if (!s.child) {
         rp.deliver(info);

@@ -307,6 +307,7 @@ Expected<ProjectionStatus> Runtime::projection_status(const std::string& project
           st.checkpoint = info.checkpoint;
           st.restarts = info.restarts;
           st.parked = info.parked;
+          st.backoff = info.backoff;
           st.last_error = info.last_error;
           out.emplace(std::move(st));
         },

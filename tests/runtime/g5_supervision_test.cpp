@@ -89,6 +89,41 @@ SCENARIO_METHOD(RuntimeFixture, "G5 a poison event is parked after K attempts; c
   }
 }
 
+TEST_CASE_METHOD(RuntimeFixture, "G5 restarts back off exponentially up to the maximum and reset after a stable period") {
+  auto fixed = std::make_shared<std::atomic<bool>>(false);
+  auto o = options();
+  o.projections.initial_backoff = std::chrono::milliseconds(10);
+  o.projections.backoff_factor = 2.0;
+  o.projections.max_backoff = std::chrono::milliseconds(80);
+  o.projections.reset_after = std::chrono::milliseconds(300);
+  o.projections.max_attempts = 1000000;  // keep failing, never park
+  auto rt = bank_runtime(o);
+  rt->register_projection(sums("flaky", poison_13(fixed)));
+  REQUIRE(rt->execute(open_account("acc-1")).accepted());
+  REQUIRE(rt->execute(deposit("acc-1", 13)).accepted());
+
+  // 10, 20, 40, 80, 80, ... never above the maximum.
+  std::set<std::int64_t> seen;
+  REQUIRE(eventually([&] {
+    auto st = rt->projection_status("flaky");
+    if (st->restarts > 0) seen.insert(st->backoff.count());
+    return st->restarts >= 7;
+  }));
+  CHECK(*seen.rbegin() == 80);
+  for (auto b : seen) CHECK((b == 10 || b == 20 || b == 40 || b == 80));
+  CHECK(rt->projection_status("flaky")->backoff == std::chrono::milliseconds(80));
+
+  *fixed = true;
+  REQUIRE(caught_up(*rt, "flaky"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // longer than reset_after
+  const auto restarts = rt->projection_status("flaky")->restarts;
+  rt->crash_projection("flaky");
+  REQUIRE(eventually([&] { return rt->projection_status("flaky")->restarts == restarts + 1; }));
+  CHECK(rt->projection_status("flaky")->backoff == std::chrono::milliseconds(10));
+  REQUIRE(caught_up(*rt, "flaky"));
+  CHECK(*rt->query("flaky", "total") == json::value(13));
+}
+
 TEST_CASE_METHOD(RuntimeFixture, "G5 parked events stay parked across a restart of the runtime") {
   auto fixed = std::make_shared<std::atomic<bool>>(false);
   {

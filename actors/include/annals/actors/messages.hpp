@@ -113,6 +113,7 @@ struct ProjectionInfo {
   std::int64_t checkpoint = 0;
   std::int64_t restarts = 0;
   std::int64_t parked = 0;
+  std::chrono::milliseconds backoff{0};  ///< the delay before the latest restart
   std::optional<std::string> last_error;
 };
 
