@@ -10,6 +10,7 @@ packages=(
   catch2                          # Catch2 v2 tests
   libcli11-dev                    # CLI11
   prometheus-cpp-dev              # metrics
+  prometheus                      # promtool, to check the /metrics text in the tests
 )
 
 missing=()

@@ -7,6 +7,9 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+
 #include <any>
 #include <deque>
 
@@ -32,6 +35,7 @@ struct AggregateState {
   std::any state;
   std::int64_t version = 0;
   std::optional<Error> broken;  // recovery failed: answer everything with this, then stop
+  std::chrono::steady_clock::time_point recovery_started = std::chrono::steady_clock::now();
 
   std::deque<QueuedCommand> queue;
   std::vector<caf::response_promise> inspections;  // asked while recovering
@@ -302,6 +306,9 @@ void start_recovery(Self* self) {
   auto finish = [=](std::optional<Error> err) {
     auto& s = self->state;
     s.phase = Phase::running;
+    s.deps.instruments.recoveries->Increment();
+    s.deps.instruments.recovery_seconds->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.recovery_started).count());
     if (err) s.broken = Error{err->code, "cannot recover " + s.stream.to_string() + ": " + err->message};
     for (auto& rp : s.inspections) rp.deliver(view_of(self));
     s.inspections.clear();

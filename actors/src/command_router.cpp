@@ -7,6 +7,8 @@
 #include <caf/system_messages.hpp>
 #include <caf/actor_cast.hpp>
 
+#include <prometheus/gauge.h>
+
 #include <functional>
 #include <map>
 
@@ -18,7 +20,11 @@ struct RouterState {
   RouterDeps deps;
   AggregateSettings settings;
   std::map<StreamId, caf::actor> active;
-  std::map<caf::actor_addr, StreamId> streams;  // reverse index, for down messages
+  struct Active {
+    StreamId stream;
+    prometheus::Gauge* gauge;  // active instances of its type
+  };
+  std::map<caf::actor_addr, Active> streams;  // reverse index, for down messages
   static inline const char* name = "annals.command_router";
 };
 
@@ -28,8 +34,9 @@ void forget(Self* self, const caf::actor_addr& who) {
   auto& st = self->state;
   auto it = st.streams.find(who);
   if (it == st.streams.end()) return;
-  auto a = st.active.find(it->second);
+  auto a = st.active.find(it->second.stream);
   if (a != st.active.end() && a->second.address() == who) st.active.erase(a);
+  it->second.gauge->Decrement();
   st.streams.erase(it);
 }
 
@@ -39,15 +46,18 @@ caf::actor activate(Self* self, const StreamId& stream) {
   auto& st = self->state;
   auto it = st.active.find(stream);
   if (it != st.active.end()) return it->second;
-  auto type = st.deps.types(stream.aggregate);
-  if (!type) return {};
+  auto registered = st.deps.types(stream.aggregate);
+  if (!registered) return {};
   const auto& readers = st.deps.readers;
   auto reader = readers[std::hash<std::string>{}(stream.to_string()) % readers.size()];
-  auto a = spawn_aggregate(self, stream, std::move(type),
-                           AggregateDeps{st.deps.journal, reader, caf::actor{self}, st.deps.upcasters}, st.settings);
+  auto a = spawn_aggregate(self, stream, registered->type,
+                           AggregateDeps{st.deps.journal, reader, caf::actor{self}, st.deps.upcasters,
+                                         registered->instruments},
+                           st.settings);
   self->monitor(a);
   st.active.emplace(stream, a);
-  st.streams.emplace(a.address(), stream);
+  st.streams.emplace(a.address(), RouterState::Active{stream, registered->instruments.active});
+  registered->instruments.active->Increment();
   return a;
 }
 
@@ -58,6 +68,7 @@ caf::behavior command_router(Self* self, RouterDeps deps, AggregateSettings sett
   // Shutdown: stop every aggregate with us.
   self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& kv : self->state.active) self->send_exit(kv.second, msg.reason);
+    for (auto& kv : self->state.streams) kv.second.gauge->Decrement();
     self->state.active.clear();
     self->state.streams.clear();
     self->quit(msg.reason);

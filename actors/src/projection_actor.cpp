@@ -6,6 +6,10 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
 #include <algorithm>
 #include <any>
 
@@ -117,6 +121,7 @@ bool apply(Self* self, const Event& ev) {
       Event copy;
       st.type->apply(st.model, current_shape(self, ev, copy));
     } catch (const std::exception& e) {
+      if (!st.mode.notify || st.notified) st.deps.instruments.errors->Increment();
       // The supervisor counts this only when it comes from its live copy.
       DeadLetter letter{st.type->name(), ev.position, ev.stream, ev.type, e.what(), 0, 0};
       self->send(st.deps.supervisor, failed_atom::value, std::move(letter));
@@ -128,6 +133,14 @@ bool apply(Self* self, const Event& ev) {
     }
   }
   st.checkpoint = ev.position;
+  // A copy still being built for a rebuild or reconciliation does not count.
+  if (!st.mode.notify || st.notified) {
+    const auto& m = st.deps.instruments;
+    m.applied->Increment();
+    m.lag_seconds->Observe(std::max<double>(0.0, static_cast<double>(now_us() - ev.metadata.timestamp_us) / 1e6));
+    m.checkpoint->Set(static_cast<double>(st.checkpoint));
+    m.backlog->Set(static_cast<double>(std::max<std::int64_t>(0, st.seen_head - st.checkpoint)));
+  }
   maybe_snapshot(self);
   return true;
 }

@@ -8,6 +8,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+
 #include <map>
 
 namespace annals::actors {
@@ -53,7 +56,7 @@ using Self = caf::stateful_actor<SupervisorState>;
 void start_child(Self* self) {
   auto& st = self->state;
   st.child = spawn_projector(self, st.type, st.parked,
-                             ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self}, st.deps.upcasters},
+                             ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self}, st.deps.upcasters, st.deps.instruments},
                              st.settings.projector);
   self->monitor(st.child);
   st.child_addr = st.child.address();
@@ -68,7 +71,7 @@ caf::actor spawn_copy(Self* self, ProjectorMode mode) {
   mode.notify = caf::actor{self};
   auto copy = spawn_projector(self, st.type, st.parked,
                               ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self},
-                                            st.deps.upcasters},
+                                            st.deps.upcasters, st.deps.instruments},
                               st.settings.projector, std::move(mode));
   self->monitor(copy);
   return copy;
@@ -115,6 +118,7 @@ void park(Self* self, DeadLetter letter) {
         }
         s.parked.insert(position);
         s.attempts.erase(position);
+        s.deps.instruments.parked->Set(static_cast<double>(s.parked.size()));
       },
       [=](caf::error& err) {
         self->state.parking = false;
@@ -146,6 +150,7 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     if (dm.source != s.child.address()) return;
     s.child = nullptr;
     ++s.restarts;
+    s.deps.instruments.restarts->Increment();
     if (dm.reason) s.last_error = self->system().render(dm.reason);
     schedule_restart(self);
   });
@@ -167,6 +172,7 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     .then(
       [=](ReadReply& reply) {
         for (const auto& d : reply.dead_letters) self->state.parked.insert(d.position);
+        self->state.deps.instruments.parked->Set(static_cast<double>(self->state.parked.size()));
         if (reply.error) self->state.last_error = reply.error->message;
         start_child(self);
       },
@@ -254,6 +260,7 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
                 [=](StoreAck& applied) mutable {
                   if (applied.error) return fail(*applied.error);
                   self->state.parked.erase(position);
+                  self->state.deps.instruments.parked->Set(static_cast<double>(self->state.parked.size()));
                   self->request(self->state.deps.journal, timeout, unpark_atom::value, self->state.type->name(), position)
                     .then([=](StoreAck& ack) mutable { rp.deliver(ack); },
                           [=](caf::error& e) mutable { fail(Error{errc::store_unavailable, self->system().render(e)}); });

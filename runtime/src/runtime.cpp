@@ -3,17 +3,22 @@
 #include "annals/actors/command_gateway.hpp"
 #include "annals/actors/command_router.hpp"
 #include "annals/actors/event_bus.hpp"
+#include "annals/actors/instruments.hpp"
 #include "annals/actors/projection_supervisor.hpp"
 #include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
 #include "annals/actors/store_reader.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
+#include "metrics_snapshot.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -27,17 +32,22 @@ using namespace actors;
 
 namespace {
 
-// Aggregate types by name; read on every command from any thread.
+// Aggregate types by name, with their metric handles; read on every command
+// from any thread.
 class TypeRegistry {
 public:
-  void add(AggregateType t) {
+  void add(AggregateType t, Instruments& instruments) {
     std::unique_lock<std::shared_mutex> lock(mtx_);
     auto name = t.name();
     if (types_.count(name))
       throw std::invalid_argument("aggregate type '" + name + "' is already registered");
-    types_.emplace(name, std::make_shared<const AggregateType>(std::move(t)));
+    auto reg = std::make_shared<RegisteredAggregate>();
+    reg->instruments = instruments.aggregate(name);
+    for (const auto& command : t.command_types()) reg->commands.emplace(command, instruments.command(name, command));
+    reg->type = std::make_shared<const AggregateType>(std::move(t));
+    types_.emplace(name, std::move(reg));
   }
-  AggregateTypePtr find(const std::string& name) const {
+  RegisteredAggregatePtr find(const std::string& name) const {
     std::shared_lock<std::shared_mutex> lock(mtx_);
     auto it = types_.find(name);
     return it == types_.end() ? nullptr : it->second;
@@ -45,8 +55,19 @@ public:
 
 private:
   mutable std::shared_mutex mtx_;
-  std::map<std::string, AggregateTypePtr, std::less<>> types_;
+  std::map<std::string, RegisteredAggregatePtr, std::less<>> types_;
 };
+
+// A registered projection: its supervisor and the handles of its queries.
+struct RegisteredProjection {
+  caf::actor supervisor;
+  std::map<std::string, QueryInstruments, std::less<>> queries;
+  QueryInstruments unknown_query;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 Error from_caf_error(caf::actor_system& sys, const caf::error& err) {
   if (err == caf::sec::request_timeout)
@@ -59,6 +80,8 @@ Error from_caf_error(caf::actor_system& sys, const caf::error& err) {
 
 struct Runtime::Impl {
   RuntimeOptions options;
+  std::shared_ptr<Instruments> instruments = std::make_shared<Instruments>();
+  CommandInstruments invalid_commands = instruments->command("(invalid)", "(invalid)");
   TypeRegistry types;
   std::shared_ptr<Upcasters> upcasters = std::make_shared<Upcasters>();
 
@@ -68,7 +91,7 @@ struct Runtime::Impl {
   caf::actor journal;
   std::vector<caf::actor> readers;
   std::mutex projections_mtx;
-  std::map<std::string, caf::actor> projections;  // name -> supervisor
+  std::map<std::string, RegisteredProjection> projections;
   caf::actor router;
   std::vector<caf::actor> gateways;  // for execute_async, chosen by stream
 
@@ -121,7 +144,7 @@ struct Runtime::Impl {
     for (auto& g : gateways) caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
     {
       std::lock_guard<std::mutex> lock(projections_mtx);
-      for (auto& kv : projections) caf::anon_send_exit(kv.second, caf::exit_reason::user_shutdown);
+      for (auto& kv : projections) caf::anon_send_exit(kv.second.supervisor, caf::exit_reason::user_shutdown);
       projections.clear();
     }
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
@@ -148,17 +171,31 @@ struct Runtime::Impl {
     if (--in_flight == 0) flight_cv.notify_all();
   }
 
-  // Checks done on the caller's thread, before anything is sent: a bad
-  // command never reaches an aggregate.
-  std::optional<CommandResult> precheck(Command& c) {
+  // Checks done on the caller's thread, before anything is sent: a bad or
+  // denied command never reaches an aggregate. Sets `metrics` to where the
+  // command's outcome is counted.
+  std::optional<CommandResult> precheck(Command& c, const CommandInstruments*& metrics) {
+    metrics = &invalid_commands;
     const StreamId stream = c.stream();
     if (auto err = validate_envelope(c, options.limits)) return CommandResult::reject(stream, *err);
-    auto type = types.find(c.aggregate);
-    if (!type)
+    auto registered = types.find(c.aggregate);
+    if (!registered)
       return CommandResult::reject(stream, Error{errc::unknown_aggregate, "no aggregate type '" + c.aggregate + "'"});
-    if (!type->handles(c.command))
+    auto handles = registered->commands.find(c.command);
+    if (handles == registered->commands.end())
       return CommandResult::reject(stream, Error{errc::unknown_command, "aggregate '" + c.aggregate
                                                                           + "' has no command '" + c.command + "'"});
+    metrics = &handles->second;  // registered types are never removed: the pointer stays valid
+    if (options.authorize) {
+      AuthDecision d;
+      try {
+        d = options.authorize(c.metadata.principal, c);
+      } catch (const std::exception& e) {
+        d = AuthDecision::deny(std::string("the authorization policy failed: ") + e.what());
+      }
+      if (!d.allowed)
+        return CommandResult::reject(stream, Error{errc::forbidden, d.reason.empty() ? "denied" : d.reason});
+    }
     if (c.command_id.empty()) c.command_id = make_uuid();
     // A command that starts a conversation correlates with itself.
     if (c.metadata.correlation_id.empty()) c.metadata.correlation_id = c.command_id;
@@ -168,7 +205,16 @@ struct Runtime::Impl {
   caf::actor projection(const std::string& name) {
     std::lock_guard<std::mutex> lock(projections_mtx);
     auto it = projections.find(name);
-    return it == projections.end() ? caf::actor{} : it->second;
+    return it == projections.end() ? caf::actor{} : it->second.supervisor;
+  }
+
+  // Where a query's outcome is counted (stable: projections are never removed).
+  const QueryInstruments* query_metrics(const std::string& projection, const std::string& query) {
+    std::lock_guard<std::mutex> lock(projections_mtx);
+    auto it = projections.find(projection);
+    if (it == projections.end()) return nullptr;
+    auto q = it->second.queries.find(query);
+    return q == it->second.queries.end() ? &it->second.unknown_query : &q->second;
   }
 
   EventStore& direct_store() {
@@ -181,7 +227,7 @@ Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(std::mov
 
 Runtime::~Runtime() = default;
 
-void Runtime::register_aggregate(AggregateType type) { impl_->types.add(std::move(type)); }
+void Runtime::register_aggregate(AggregateType type) { impl_->types.add(std::move(type), *impl_->instruments); }
 
 void Runtime::register_upcaster(const std::string& aggregate, const std::string& event_type, int from_version,
                                 Upcasters::Fn fn) {
@@ -195,7 +241,12 @@ CommandResult Runtime::execute(Command command) {
 }
 
 CommandResult Runtime::execute(Command command, std::chrono::milliseconds timeout) {
-  if (auto early = impl_->precheck(command)) return *early;
+  const auto t0 = std::chrono::steady_clock::now();
+  const CommandInstruments* metrics = nullptr;
+  if (auto early = impl_->precheck(command, metrics)) {
+    metrics->record(*early, seconds_since(t0));
+    return *early;
+  }
   const StreamId stream = command.stream();
   if (!impl_->enter())
     return CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"});
@@ -208,23 +259,35 @@ CommandResult Runtime::execute(Command command, std::chrono::milliseconds timeou
                [&](caf::error& e) { out = CommandResult::fail(stream, from_caf_error(*impl_->sys, e)); });
   }
   impl_->leave();
+  metrics->record(out, seconds_since(t0));
   return out;
 }
 
 CommandResult Runtime::execute_json(std::string_view json_text) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto cmd = parse_command(json_text, impl_->options.limits);
-  if (!cmd) return CommandResult::reject(StreamId{}, cmd.error());
+  if (!cmd) {
+    auto r = CommandResult::reject(StreamId{}, cmd.error());
+    impl_->invalid_commands.record(r, seconds_since(t0));
+    return r;
+  }
   return execute(std::move(*cmd));
 }
 
 void Runtime::execute_async(Command command, std::function<void(CommandResult)> done) {
-  if (auto early = impl_->precheck(command)) return done(std::move(*early));
+  const auto t0 = std::chrono::steady_clock::now();
+  const CommandInstruments* metrics = nullptr;
+  if (auto early = impl_->precheck(command, metrics)) {
+    metrics->record(*early, seconds_since(t0));
+    return done(std::move(*early));
+  }
   const StreamId stream = command.stream();
   if (!impl_->enter())
     return done(CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"}));
   Impl* impl = impl_.get();
   auto callback = std::make_shared<const std::function<void(CommandResult)>>(
-    [impl, done = std::move(done)](CommandResult r) {
+    [impl, metrics, t0, done = std::move(done)](CommandResult r) {
+      metrics->record(r, seconds_since(t0));
       // An exception must not escape into the actor that runs the callback.
       try {
         done(std::move(r));
@@ -263,14 +326,22 @@ void Runtime::register_projection(ProjectionType type) {
   settings.projector.store_timeout = im.options.store_timeout;
   auto name = type.name();
   auto reader = im.readers[std::hash<std::string>{}("projection:" + name) % im.readers.size()];
-  im.projections.emplace(name, spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
-                                                           SupervisorDeps{reader, im.journal, im.bus, im.upcasters}, settings));
+  RegisteredProjection reg;
+  for (const auto& q : type.query_names()) reg.queries.emplace(q, im.instruments->query(name, q));
+  reg.unknown_query = im.instruments->query(name, "(unknown)");
+  reg.supervisor = spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
+                                               SupervisorDeps{reader, im.journal, im.bus, im.upcasters,
+                                                              im.instruments->projection(name)},
+                                               settings);
+  im.projections.emplace(name, std::move(reg));
 }
 
 Expected<json::value> Runtime::query(const std::string& projection, const std::string& name, json::object args,
                                      std::int64_t min_position, std::optional<std::chrono::milliseconds> timeout) {
+  const auto t0 = std::chrono::steady_clock::now();
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
+  const QueryInstruments* metrics = impl_->query_metrics(projection, name);
   const auto limit = timeout.value_or(impl_->options.projections.query_timeout);
   if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
   std::optional<Expected<json::value>> out;
@@ -288,6 +359,7 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
         [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
   }
   impl_->leave();
+  metrics->record(out->has_value(), seconds_since(t0));
   return std::move(*out);
 }
 
@@ -320,6 +392,12 @@ Expected<ProjectionStatus> Runtime::projection_status(const std::string& project
   }
   return std::move(*out);
 }
+
+std::string Runtime::metrics_text() {
+  return prometheus::TextSerializer().Serialize(impl_->instruments->registry()->Collect());
+}
+
+MetricsSnapshot Runtime::metrics() { return metrics_snapshot(impl_->instruments->registry()->Collect()); }
 
 std::vector<std::string> Runtime::projection_names() {
   std::lock_guard<std::mutex> lock(impl_->projections_mtx);

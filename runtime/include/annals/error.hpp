@@ -31,6 +31,8 @@ inline constexpr std::string_view store_unavailable = "store_unavailable";
 inline constexpr std::string_view timeout = "timeout";
 /// The runtime is shutting down and takes no more work.
 inline constexpr std::string_view shutting_down = "shutting_down";
+/// The authorization policy denied the command.
+inline constexpr std::string_view forbidden = "forbidden";
 /// Domain code threw, or a stored event could not be applied. A bug, not bad input.
 inline constexpr std::string_view internal_error = "internal_error";
 /// Too many commands are waiting for one aggregate.

@@ -14,6 +14,7 @@
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
+#include "annals/metrics.hpp"
 #include "annals/projection_type.hpp"
 #include "annals/upcasters.hpp"
 #include "annals/runtime_options.hpp"
@@ -133,6 +134,11 @@ public:
   /// The current state of one aggregate instance (activating it). For
   /// diagnostics and tests; reads go to projections, not here.
   Expected<AggregateInspection> inspect(const std::string& aggregate, const std::string& id);
+
+  /// The metrics so far, with latency percentiles (see docs/metrics.md).
+  MetricsSnapshot metrics();
+  /// The same in Prometheus' text exposition format.
+  std::string metrics_text();
 
   /// Number of active (recovered, not passivated) aggregate instances.
   std::size_t active_aggregates();

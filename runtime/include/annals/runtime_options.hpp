@@ -1,6 +1,7 @@
 #pragma once
 // Settings of an embedded runtime. Every field has a working default.
 
+#include "annals/authorization.hpp"
 #include "annals/command.hpp"
 #include "annals/persistence/event_store.hpp"
 
@@ -55,6 +56,9 @@ struct RuntimeOptions {
   CommandLimits limits;
 
   ProjectionOptions projections;
+
+  /// Asked before every command; empty: every command is allowed.
+  CommandPolicy authorize;
 };
 
 } // namespace annals

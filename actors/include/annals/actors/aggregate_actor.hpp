@@ -9,6 +9,7 @@
 // When idle for `passivate_after` it asks the router to forget it, finishes
 // what it holds, and stops.
 
+#include "annals/actors/instruments.hpp"
 #include "annals/actors/messages.hpp"
 
 #include <caf/actor.hpp>
@@ -30,6 +31,7 @@ struct AggregateDeps {
   caf::actor reader;
   caf::actor router;
   UpcastersPtr upcasters;  ///< stored events are brought to the current schema before evolve
+  AggregateInstruments instruments;
 };
 
 caf::actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,

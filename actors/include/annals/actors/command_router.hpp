@@ -9,16 +9,26 @@
 //            (count_atom)                    -> std::size_t active aggregates
 
 #include "annals/actors/aggregate_actor.hpp"
+#include "annals/actors/instruments.hpp"
 
 #include <caf/actor.hpp>
 
 #include <functional>
+#include <map>
 #include <vector>
 
 namespace annals::actors {
 
+/// A registered aggregate type with its metric handles.
+struct RegisteredAggregate {
+  AggregateTypePtr type;
+  AggregateInstruments instruments;
+  std::map<std::string, CommandInstruments, std::less<>> commands;  ///< by command type
+};
+using RegisteredAggregatePtr = std::shared_ptr<const RegisteredAggregate>;
+
 /// Looks an aggregate type up by name (nullptr when unknown); thread-safe.
-using TypeLookup = std::function<AggregateTypePtr(const std::string&)>;
+using TypeLookup = std::function<RegisteredAggregatePtr(const std::string&)>;
 
 struct RouterDeps {
   caf::actor journal;

@@ -17,6 +17,7 @@
 // a rebuild or a reconciliation and reports (ready_atom, ModelDump) to
 // `notify` when it is live (rebuild) or has reached `stop_at` (reconcile).
 
+#include "annals/actors/instruments.hpp"
 #include "annals/actors/messages.hpp"
 #include "annals/projection_type.hpp"
 
@@ -36,6 +37,7 @@ struct ProjectorDeps {
   caf::actor bus;
   caf::actor supervisor;
   UpcastersPtr upcasters;
+  ProjectionInstruments instruments;
 };
 
 struct ProjectorSettings {

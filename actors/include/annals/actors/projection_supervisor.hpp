@@ -39,6 +39,7 @@ struct SupervisorDeps {
   caf::actor journal;
   caf::actor bus;
   UpcastersPtr upcasters;
+  ProjectionInstruments instruments;
 };
 
 caf::actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type, SupervisorDeps deps,
