@@ -101,6 +101,7 @@ void maybe_snapshot(Self* self, std::int64_t before) {
   if (every <= 0 || st.version / every == before / every) return;
   try {
     Snapshot snap{st.stream, st.version, st.type->snapshot_version(), st.type->to_snapshot(st.state), now_us()};
+    if (!is_finite_json(snap.state)) return;  // could not be read back
     caf::anon_send(st.deps.journal, snapshot_atom::value, std::move(snap));
   } catch (const std::exception&) {
     // A state that cannot be serialized just means no snapshot.
@@ -326,8 +327,9 @@ void start_recovery(Self* self) {
     .then(
       [=](ReadReply& reply) {
         auto& s = self->state;
-        if (reply.error) return finish(reply.error);
-        // A snapshot of another shape (snapshot_version) is ignored, never misread.
+        // A snapshot is only a shortcut: one that cannot be read is ignored
+        // and the state rebuilt from all events; one of another shape
+        // (snapshot_version) is ignored too, never misread.
         if (reply.snapshot && reply.snapshot->snapshot_version == s.type->snapshot_version()) {
           auto restored = s.type->from_snapshot(reply.snapshot->state);
           if (restored) {
@@ -337,7 +339,7 @@ void start_recovery(Self* self) {
         }
         catch_up(self, finish);
       },
-      [=](caf::error& err) { finish(from_caf(self, err, "the store reader")); });
+      [=](caf::error&) { catch_up(self, finish); });
 }
 
 AggregateView view_of(Self* self) {

@@ -82,6 +82,7 @@ void save_snapshot(Self* self) {
   try {
     ProjectionSnapshot snap{st.type->name(), st.checkpoint, st.type->snapshot_version(),
                             st.type->model_to_json(st.model), now_us()};
+    if (!is_finite_json(snap.model)) return;  // could not be read back
     caf::anon_send(st.deps.journal, snapshot_atom::value, std::move(snap));
   } catch (const std::exception&) {
   }

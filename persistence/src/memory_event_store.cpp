@@ -164,6 +164,9 @@ private:
                    req.stream.to_string() + " is at version " + std::to_string(current)
                      + "; the append expected version " + std::to_string(req.expected_version)};
     for (const auto& ev : req.events) {
+      if (!is_finite_json(ev.data))
+        return Error{errc::internal_error, "event '" + ev.type + "' for " + req.stream.to_string()
+                                             + " holds a number that is NaN or infinite, which JSON cannot store"};
       std::size_t n = json::serialize(ev.data).size();
       if (n > d_->opts.max_event_bytes)
         return Error{errc::payload_too_large,

@@ -429,6 +429,9 @@ private:
     std::vector<std::string> bodies;
     bodies.reserve(req.events.size());
     for (const auto& ev : req.events) {
+      if (!is_finite_json(ev.data))
+        return Error{errc::internal_error, "event '" + ev.type + "' for " + req.stream.to_string()
+                                             + " holds a number that is NaN or infinite, which JSON cannot store"};
       bodies.push_back(json::serialize(ev.data));
       if (bodies.back().size() > opts_.max_event_bytes)
         return Error{errc::payload_too_large,

@@ -96,6 +96,7 @@ std::optional<Error> validate_envelope(const Command& c, const CommandLimits& li
   if (c.command_id.size() > limits.max_key_length)
     return invalid("field 'command_id' is longer than " + std::to_string(limits.max_key_length) + " bytes");
   if (!c.data.empty()) {
+    if (!is_finite_json(c.data)) return invalid("field 'data' contains a number that is NaN or infinite");
     std::size_t n = json::serialize(c.data).size();
     if (n > limits.max_data_bytes)
       return Error{errc::payload_too_large, "command data is " + std::to_string(n)

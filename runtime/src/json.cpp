@@ -1,6 +1,7 @@
 #include "annals/json.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace annals {
 
@@ -80,6 +81,21 @@ void diff(const json::value& a, const json::value& b, const std::string& path, s
 }
 
 } // namespace
+
+bool is_finite_json(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& e : v.get_array())
+        if (!is_finite_json(e)) return false;
+      return true;
+    case json::kind::object:
+      for (const auto& kv : v.get_object())
+        if (!is_finite_json(kv.value())) return false;
+      return true;
+    default: return true;
+  }
+}
 
 std::vector<std::string> json_differences(const json::value& a, const json::value& b, std::size_t limit) {
   std::vector<std::string> out;

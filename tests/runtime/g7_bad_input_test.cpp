@@ -10,7 +10,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <iterator>
+#include <limits>
 
 using namespace annals;
 using namespace annals::test;
@@ -31,6 +33,9 @@ AggregateType blob_type() {
                    return Decision::accept({NewEvent{"grown", 1, json::object{{"fill", std::string(n, 'x')}}}});
                  })
     .handle_json("explode", [](const Blob&, const Command&) -> Decision { throw std::runtime_error("kaboom"); })
+    .handle_json("nan", [](const Blob&, const Command&) {
+      return Decision::accept({NewEvent{"grown", 1, json::object{{"fill", std::nan("")}}}});
+    })
     .apply_json("grown", [](Blob& b, const Event& e) {
       b.size += static_cast<std::int64_t>(e.data.at("fill").as_string().size());
     });
@@ -164,6 +169,26 @@ TEST_CASE_METHOD(RuntimeFixture, "G7 a command handler that throws fails that co
   grow.command = "grow";
   grow.data = {{"size", 3}};
   CHECK(rt->execute(grow).accepted());
+}
+
+TEST_CASE_METHOD(RuntimeFixture, "G7 NaN cannot be stored: a command or event holding one is refused, nothing is written") {
+  auto rt = bank_runtime();
+  rt->register_aggregate(blob_type());
+  Command nan_event;
+  nan_event.aggregate = "blob";
+  nan_event.id = "b-1";
+  nan_event.command = "nan";
+  auto r = rt->execute(nan_event);
+  CHECK(r.failed());
+  CHECK(contains(r.error->message, "NaN or infinite"));
+  auto nan_data = deposit("acc-1", 1);
+  nan_data.data["amount"] = std::numeric_limits<double>::infinity();
+  CHECK(rt->execute(nan_data).code() == errc::invalid_command);
+  CHECK(stored_events() == 0);
+  Command grow = nan_event;
+  grow.command = "grow";
+  grow.data = {{"size", 2}};
+  CHECK(rt->execute(grow).version == 1);  // the stream is still readable
 }
 
 TEST_CASE_METHOD(RuntimeFixture, "G7 a file that is not a database is refused and left unchanged") {

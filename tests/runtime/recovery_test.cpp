@@ -114,6 +114,24 @@ TEST_CASE_METHOD(RuntimeFixture, "a snapshot with another snapshot_version is ig
   CHECK(state->state.at("owner").as_string() == "");  // the v2 handler above does not keep the owner
 }
 
+TEST_CASE_METHOD(RuntimeFixture, "a damaged snapshot is ignored and the state rebuilt from events") {
+  {
+    auto rt = bank_runtime(options(), 5);
+    run_history(*rt, "acc");
+  }
+  {
+    SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+    raw.exec("UPDATE snapshots SET state='{broken'");
+  }
+  auto rt = bank_runtime(options(), 5);
+  auto reference = bank_runtime(options(), 0);
+  auto state = rt->inspect("account", "acc");
+  REQUIRE(state);
+  CHECK(state->version == 38);
+  CHECK(state->state == reference->inspect("account", "acc")->state);
+  CHECK(rt->execute(deposit("acc", 1)).version == 39);
+}
+
 TEST_CASE_METHOD(RuntimeFixture, "passivated aggregates come back with the right state") {
   auto o = options();
   o.passivate_after = std::chrono::milliseconds(100);

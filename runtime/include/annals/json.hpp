@@ -25,6 +25,10 @@ namespace json = boost::json;
 /// "object", "string", "integer", ... for error messages.
 const char* json_kind(const json::value& v);
 
+/// False when a number in `v` is NaN or infinite: JSON cannot represent
+/// those, and text holding them could not be read back.
+bool is_finite_json(const json::value& v);
+
 /// Where two documents differ, as paths ("accounts.acc-1.balance",
 /// "items[3]"), at most `limit` of them. Empty when equal.
 std::vector<std::string> json_differences(const json::value& a, const json::value& b, std::size_t limit = 100);

@@ -161,6 +161,7 @@ public:
   }
 
   ProjectionType build() && { return std::move(t_); }
+  ProjectionType build() const& { return t_; }
   operator ProjectionType() && { return std::move(t_); }
   operator ProjectionType() const& { return t_; }
 
