@@ -176,6 +176,15 @@ void decide_and_append(Self* self) {
   req.metadata.principal = cmd.metadata.principal;
   req.idempotency_key = cmd.idempotency_key;
   if (cmd.idempotency_key) req.fingerprint = cmd.fingerprint();
+  if (st.settings.audit) {
+    AuditRecord rec;
+    rec.principal = cmd.metadata.principal;
+    rec.correlation_id = cmd.metadata.correlation_id;
+    rec.command_id = cmd.command_id;
+    rec.stream = st.stream;
+    rec.command = cmd.command;
+    req.audit = std::move(rec);
+  }
   st.busy = true;
   self->request(st.deps.journal, st.settings.journal_timeout, append_atom::value, std::move(req))
     .then(

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <cstdio>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct JournalState {
   std::vector<PendingAppend> pending;
   std::vector<Snapshot> snapshots;
   std::vector<ProjectionSnapshot> projection_snapshots;
+  std::vector<AuditRecord> audit;  // outcomes of commands that appended nothing
   bool flush_scheduled = false;
   static inline const char* name = "annals.journal";
 };
@@ -76,6 +78,15 @@ void flush(JournalActor* self) {
     }
   }
   st.projection_snapshots.clear();
+  if (!st.audit.empty()) {
+    std::vector<AuditRecord> records;
+    records.swap(st.audit);
+    try {
+      st.store->append_audit(records);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "annals: %zu audit record(s) could not be written: %s\n", records.size(), e.what());
+    }
+  }
 }
 
 // Runs one small write that is not an append; errors come back as values.
@@ -128,6 +139,10 @@ caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventS
     },
     [=](snapshot_atom, ProjectionSnapshot& snap) {
       self->state.projection_snapshots.push_back(std::move(snap));
+      schedule_flush(self);
+    },
+    [=](audit_atom, AuditRecord& rec) {
+      self->state.audit.push_back(std::move(rec));
       schedule_flush(self);
     },
     [=](park_atom, const DeadLetter& letter) {

@@ -17,6 +17,7 @@ struct MemoryData {
   std::map<std::string, IdempotencyRecord> keys;
   std::map<std::pair<std::string, std::int64_t>, DeadLetter> dead_letters;  // by (projection, position)
   std::map<std::string, ProjectionSnapshot> projection_snapshots;
+  std::vector<AuditRecord> audit;                            // id i+1 at index i
   MemoryStoreOptions opts;
 };
 
@@ -136,7 +137,27 @@ public:
     if (stored.taken_at_us == 0) stored.taken_at_us = now_us();
   }
 
+  void append_audit(const std::vector<AuditRecord>& records) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    for (const auto& rec : records) add_audit(rec);
+  }
+
+  std::vector<AuditRecord> audit_log(std::int64_t from_id, std::size_t max_count) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::vector<AuditRecord> out;
+    for (std::size_t i = from_id > 0 ? static_cast<std::size_t>(from_id - 1) : 0;
+         i < d_->audit.size() && out.size() < max_count; ++i)
+      out.push_back(d_->audit[i]);
+    return out;
+  }
+
 private:
+  void add_audit(AuditRecord rec) {
+    rec.id = static_cast<std::int64_t>(d_->audit.size()) + 1;
+    if (rec.at_us == 0) rec.at_us = now_us();
+    d_->audit.push_back(std::move(rec));
+  }
+
   std::int64_t version_of(const StreamId& s) const {
     auto it = d_->streams.find(s);
     if (it == d_->streams.end() || it->second.empty()) return 0;
@@ -189,6 +210,13 @@ private:
       index.push_back(d_->log.size());
       d_->log.push_back(e);
       res.events.push_back(std::move(e));
+    }
+    if (req.audit) {
+      AuditRecord rec = *req.audit;
+      rec.at_us = now;
+      rec.outcome = "accepted";
+      rec.position = res.events.empty() ? 0 : res.events.back().position;
+      add_audit(std::move(rec));
     }
     if (req.idempotency_key)
       d_->keys[*req.idempotency_key] =

@@ -245,6 +245,43 @@ public:
     return out;
   }
 
+  void append_audit(const std::vector<AuditRecord>& records) override {
+    if (records.empty()) return;
+    if (read_only_)
+      throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; cannot write the audit trail");
+    guard("writing " + std::to_string(records.size()) + " audit record(s)", [&] {
+      SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      for (const auto& rec : records) insert_audit(rec);
+      tx.commit();
+    });
+  }
+
+  std::vector<AuditRecord> audit_log(std::int64_t from_id, std::size_t max_count) override {
+    std::vector<AuditRecord> out;
+    guard("reading the audit trail", [&] {
+      auto& q = *read_audit_;
+      ResetOnExit r{q};
+      q.bind(1, static_cast<std::int64_t>(from_id));
+      q.bind(2, static_cast<std::int64_t>(max_count));
+      while (q.executeStep()) {
+        AuditRecord rec;
+        rec.id = q.getColumn(0).getInt64();
+        rec.at_us = q.getColumn(1).getInt64();
+        rec.principal = q.getColumn(2).getString();
+        rec.correlation_id = q.getColumn(3).getString();
+        rec.command_id = q.getColumn(4).getString();
+        rec.stream = {q.getColumn(5).getString(), q.getColumn(6).getString()};
+        rec.command = q.getColumn(7).getString();
+        rec.outcome = q.getColumn(8).getString();
+        rec.code = q.getColumn(9).getString();
+        rec.message = q.getColumn(10).getString();
+        rec.position = q.getColumn(11).getInt64();
+        out.push_back(std::move(rec));
+      }
+    });
+    return out;
+  }
+
   bool remove_dead_letter(const std::string& projection, std::int64_t position) override {
     if (read_only_)
       throw StoreError(StoreFailure::read_only,
@@ -344,6 +381,12 @@ private:
     insert_key_ = std::make_unique<SQLite::Statement>(db,
       "INSERT INTO idempotency_keys(key, stream_type, stream_id, fingerprint, result, created_at)"
       " VALUES(?,?,?,?,?,?)");
+    insert_audit_ = std::make_unique<SQLite::Statement>(db,
+      "INSERT INTO command_audit(at, principal, correlation_id, command_id, aggregate, aggregate_id, command,"
+      " outcome, code, message, position) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    read_audit_ = std::make_unique<SQLite::Statement>(db,
+      "SELECT id, at, principal, correlation_id, command_id, aggregate, aggregate_id, command, outcome, code,"
+      " message, position FROM command_audit WHERE id>=? ORDER BY id LIMIT ?");
     park_event_ = std::make_unique<SQLite::Statement>(db,
       "INSERT INTO dead_letters(projection, position, stream_type, stream_id, event_type, error, attempts, parked_at)"
       " VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(projection, position) DO UPDATE SET"
@@ -482,6 +525,13 @@ private:
         k.bind(6, static_cast<std::int64_t>(now));
         k.exec();
       }
+      if (req.audit) {
+        AuditRecord rec = *req.audit;
+        rec.at_us = now;
+        rec.outcome = "accepted";
+        rec.position = res.events.empty() ? 0 : res.events.back().position;
+        insert_audit(rec);
+      }
       db_->exec("RELEASE append_one");
     } catch (const SQLite::Exception& e) {
       // After some errors (SQLITE_FULL, I/O) SQLite has already rolled back
@@ -506,7 +556,24 @@ private:
   std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_,
     load_snapshot_, save_snapshot_, find_key_, insert_key_, park_event_, dead_letters_, all_dead_letters_,
-    remove_dead_letter_, load_projection_snapshot_, save_projection_snapshot_;
+    remove_dead_letter_, load_projection_snapshot_, save_projection_snapshot_, insert_audit_, read_audit_;
+
+  void insert_audit(const AuditRecord& rec) {
+    auto& q = *insert_audit_;
+    ResetOnExit r{q};
+    q.bind(1, static_cast<std::int64_t>(rec.at_us ? rec.at_us : now_us()));
+    q.bind(2, rec.principal);
+    q.bind(3, rec.correlation_id);
+    q.bind(4, rec.command_id);
+    q.bind(5, rec.stream.aggregate);
+    q.bind(6, rec.stream.id);
+    q.bind(7, rec.command);
+    q.bind(8, rec.outcome);
+    q.bind(9, rec.code);
+    q.bind(10, rec.message);
+    q.bind(11, static_cast<std::int64_t>(rec.position));
+    q.exec();
+  }
 };
 
 class SqliteProvider final : public EventStoreProvider {

@@ -68,6 +68,23 @@ const std::vector<const char*>& migrations() {
         taken_at         INTEGER NOT NULL
       ) WITHOUT ROWID;
     )sql",
+    // 2 -> 3: the command audit trail
+    R"sql(
+      CREATE TABLE command_audit (
+        id             INTEGER PRIMARY KEY,   -- increasing; rows are never changed
+        at             INTEGER NOT NULL,      -- microseconds since the epoch
+        principal      TEXT    NOT NULL,
+        correlation_id TEXT    NOT NULL,
+        command_id     TEXT    NOT NULL,
+        aggregate      TEXT    NOT NULL,
+        aggregate_id   TEXT    NOT NULL,
+        command        TEXT    NOT NULL,
+        outcome        TEXT    NOT NULL,      -- accepted | replayed | rejected | denied | failed
+        code           TEXT    NOT NULL,
+        message        TEXT    NOT NULL,
+        position       INTEGER NOT NULL
+      );
+    )sql",
   };
   return m;
 }

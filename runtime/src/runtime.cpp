@@ -124,6 +124,7 @@ struct Runtime::Impl {
     settings.passivate_after = options.passivate_after;
     settings.journal_timeout = options.store_timeout;
     settings.max_queued_commands = options.max_queued_per_aggregate;
+    settings.audit = options.audit;
     router = spawn_command_router(*sys, RouterDeps{journal, readers, [this](const std::string& n) {
                                                      return types.find(n);
                                                    }, upcasters},
@@ -208,6 +209,35 @@ struct Runtime::Impl {
     return it == projections.end() ? caf::actor{} : it->second.supervisor;
   }
 
+  // The audit line of a command's outcome, unless the journal already wrote
+  // it with the command's events. Queued for the journal's next batch.
+  void audit(const AuditRecord* skeleton, const CommandResult& r) {
+    if (!options.audit || !skeleton) return;
+    if (r.accepted() && !r.replayed && !r.events.empty()) return;  // written in the events' transaction
+    AuditRecord rec = *skeleton;
+    rec.at_us = now_us();
+    if (r.accepted()) rec.outcome = r.replayed ? "replayed" : "accepted";
+    else if (r.code() == errc::forbidden) rec.outcome = "denied";
+    else rec.outcome = r.rejected() ? "rejected" : "failed";
+    if (r.error) {
+      rec.code = r.error->code;
+      rec.message = r.error->message;
+    }
+    rec.position = r.position;
+    caf::anon_send(journal, audit_atom::value, std::move(rec));
+  }
+
+  std::optional<AuditRecord> audit_skeleton(const Command& c) const {
+    if (!options.audit) return std::nullopt;
+    AuditRecord rec;
+    rec.principal = c.metadata.principal;
+    rec.correlation_id = c.metadata.correlation_id;
+    rec.command_id = c.command_id;
+    rec.stream = c.stream();
+    rec.command = c.command;
+    return rec;
+  }
+
   // Where a query's outcome is counted (stable: projections are never removed).
   const QueryInstruments* query_metrics(const std::string& projection, const std::string& query) {
     std::lock_guard<std::mutex> lock(projections_mtx);
@@ -245,8 +275,11 @@ CommandResult Runtime::execute(Command command, std::chrono::milliseconds timeou
   const CommandInstruments* metrics = nullptr;
   if (auto early = impl_->precheck(command, metrics)) {
     metrics->record(*early, seconds_since(t0));
+    auto skeleton = impl_->audit_skeleton(command);
+    impl_->audit(skeleton ? &*skeleton : nullptr, *early);
     return *early;
   }
+  const auto skeleton = impl_->audit_skeleton(command);
   const StreamId stream = command.stream();
   if (!impl_->enter())
     return CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"});
@@ -258,8 +291,9 @@ CommandResult Runtime::execute(Command command, std::chrono::milliseconds timeou
       .receive([&](CommandResult& r) { out = std::move(r); },
                [&](caf::error& e) { out = CommandResult::fail(stream, from_caf_error(*impl_->sys, e)); });
   }
-  impl_->leave();
   metrics->record(out, seconds_since(t0));
+  impl_->audit(skeleton ? &*skeleton : nullptr, out);  // before leave(): the journal is still there
+  impl_->leave();
   return out;
 }
 
@@ -269,6 +303,8 @@ CommandResult Runtime::execute_json(std::string_view json_text) {
   if (!cmd) {
     auto r = CommandResult::reject(StreamId{}, cmd.error());
     impl_->invalid_commands.record(r, seconds_since(t0));
+    AuditRecord unparsed;
+    impl_->audit(impl_->options.audit ? &unparsed : nullptr, r);
     return r;
   }
   return execute(std::move(*cmd));
@@ -279,15 +315,19 @@ void Runtime::execute_async(Command command, std::function<void(CommandResult)> 
   const CommandInstruments* metrics = nullptr;
   if (auto early = impl_->precheck(command, metrics)) {
     metrics->record(*early, seconds_since(t0));
+    auto skeleton = impl_->audit_skeleton(command);
+    impl_->audit(skeleton ? &*skeleton : nullptr, *early);
     return done(std::move(*early));
   }
+  auto skeleton = impl_->audit_skeleton(command);
   const StreamId stream = command.stream();
   if (!impl_->enter())
     return done(CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"}));
   Impl* impl = impl_.get();
   auto callback = std::make_shared<const std::function<void(CommandResult)>>(
-    [impl, metrics, t0, done = std::move(done)](CommandResult r) {
+    [impl, metrics, t0, skeleton = std::move(skeleton), done = std::move(done)](CommandResult r) {
       metrics->record(r, seconds_since(t0));
+      impl->audit(skeleton ? &*skeleton : nullptr, r);
       // An exception must not escape into the actor that runs the callback.
       try {
         done(std::move(r));
@@ -493,6 +533,11 @@ std::size_t Runtime::active_aggregates() {
   }
   impl_->leave();
   return n;
+}
+
+std::vector<AuditRecord> Runtime::audit_log(std::int64_t from_id, std::size_t max_count) {
+  std::lock_guard<std::mutex> lock(impl_->direct_mtx);
+  return impl_->direct_store().audit_log(from_id, max_count);
 }
 
 std::vector<Event> Runtime::read_stream(const StreamId& stream, std::int64_t from_version,

@@ -366,7 +366,7 @@ std::vector<std::string> table_names(SQLite::Database& db) {
 
 } // namespace
 
-TEST_CASE("sqlite store: a store of schema version 1 is migrated to version 2 and keeps its events",
+TEST_CASE("sqlite store: a store of schema version 1 is migrated to the current version and keeps its events",
           "[sqlite][migration]") {
   annals::test::TempDir dir;
   const auto opts = options_for(dir);
@@ -379,10 +379,11 @@ TEST_CASE("sqlite store: a store of schema version 1 is migrated to version 2 an
     SQLite::Database db(opts.path, rw);
     db.exec("DROP TABLE dead_letters");
     db.exec("DROP TABLE projection_snapshots");
+    db.exec("DROP TABLE command_audit");
     db.exec("PRAGMA user_version=1");
     REQUIRE(table_names(db) == std::vector<std::string>{"events", "idempotency_keys", "snapshots"});
   }
-  CHECK(annals::sqlite_schema_version() == 2);
+  CHECK(annals::sqlite_schema_version() == 3);
 
   SECTION("opening it read-only refuses the old schema") {
     auto ro_opts = opts;
@@ -395,9 +396,9 @@ TEST_CASE("sqlite store: a store of schema version 1 is migrated to version 2 an
     auto store = annals::open_sqlite_store(opts);
     {
       SQLite::Database db(opts.path, SQLite::OPEN_READONLY);
-      CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
-      CHECK(table_names(db) == std::vector<std::string>{"dead_letters", "events", "idempotency_keys",
-                                                        "projection_snapshots", "snapshots"});
+      CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);
+      CHECK(table_names(db) == std::vector<std::string>{"command_audit", "dead_letters", "events",
+                                                        "idempotency_keys", "projection_snapshots", "snapshots"});
     }
     // The old data is untouched.
     CHECK(store->event_count() == 2);

@@ -143,6 +143,10 @@ public:
   /// Number of active (recovered, not passivated) aggregate instances.
   std::size_t active_aggregates();
 
+  /// The command audit trail: every command's outcome with principal,
+  /// correlation id and time, oldest first, from record `from_id` on.
+  std::vector<AuditRecord> audit_log(std::int64_t from_id = 1, std::size_t max_count = 1000);
+
   /// Direct reads of the store (a connection of its own; thread-safe).
   std::vector<Event> read_stream(const StreamId& stream, std::int64_t from_version = 1,
                                  std::size_t max_count = 1000000);

@@ -59,6 +59,10 @@ struct RuntimeOptions {
 
   /// Asked before every command; empty: every command is allowed.
   CommandPolicy authorize;
+
+  /// Record every command's outcome in the store's audit trail
+  /// (Runtime::audit_log).
+  bool audit = true;
 };
 
 } // namespace annals

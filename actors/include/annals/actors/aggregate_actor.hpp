@@ -24,6 +24,7 @@ struct AggregateSettings {
   std::chrono::milliseconds journal_timeout{std::chrono::seconds(30)};
   std::size_t max_queued_commands = 10000;
   std::size_t recovery_batch = 1000;
+  bool audit = true;  ///< record accepted commands in the audit trail, with their events
 };
 
 struct AggregateDeps {

@@ -6,6 +6,7 @@
 //
 // Protocol:  (append_atom, AppendRequest) -> AppendOutcome
 //            (snapshot_atom, Snapshot)     -> nothing (best effort)
+//            (audit_atom, AuditRecord)     -> nothing (written with the next batch)
 
 #include <caf/fwd.hpp>
 

@@ -44,6 +44,7 @@ using dump_atom = caf::atom_constant<caf::atom("dump")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using rebuild_atom = caf::atom_constant<caf::atom("rebuild")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
+using audit_atom = caf::atom_constant<caf::atom("audit")>;
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -150,5 +151,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ProjectionInfo)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ModelDump)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::ReconcileReport)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::DeadLetter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::AuditRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::ProjectionSnapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Event)

@@ -22,6 +22,22 @@
 
 namespace annals {
 
+/// One line of the command audit trail: what became of a command, who sent
+/// it and when. The trail is append-only.
+struct AuditRecord {
+  std::int64_t id = 0;          ///< assigned by the store, increasing
+  std::int64_t at_us = 0;       ///< set by the store when 0
+  std::string principal;
+  std::string correlation_id;
+  std::string command_id;
+  StreamId stream;
+  std::string command;
+  std::string outcome;          ///< accepted | replayed | rejected | denied | failed
+  std::string code;             ///< the error code unless accepted
+  std::string message;
+  std::int64_t position = 0;    ///< the last event's position (accepted)
+};
+
 /// Events to append to one stream, as one unit.
 struct AppendRequest {
   StreamId stream;
@@ -31,6 +47,9 @@ struct AppendRequest {
   /// Recorded in the same transaction as the events, with the command's result.
   std::optional<std::string> idempotency_key;
   std::string fingerprint;            ///< Command::fingerprint(), compared on a repeat
+  /// Written in the same transaction as the events (outcome "accepted",
+  /// position filled in); not written when nothing is appended.
+  std::optional<AuditRecord> audit;
 };
 
 struct AppendResult {
@@ -120,6 +139,11 @@ public:
   virtual std::vector<DeadLetter> dead_letters(const std::string& projection) = 0;
   /// Removes one parked event; false when there was none.
   virtual bool remove_dead_letter(const std::string& projection, std::int64_t position) = 0;
+
+  /// Appends audit records in one transaction.
+  virtual void append_audit(const std::vector<AuditRecord>& records) = 0;
+  /// Audit records with id >= from_id, oldest first.
+  virtual std::vector<AuditRecord> audit_log(std::int64_t from_id, std::size_t max_count) = 0;
 
   virtual std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& projection) = 0;
   /// Keeps the newest per projection (a lower position never replaces a
