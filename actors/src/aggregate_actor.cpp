@@ -316,10 +316,19 @@ void start_recovery(Self* self) {
   auto finish = [=](std::optional<Error> err) {
     auto& s = self->state;
     s.phase = Phase::running;
+    const auto took = std::chrono::steady_clock::now() - s.recovery_started;
     s.deps.instruments.recoveries->Increment();
-    s.deps.instruments.recovery_seconds->Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.recovery_started).count());
+    s.deps.instruments.recovery_seconds->Observe(std::chrono::duration<double>(took).count());
     if (err) s.broken = Error{err->code, "cannot recover " + s.stream.to_string() + ": " + err->message};
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took);
+    if (s.broken)
+      s.deps.log->log(LogLevel::error, "aggregate.recovery_failed", s.broken->message,
+                      {{"aggregate", s.stream.aggregate}, {"id", s.stream.id}, {"code", s.broken->code}});
+    else if (ms >= s.deps.log->options().slow_recovery)
+      s.deps.log->log(LogLevel::warn, "aggregate.slow_recovery",
+                      "recovering " + s.stream.to_string() + " took " + std::to_string(ms.count()) + " ms",
+                      {{"aggregate", s.stream.aggregate}, {"id", s.stream.id}, {"version", s.version},
+                       {"duration_ms", ms.count()}});
     for (auto& rp : s.inspections) rp.deliver(view_of(self));
     s.inspections.clear();
     pump(self);  // when broken, fails everything queued with that error

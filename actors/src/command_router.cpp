@@ -52,7 +52,7 @@ caf::actor activate(Self* self, const StreamId& stream) {
   auto reader = readers[std::hash<std::string>{}(stream.to_string()) % readers.size()];
   auto a = spawn_aggregate(self, stream, registered->type,
                            AggregateDeps{st.deps.journal, reader, caf::actor{self}, st.deps.upcasters,
-                                         registered->instruments},
+                                         registered->instruments, st.deps.log},
                            st.settings);
   self->monitor(a);
   st.active.emplace(stream, a);

@@ -25,6 +25,7 @@ struct JournalState {
   std::unique_ptr<EventStore> store;
   JournalOptions options;
   caf::actor bus;
+  LoggerPtr log;
   std::vector<PendingAppend> pending;
   std::vector<Snapshot> snapshots;
   std::vector<ProjectionSnapshot> projection_snapshots;
@@ -51,8 +52,11 @@ void flush(JournalActor* self) {
       outcomes = st.store->append(requests);
     } catch (const StoreError& e) {
       outcomes.assign(batch.size(), AppendOutcome{e.error()});
+      st.log->log(LogLevel::error, "store.error", e.what(),
+                  {{"failure", to_string(e.kind())}, {"appends_failed", batch.size()}});
     } catch (const std::exception& e) {
       outcomes.assign(batch.size(), AppendOutcome{Error{errc::store_unavailable, e.what()}});
+      st.log->log(LogLevel::error, "store.error", e.what(), {{"appends_failed", batch.size()}});
     }
     auto published = std::make_shared<std::vector<Event>>();
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -84,7 +88,9 @@ void flush(JournalActor* self) {
     try {
       st.store->append_audit(records);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "annals: %zu audit record(s) could not be written: %s\n", records.size(), e.what());
+      st.log->log(LogLevel::error, "store.error",
+                  std::to_string(records.size()) + " audit record(s) could not be written: " + e.what(),
+                  {{"audit_records_lost", records.size()}});
     }
   }
 }
@@ -111,7 +117,8 @@ void schedule_flush(JournalActor* self) {
 }
 
 caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventStore>> store,
-                      JournalOptions options, caf::actor bus) {
+                      JournalOptions options, caf::actor bus, LoggerPtr log) {
+  self->state.log = std::move(log);
   self->state.store = std::move(*store);
   self->state.options = options;
   self->state.bus = std::move(bus);
@@ -160,10 +167,10 @@ caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventS
 } // namespace
 
 caf::actor spawn_journal(caf::actor_system& sys, std::unique_ptr<EventStore> store,
-                         JournalOptions options, caf::actor bus) {
+                         JournalOptions options, caf::actor bus, LoggerPtr log) {
   // A unique_ptr cannot be copied into the spawn arguments; hand it over in a shared box.
   auto box = std::make_shared<std::unique_ptr<EventStore>>(std::move(store));
-  return sys.spawn<caf::detached>(journal, box, options, std::move(bus));
+  return sys.spawn<caf::detached>(journal, box, options, std::move(bus), std::move(log));
 }
 
 } // namespace annals::actors

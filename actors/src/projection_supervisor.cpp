@@ -114,11 +114,16 @@ void park(Self* self, DeadLetter letter) {
         s.parking = false;
         if (ack.error) {
           s.last_error = "could not park event " + std::to_string(position) + ": " + ack.error->message;
+          s.deps.log->log(LogLevel::error, "store.error", *s.last_error, {{"projection", s.type->name()}});
           return;
         }
         s.parked.insert(position);
         s.attempts.erase(position);
         s.deps.instruments.parked->Set(static_cast<double>(s.parked.size()));
+        s.deps.log->log(LogLevel::error, "projection.event_parked",
+                        "projection '" + s.type->name() + "' parked event " + std::to_string(position)
+                          + " after repeated failures",
+                        {{"projection", s.type->name()}, {"position", position}, {"error", s.last_error.value_or("")}});
       },
       [=](caf::error& err) {
         self->state.parking = false;
@@ -153,6 +158,11 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     s.deps.instruments.restarts->Increment();
     if (dm.reason) s.last_error = self->system().render(dm.reason);
     schedule_restart(self);
+    s.deps.log->log(LogLevel::warn, "projection.crashed",
+                    "projection '" + s.type->name() + "' stopped; restarting in " + std::to_string(s.backoff.count())
+                      + " ms",
+                    {{"projection", s.type->name()}, {"error", s.last_error.value_or("")},
+                     {"restarts", s.restarts}, {"backoff_ms", s.backoff.count()}});
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     if (self->state.rebuild) self->send_exit(self->state.rebuild, msg.reason);
@@ -186,6 +196,8 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
         return;
       }
       start_child(self);
+      s.deps.log->log(LogLevel::info, "projection.restarted", "projection '" + s.type->name() + "' restarted",
+                      {{"projection", s.type->name()}, {"restarts", s.restarts}});
     },
     [=](failed_atom, DeadLetter& letter) {
       auto& s = self->state;

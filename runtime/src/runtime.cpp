@@ -80,6 +80,7 @@ Error from_caf_error(caf::actor_system& sys, const caf::error& err) {
 
 struct Runtime::Impl {
   RuntimeOptions options;
+  LoggerPtr log = std::make_shared<Logger>(options.log);
   std::shared_ptr<Instruments> instruments = std::make_shared<Instruments>();
   CommandInstruments invalid_commands = instruments->command("(invalid)", "(invalid)");
   TypeRegistry types;
@@ -118,7 +119,7 @@ struct Runtime::Impl {
     sys = std::make_unique<caf::actor_system>(*cfg);
 
     bus = spawn_event_bus(*sys, std::max<std::size_t>(1, options.projections.bus_window));
-    journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch}, bus);
+    journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch}, bus, log);
     for (auto& rs : reader_stores) readers.push_back(spawn_store_reader(*sys, std::move(rs)));
     AggregateSettings settings;
     settings.passivate_after = options.passivate_after;
@@ -127,10 +128,13 @@ struct Runtime::Impl {
     settings.audit = options.audit;
     router = spawn_command_router(*sys, RouterDeps{journal, readers, [this](const std::string& n) {
                                                      return types.find(n);
-                                                   }, upcasters},
+                                                   }, upcasters, log},
                                   settings);
     const std::size_t n_gateways = std::max<std::size_t>(2, sys->scheduler().num_workers());
     for (std::size_t i = 0; i < n_gateways; ++i) gateways.push_back(spawn_command_gateway(*sys, router));
+    log->log(LogLevel::info, "runtime.started", "annals runtime started on " + options.store->describe(),
+             {{"store", options.store->describe()}, {"workers", sys->scheduler().num_workers()},
+              {"readers", readers.size()}, {"audit", options.audit}, {"authorization", bool(options.authorize)}});
   }
 
   ~Impl() {
@@ -159,6 +163,7 @@ struct Runtime::Impl {
     readers.clear();
     sys.reset();  // waits for every actor
     cfg.reset();
+    log->log(LogLevel::info, "runtime.stopped", "annals runtime stopped", {{"store", options.store->describe()}});
   }
 
   bool enter() {
@@ -211,7 +216,23 @@ struct Runtime::Impl {
 
   // The audit line of a command's outcome, unless the journal already wrote
   // it with the command's events. Queued for the journal's next batch.
+  // Logs the outcomes operators must hear about: denials and failures.
+  void log_outcome(const AuditRecord* who, const CommandResult& r) {
+    if (r.accepted() || (r.rejected() && r.code() != errc::forbidden)) return;
+    const LogLevel level = r.rejected() ? LogLevel::warn : LogLevel::error;
+    if (!log->enabled(level)) return;
+    json::object f{{"aggregate", r.aggregate}, {"id", r.id}, {"code", r.code()}};
+    if (who) {
+      f["command"] = who->command;
+      f["principal"] = who->principal;
+      f["correlation_id"] = who->correlation_id;
+      f["command_id"] = who->command_id;
+    }
+    log->log(level, r.rejected() ? "command.denied" : "command.failed", r.error ? r.error->message : "", std::move(f));
+  }
+
   void audit(const AuditRecord* skeleton, const CommandResult& r) {
+    log_outcome(skeleton, r);
     if (!options.audit || !skeleton) return;
     if (r.accepted() && !r.replayed && !r.events.empty()) return;  // written in the events' transaction
     AuditRecord rec = *skeleton;
@@ -228,7 +249,6 @@ struct Runtime::Impl {
   }
 
   std::optional<AuditRecord> audit_skeleton(const Command& c) const {
-    if (!options.audit) return std::nullopt;
     AuditRecord rec;
     rec.principal = c.metadata.principal;
     rec.correlation_id = c.metadata.correlation_id;
@@ -304,7 +324,7 @@ CommandResult Runtime::execute_json(std::string_view json_text) {
     auto r = CommandResult::reject(StreamId{}, cmd.error());
     impl_->invalid_commands.record(r, seconds_since(t0));
     AuditRecord unparsed;
-    impl_->audit(impl_->options.audit ? &unparsed : nullptr, r);
+    impl_->audit(&unparsed, r);
     return r;
   }
   return execute(std::move(*cmd));
@@ -332,9 +352,9 @@ void Runtime::execute_async(Command command, std::function<void(CommandResult)> 
       try {
         done(std::move(r));
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "annals: execute_async callback threw: %s\n", e.what());
+        impl->log->log(LogLevel::error, "callback.failed", std::string("an execute_async callback threw: ") + e.what());
       } catch (...) {
-        std::fprintf(stderr, "annals: execute_async callback threw\n");
+        impl->log->log(LogLevel::error, "callback.failed", "an execute_async callback threw");
       }
       impl->leave();
     });
@@ -371,7 +391,7 @@ void Runtime::register_projection(ProjectionType type) {
   reg.unknown_query = im.instruments->query(name, "(unknown)");
   reg.supervisor = spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
                                                SupervisorDeps{reader, im.journal, im.bus, im.upcasters,
-                                                              im.instruments->projection(name)},
+                                                              im.instruments->projection(name), im.log},
                                                settings);
   im.projections.emplace(name, std::move(reg));
 }

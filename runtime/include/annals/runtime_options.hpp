@@ -3,6 +3,7 @@
 
 #include "annals/authorization.hpp"
 #include "annals/command.hpp"
+#include "annals/log.hpp"
 #include "annals/persistence/event_store.hpp"
 
 #include <chrono>
@@ -59,6 +60,9 @@ struct RuntimeOptions {
 
   /// Asked before every command; empty: every command is allowed.
   CommandPolicy authorize;
+
+  /// Structured logs: level, format (text or JSON lines), sink.
+  LogOptions log;
 
   /// Record every command's outcome in the store's audit trail
   /// (Runtime::audit_log).

@@ -33,6 +33,7 @@ struct AggregateDeps {
   caf::actor router;
   UpcastersPtr upcasters;  ///< stored events are brought to the current schema before evolve
   AggregateInstruments instruments;
+  LoggerPtr log;
 };
 
 caf::actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,

@@ -35,6 +35,7 @@ struct RouterDeps {
   std::vector<caf::actor> readers;  ///< one is chosen per stream
   TypeLookup types;
   UpcastersPtr upcasters;
+  LoggerPtr log;
 };
 
 caf::actor spawn_command_router(caf::actor_system& sys, RouterDeps deps, AggregateSettings settings);

@@ -8,6 +8,8 @@
 //            (snapshot_atom, Snapshot)     -> nothing (best effort)
 //            (audit_atom, AuditRecord)     -> nothing (written with the next batch)
 
+#include "annals/log.hpp"
+
 #include <caf/fwd.hpp>
 
 #include <cstddef>
@@ -26,6 +28,6 @@ struct JournalOptions {
 /// Spawns the journal on its own thread (SQLite calls block). `bus` may be
 /// an invalid handle: then nothing is published.
 caf::actor spawn_journal(caf::actor_system& sys, std::unique_ptr<EventStore> store,
-                         JournalOptions options, caf::actor bus);
+                         JournalOptions options, caf::actor bus, LoggerPtr log);
 
 } // namespace annals::actors

@@ -7,6 +7,7 @@
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
 #include "annals/persistence/event_store.hpp"
+#include "annals/log.hpp"
 #include "annals/upcasters.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>

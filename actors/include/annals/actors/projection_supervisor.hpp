@@ -40,6 +40,7 @@ struct SupervisorDeps {
   caf::actor bus;
   UpcastersPtr upcasters;
   ProjectionInstruments instruments;
+  LoggerPtr log;
 };
 
 caf::actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type, SupervisorDeps deps,
