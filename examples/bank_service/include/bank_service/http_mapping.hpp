@@ -1,0 +1,47 @@
+#pragma once
+// The HTTP side of annals results, as plain functions (no sockets): which
+// status code an error code gets, and how a query string becomes query
+// arguments.
+
+#include <annals/command_result.hpp>
+#include <annals/expected.hpp>
+#include <annals/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bank_service {
+
+/// The HTTP status for an annals error code (runtime or query codes). Domain
+/// codes (anything not listed) are 422 when `rejected`, 500 otherwise.
+unsigned http_status_for(std::string_view code, bool rejected = true);
+
+/// 200 for accepted; otherwise by the error code (see http_status_for).
+unsigned http_status_for(const annals::CommandResult& r);
+
+/// Decodes %XX escapes (and '+' as a space when `plus_is_space`). nullopt
+/// for a malformed escape.
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
+
+/// A parsed query string: the query's arguments plus the two controls.
+struct QueryRequestArgs {
+  annals::json::object args;
+  std::int64_t min_position = 0;
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+/// Parses "k=v&k2=v2". Values that are integers become JSON integers,
+/// "true"/"false" booleans, a value in double quotes ("\"123\"") the string
+/// inside them, anything else a string; "k" alone is the empty string.
+/// min_position and timeout_ms are taken out (non-negative integers).
+/// Errors (code invalid_query): a bad escape, an empty or repeated name, a
+/// bad min_position / timeout_ms.
+annals::Expected<QueryRequestArgs> parse_query_string(std::string_view query);
+
+/// {"error": {"code": ..., "message": ...}}
+annals::json::object error_body(std::string_view code, std::string message);
+
+} // namespace bank_service

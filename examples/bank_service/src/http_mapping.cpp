@@ -1,0 +1,114 @@
+#include "bank_service/http_mapping.hpp"
+
+#include <charconv>
+#include <set>
+
+namespace bank_service {
+
+unsigned http_status_for(std::string_view code, bool rejected) {
+  namespace errc = annals::errc;
+  if (code.empty()) return 200;
+  if (code == errc::invalid_command || code == errc::invalid_query) return 400;
+  if (code == errc::forbidden) return 403;
+  if (code == errc::unknown_aggregate || code == errc::unknown_command || code == errc::unknown_projection
+      || code == errc::unknown_query || code == errc::not_found)
+    return 404;
+  if (code == errc::concurrency_conflict || code == errc::idempotency_conflict) return 409;
+  if (code == errc::payload_too_large) return 413;
+  if (code == errc::internal_error) return 500;
+  if (code == errc::store_unavailable || code == errc::shutting_down || code == errc::overloaded) return 503;
+  if (code == errc::timeout) return 504;
+  return rejected ? 422 : 500;
+}
+
+unsigned http_status_for(const annals::CommandResult& r) {
+  if (r.accepted()) return 200;
+  return http_status_for(r.error ? std::string_view{r.error->code} : std::string_view{"internal_error"}, r.rejected());
+}
+
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::string_view digits = s[0] == '-' ? s.substr(1) : s;
+  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  for (char c : digits)
+    if (c < '0' || c > '9') return std::nullopt;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+annals::Error bad(std::string message) { return annals::Error{annals::errc::invalid_query, std::move(message)}; }
+
+} // namespace
+
+annals::Expected<QueryRequestArgs> parse_query_string(std::string_view query) {
+  QueryRequestArgs out;
+  std::set<std::string> seen;
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    std::size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view pair = query.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) {
+      if (end == query.size()) break;
+      continue;  // "a=1&&b=2": tolerated
+    }
+    const auto eq = pair.find('=');
+    auto name = percent_decode(pair.substr(0, eq), true);
+    auto raw = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    if (!name || !raw) return bad("malformed %-escape in the query string near '" + std::string(pair) + "'");
+    if (name->empty()) return bad("a query parameter without a name ('" + std::string(pair) + "')");
+    if (!seen.insert(*name).second) return bad("query parameter '" + *name + "' is given more than once");
+    if (*name == "min_position" || *name == "timeout_ms") {
+      auto v = parse_int(*raw);
+      if (!v || *v < 0) return bad(*name + " must be a non-negative integer, got '" + *raw + "'");
+      if (*name == "min_position") out.min_position = *v;
+      else out.timeout = std::chrono::milliseconds(*v);
+      continue;
+    }
+    const std::string& value = *raw;
+    if (auto i = parse_int(value)) out.args[*name] = *i;
+    else if (value == "true") out.args[*name] = true;
+    else if (value == "false") out.args[*name] = false;
+    else if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      out.args[*name] = value.substr(1, value.size() - 2);
+    else out.args[*name] = value;
+  }
+  return out;
+}
+
+annals::json::object error_body(std::string_view code, std::string message) {
+  return annals::json::object{{"error", annals::json::object{{"code", code}, {"message", std::move(message)}}}};
+}
+
+} // namespace bank_service
