@@ -85,8 +85,7 @@ public:
   }
 
   std::vector<AppendOutcome> append(const std::vector<AppendRequest>& batch) override {
-    if (read_only_)
-      throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; cannot append");
+    require_writable("cannot append");
     std::vector<AppendOutcome> out;
     out.reserve(batch.size());
     guard("appending " + std::to_string(batch.size()) + " command(s)", [&] {
@@ -202,9 +201,7 @@ public:
   }
 
   void park_event(const DeadLetter& letter) override {
-    if (read_only_)
-      throw StoreError(StoreFailure::read_only,
-                       "database '" + opts_.path + "' is read-only; cannot park an event");
+    require_writable("cannot park an event");
     guard("parking event " + std::to_string(letter.position) + " for projection '" + letter.projection + "'",
           [&] {
             auto& q = *park_event_;
@@ -247,8 +244,7 @@ public:
 
   void append_audit(const std::vector<AuditRecord>& records) override {
     if (records.empty()) return;
-    if (read_only_)
-      throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; cannot write the audit trail");
+    require_writable("cannot write the audit trail");
     guard("writing " + std::to_string(records.size()) + " audit record(s)", [&] {
       SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
       for (const auto& rec : records) insert_audit(rec);
@@ -283,9 +279,7 @@ public:
   }
 
   bool remove_dead_letter(const std::string& projection, std::int64_t position) override {
-    if (read_only_)
-      throw StoreError(StoreFailure::read_only,
-                       "database '" + opts_.path + "' is read-only; cannot remove a parked event");
+    require_writable("cannot remove a parked event");
     bool removed = false;
     guard("removing parked event " + std::to_string(position) + " of projection '" + projection + "'", [&] {
       auto& q = *remove_dead_letter_;
@@ -316,9 +310,7 @@ public:
   }
 
   void save_projection_snapshot(const ProjectionSnapshot& snap) override {
-    if (read_only_)
-      throw StoreError(StoreFailure::read_only,
-                       "database '" + opts_.path + "' is read-only; cannot save a projection snapshot");
+    require_writable("cannot save a projection snapshot");
     guard("saving the snapshot of projection '" + snap.projection + "'", [&] {
       auto& q = *save_projection_snapshot_;
       ResetOnExit r{q};
@@ -332,6 +324,12 @@ public:
   }
 
 private:
+  // Writes to a read-only store fail with a sentence saying what was refused.
+  void require_writable(const char* what) const {
+    if (read_only_)
+      throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; " + what);
+  }
+
   template <class F>
   void guard(const std::string& doing, F&& f) {
     try {
