@@ -358,6 +358,9 @@ TEST_CASE_METHOD(ServiceFixture, "bad input gets a 4xx answer, changes nothing, 
     {"an unknown path", http::verb::get, "/accounts/acc-1", "", 404, "unknown_path"},
     {"a query path that is too short", http::verb::get, "/queries/balances", "", 404, "unknown_path"},
     {"the root", http::verb::get, "/", "", 404, "unknown_path"},
+    {"a path that is not UTF-8", http::verb::get, "/queries/balances%FF/total", "", 400, "bad_request"},
+    {"a query string that is not UTF-8", http::verb::get, "/queries/balances/balance?id=%FF", "", 400,
+     "invalid_query"},
   };
   for (const auto& c : cases) {
     INFO(c.what);
@@ -720,6 +723,16 @@ TEST_CASE("HTTP mapping: status codes and query strings") {
   CHECK(parse_query_string("a=1&a=2").error().code == "invalid_query");
   CHECK(parse_query_string("min_position=-1").error().code == "invalid_query");
   CHECK(parse_query_string("timeout_ms=x").error().code == "invalid_query");
+  CHECK(parse_query_string("id=%FF").error().code == "invalid_query");
+  CHECK(parse_query_string("id=%C3%A9")->args.at("id").as_string() == "\xC3\xA9");
+
+  CHECK(valid_utf8("plain ascii"));
+  CHECK(valid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  CHECK_FALSE(valid_utf8("\xFF"));
+  CHECK_FALSE(valid_utf8("\xC3"));              // cut short
+  CHECK_FALSE(valid_utf8("\xC0\xAF"));          // overlong
+  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));      // a surrogate
+  CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // beyond U+10FFFF
 }
 
 TEST_CASE_METHOD(ServiceFixture, "keep-alive, HTTP/1.0 and Expect: 100-continue") {

@@ -52,6 +52,40 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
   return out;
 }
 
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    std::uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr std::uint32_t min_for[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_for[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 namespace {
 
 std::optional<std::int64_t> parse_int(std::string_view s) {
@@ -86,8 +120,9 @@ annals::Expected<QueryRequestArgs> parse_query_string(std::string_view query) {
     const auto eq = pair.find('=');
     auto name = percent_decode(pair.substr(0, eq), true);
     auto raw = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
-    if (!name || !raw) return bad("malformed %-escape in the query string near '" + std::string(pair) + "'");
-    if (name->empty()) return bad("a query parameter without a name ('" + std::string(pair) + "')");
+    if (!name || !raw) return bad("malformed %-escape in the query string");
+    if (!valid_utf8(*name) || !valid_utf8(*raw)) return bad("the query string is not UTF-8");
+    if (name->empty()) return bad("a query parameter without a name");
     if (!seen.insert(*name).second) return bad("query parameter '" + *name + "' is given more than once");
     if (*name == "min_position" || *name == "timeout_ms") {
       auto v = parse_int(*raw);

@@ -13,9 +13,12 @@
 
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -64,6 +67,14 @@ std::optional<std::string> bearer_token(const http::request<http::string_body>& 
   auto token = trim(v.substr(sp + 1));
   if (token.empty()) return std::nullopt;
   return std::string(token);
+}
+
+/// At most 200 characters of `s` for a message, anything but printable ASCII as '?'.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  if (s.size() > 200) out += "...";
+  return out;
 }
 
 struct Reply {
@@ -163,7 +174,6 @@ public:
 
   net::any_io_executor executor() { return stream_.get_executor(); }
 
-
   /// Posted by Service::stop(): closes the connection unless a request is in progress.
   void stop_if_idle() {
     if (!busy_) close_now();
@@ -245,7 +255,7 @@ private:
     auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
     if (target.empty() || target.front() != '/')
-      return send(error_reply(404, "unknown_path", "no resource '" + std::string(target) + "'"));
+      return send(error_reply(404, "unknown_path", "no resource '" + printable(target) + "'"));
     const auto qmark = target.find('?');
     const std::string_view raw_path = target.substr(0, qmark);
     const std::string_view raw_query = qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
@@ -255,7 +265,8 @@ private:
       auto end = raw_path.find('/', start);
       if (end == std::string_view::npos) end = raw_path.size();
       auto seg = percent_decode(raw_path.substr(start, end - start), false);
-      if (!seg) return send(error_reply(400, "bad_request", "malformed %-escape in the path"));
+      if (!seg || !valid_utf8(*seg))
+        return send(error_reply(400, "bad_request", "malformed %-escape or non-UTF-8 text in the path"));
       segments.push_back(std::move(*seg));
       start = end + 1;
     }
@@ -263,7 +274,7 @@ private:
     auto only = [&](http::verb allowed) {
       if (method == allowed) return true;
       Reply r = error_reply(405, "method_not_allowed",
-                            "use " + std::string(http::to_string(allowed)) + " for " + std::string(raw_path));
+                            "use " + std::string(http::to_string(allowed)) + " for " + printable(raw_path));
       r.headers.emplace_back(http::field::allow, std::string(http::to_string(allowed)));
       send(std::move(r));
       return false;
@@ -278,7 +289,7 @@ private:
     } else if (segments.size() == 1 && segments[0] == "health") {
       if (only(http::verb::get)) get_health();
     } else {
-      send(error_reply(404, "unknown_path", "no resource '" + std::string(raw_path) + "'"));
+      send(error_reply(404, "unknown_path", "no resource '" + printable(raw_path) + "'"));
     }
   }
 

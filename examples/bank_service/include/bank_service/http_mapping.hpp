@@ -26,6 +26,9 @@ unsigned http_status_for(const annals::CommandResult& r);
 /// for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 
+/// Whether `s` is well-formed UTF-8 (what ends up in JSON answers must be).
+bool valid_utf8(std::string_view s);
+
 /// A parsed query string: the query's arguments plus the two controls.
 struct QueryRequestArgs {
   annals::json::object args;
@@ -37,8 +40,8 @@ struct QueryRequestArgs {
 /// "true"/"false" booleans, a value in double quotes ("\"123\"") the string
 /// inside them, anything else a string; "k" alone is the empty string.
 /// min_position and timeout_ms are taken out (non-negative integers).
-/// Errors (code invalid_query): a bad escape, an empty or repeated name, a
-/// bad min_position / timeout_ms.
+/// Errors (code invalid_query): a bad escape, text that is not UTF-8, an
+/// empty or repeated name, a bad min_position / timeout_ms.
 annals::Expected<QueryRequestArgs> parse_query_string(std::string_view query);
 
 /// {"error": {"code": ..., "message": ...}}
