@@ -10,6 +10,7 @@ namespace {
 
 caf::behavior command_gateway(caf::event_based_actor* self, caf::actor router) {
   return {
+    [=](CommandResult& early, ResultCallback& done) { (*done)(std::move(early)); },
     [=](execute_atom, CommandEnvelope& env, ResultCallback& done) {
       const StreamId stream = env.command.stream();
       auto left = env.deadline - std::chrono::steady_clock::now();

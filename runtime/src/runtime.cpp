@@ -333,11 +333,14 @@ CommandResult Runtime::execute_json(std::string_view json_text) {
 void Runtime::execute_async(Command command, std::function<void(CommandResult)> done) {
   const auto t0 = std::chrono::steady_clock::now();
   const CommandInstruments* metrics = nullptr;
+  const auto& gw = impl_->gateways[std::hash<std::string>{}(command.stream().to_string()) % impl_->gateways.size()];
   if (auto early = impl_->precheck(command, metrics)) {
     metrics->record(*early, seconds_since(t0));
     auto skeleton = impl_->audit_skeleton(command);
     impl_->audit(skeleton ? &*skeleton : nullptr, *early);
-    return done(std::move(*early));
+    // Through the gateway, so the callback runs on a runtime thread as documented.
+    caf::anon_send(gw, std::move(*early), std::make_shared<const std::function<void(CommandResult)>>(std::move(done)));
+    return;
   }
   auto skeleton = impl_->audit_skeleton(command);
   const StreamId stream = command.stream();
@@ -358,7 +361,6 @@ void Runtime::execute_async(Command command, std::function<void(CommandResult)> 
       }
       impl->leave();
     });
-  const auto& gw = impl_->gateways[std::hash<std::string>{}(stream.to_string()) % impl_->gateways.size()];
   CommandEnvelope env{std::move(command), std::chrono::steady_clock::now() + impl_->options.command_timeout};
   caf::anon_send(gw, execute_atom::value, std::move(env), std::move(callback));
 }

@@ -62,6 +62,19 @@ TEST_CASE_METHOD(RuntimeFixture, "G2 commands sent asynchronously from one threa
   for (int i = 1; i <= 300; ++i) CHECK(events[static_cast<std::size_t>(i)].data.at("amount").as_int64() == i);
 }
 
+TEST_CASE_METHOD(RuntimeFixture, "execute_async calls back on a runtime thread, also for commands refused at once") {
+  auto rt = bank_runtime();
+  const auto caller = std::this_thread::get_id();
+  auto where = [&](Command c) {
+    std::promise<std::thread::id> p;
+    auto f = p.get_future();
+    rt->execute_async(std::move(c), [&p](CommandResult) { p.set_value(std::this_thread::get_id()); });
+    return f.get();
+  };
+  CHECK(where(open_account("acc-1")) != caller);
+  CHECK(where(account_command("acc-1", "no_such_command")) != caller);  // refused before dispatch
+}
+
 TEST_CASE_METHOD(RuntimeFixture, "G2 many aggregates in parallel each keep contiguous versions") {
   auto rt = bank_runtime();
   std::vector<std::future<CommandResult>> results;

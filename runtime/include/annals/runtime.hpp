@@ -80,7 +80,9 @@ public:
   CommandResult execute_json(std::string_view json_text);
 
   /// Runs a command without blocking; `done` is called once with the result,
-  /// on one of the runtime's threads (keep it short, do not block in it).
+  /// on one of the runtime's threads, never on the caller's (keep it short, do
+  /// not block in it). Only while the runtime shuts down is `done` called
+  /// directly, with code shutting_down.
   void execute_async(Command command, std::function<void(CommandResult)> done);
   /// Same, as a future.
   std::future<CommandResult> execute_async(Command command);

@@ -6,6 +6,9 @@
 // runtime picks the gateway by stream). The reply is handed to a callback.
 //
 // Protocol:  (execute_atom, CommandEnvelope, ResultCallback) -> nothing
+//            (CommandResult, ResultCallback)  hands a result decided before
+//                                             dispatch to its callback, so that
+//                                             callbacks always run on a runtime thread
 
 #include "annals/actors/messages.hpp"
 
