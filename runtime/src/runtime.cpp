@@ -333,17 +333,11 @@ CommandResult Runtime::execute_json(std::string_view json_text) {
 void Runtime::execute_async(Command command, std::function<void(CommandResult)> done) {
   const auto t0 = std::chrono::steady_clock::now();
   const CommandInstruments* metrics = nullptr;
-  const auto& gw = impl_->gateways[std::hash<std::string>{}(command.stream().to_string()) % impl_->gateways.size()];
-  if (auto early = impl_->precheck(command, metrics)) {
-    metrics->record(*early, seconds_since(t0));
-    auto skeleton = impl_->audit_skeleton(command);
-    impl_->audit(skeleton ? &*skeleton : nullptr, *early);
-    // Through the gateway, so the callback runs on a runtime thread as documented.
-    caf::anon_send(gw, std::move(*early), std::make_shared<const std::function<void(CommandResult)>>(std::move(done)));
-    return;
-  }
+  auto early = impl_->precheck(command, metrics);
   auto skeleton = impl_->audit_skeleton(command);
   const StreamId stream = command.stream();
+  // Counted in flight until its callback ran, refused commands included, so
+  // shutdown never stops a gateway that still holds a result.
   if (!impl_->enter())
     return done(CommandResult::fail(stream, Error{errc::shutting_down, "the runtime is shutting down"}));
   Impl* impl = impl_.get();
@@ -361,6 +355,13 @@ void Runtime::execute_async(Command command, std::function<void(CommandResult)> 
       }
       impl->leave();
     });
+  // Both paths go through the stream's gateway: callbacks run on a runtime
+  // thread, and one thread's commands to one aggregate keep their order.
+  const auto& gw = impl_->gateways[std::hash<std::string>{}(stream.to_string()) % impl_->gateways.size()];
+  if (early) {
+    caf::anon_send(gw, std::move(*early), std::move(callback));
+    return;
+  }
   CommandEnvelope env{std::move(command), std::chrono::steady_clock::now() + impl_->options.command_timeout};
   caf::anon_send(gw, execute_atom::value, std::move(env), std::move(callback));
 }
