@@ -22,3 +22,4 @@ endif()
 find_package(Boost 1.81 REQUIRED COMPONENTS json)   # Boost::json, Boost::headers
 find_package(SQLiteCpp REQUIRED)                    # target SQLiteCpp (static)
 find_package(prometheus-cpp CONFIG REQUIRED)        # prometheus-cpp::core (metrics)
+find_package(CLI11 REQUIRED)                        # CLI11::CLI11 (command lines)
