@@ -23,6 +23,18 @@ LatencyStats latency(const prometheus::ClientMetric::Histogram& h) {
   return s;
 }
 
+// Adds one series' buckets to a running total (every series has the same bounds).
+void merge_into(prometheus::ClientMetric::Histogram& total, const prometheus::ClientMetric::Histogram& h) {
+  if (total.bucket.empty()) {
+    total = h;
+    return;
+  }
+  total.sample_count += h.sample_count;
+  total.sample_sum += h.sample_sum;
+  for (std::size_t i = 0; i < total.bucket.size() && i < h.bucket.size(); ++i)
+    total.bucket[i].cumulative_count += h.bucket[i].cumulative_count;
+}
+
 } // namespace
 
 double histogram_quantile(const prometheus::ClientMetric::Histogram& h, double q) {
@@ -48,6 +60,7 @@ MetricsSnapshot metrics_snapshot(const std::vector<prometheus::MetricFamily>& fa
   std::map<std::string, AggregateStats> aggregates;
   std::map<std::string, ProjectionStats> projections;
   std::map<std::pair<std::string, std::string>, QueryStats> queries;
+  prometheus::ClientMetric::Histogram all_commands, all_queries;
 
   for (const auto& f : families) {
     for (const auto& m : f.metric) {
@@ -63,6 +76,7 @@ MetricsSnapshot metrics_snapshot(const std::vector<prometheus::MetricFamily>& fa
         else if (outcome == "failed") c.failed = n;
       } else if (f.name == "annals_command_duration_seconds") {
         commands[{agg, label(m, "command")}].latency = latency(m.histogram);
+        merge_into(all_commands, m.histogram);
       } else if (f.name == "annals_idempotent_replays_total") {
         commands[{agg, label(m, "command")}].replays = static_cast<std::uint64_t>(m.counter.value);
       } else if (f.name == "annals_active_aggregates") {
@@ -90,10 +104,13 @@ MetricsSnapshot metrics_snapshot(const std::vector<prometheus::MetricFamily>& fa
         (label(m, "outcome") == "ok" ? q.ok : q.errors) = static_cast<std::uint64_t>(m.counter.value);
       } else if (f.name == "annals_query_duration_seconds") {
         queries[{proj, label(m, "query")}].latency = latency(m.histogram);
+        merge_into(all_queries, m.histogram);
       }
     }
   }
   MetricsSnapshot out;
+  out.command_latency = latency(all_commands);
+  out.query_latency = latency(all_queries);
   for (auto& [k, c] : commands) {
     c.aggregate = k.first;
     c.command = k.second;
@@ -125,9 +142,8 @@ CommandStats MetricsSnapshot::command_totals() const {
     t.denied += c.denied;
     t.failed += c.failed;
     t.replays += c.replays;
-    t.latency.count += c.latency.count;
-    t.latency.sum += c.latency.sum;
   }
+  t.latency = command_latency;
   return t;
 }
 

@@ -77,6 +77,20 @@ TEST_CASE_METHOD(RuntimeFixture, "command latency percentiles are ordered and wi
   CHECK(l.sum / 200 <= l.p99 * 2);  // the mean is not far outside the percentiles
 }
 
+TEST_CASE_METHOD(RuntimeFixture, "overall command and query latency merge every series' histogram") {
+  auto rt = bank_runtime();
+  REQUIRE(rt->execute(open_account("acc-1")).accepted());
+  for (int i = 0; i < 50; ++i) REQUIRE(rt->execute(deposit("acc-1", 1)).accepted());
+  for (int i = 0; i < 10; ++i) REQUIRE(rt->query("balances", "balance", {{"id", "acc-1"}}, 1));
+  const auto m = rt->metrics();
+  CHECK(m.command_latency.count == 51);
+  CHECK(m.command_totals().latency.count == 51);
+  CHECK(m.command_latency.p50 > 0);
+  CHECK(m.command_latency.p50 <= m.command_latency.p99);
+  CHECK(m.query_latency.count == 10);
+  CHECK(m.query_latency.p99 > 0);
+}
+
 TEST_CASE_METHOD(RuntimeFixture, "metrics show projections: applied, checkpoint, backlog, lag, restarts, errors, parked") {
   auto fixed = std::make_shared<std::atomic<bool>>(false);
   auto o = options();

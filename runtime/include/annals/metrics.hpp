@@ -61,7 +61,12 @@ struct MetricsSnapshot {
   std::vector<ProjectionStats> projections;
   std::vector<QueryStats> queries;
 
-  /// Sums over all command types / all queries.
+  /// Latency over all command types / all queries (merged histograms, so
+  /// the percentiles are of all calls together).
+  LatencyStats command_latency;
+  LatencyStats query_latency;
+
+  /// Sums over all command types (latency: command_latency) / all queries.
   CommandStats command_totals() const;
   std::uint64_t query_total() const;
 };
