@@ -79,6 +79,7 @@ TEST_CASE_METHOD(RuntimeFixture, "command latency percentiles are ordered and wi
 
 TEST_CASE_METHOD(RuntimeFixture, "overall command and query latency merge every series' histogram") {
   auto rt = bank_runtime();
+  rt->register_projection(bank::balances_projection());
   REQUIRE(rt->execute(open_account("acc-1")).accepted());
   for (int i = 0; i < 50; ++i) REQUIRE(rt->execute(deposit("acc-1", 1)).accepted());
   for (int i = 0; i < 10; ++i) REQUIRE(rt->query("balances", "balance", {{"id", "acc-1"}}, 1));
