@@ -52,6 +52,12 @@ public:
     auto it = types_.find(name);
     return it == types_.end() ? nullptr : it->second;
   }
+  std::map<std::string, std::set<std::string>> commands_by_type() const {
+    std::shared_lock<std::shared_mutex> lock(mtx_);
+    std::map<std::string, std::set<std::string>> out;
+    for (const auto& [name, reg] : types_) out[name] = reg->type->command_types();
+    return out;
+  }
 
 private:
   mutable std::shared_mutex mtx_;
@@ -461,6 +467,10 @@ std::string Runtime::metrics_text() {
 }
 
 MetricsSnapshot Runtime::metrics() { return metrics_snapshot(impl_->instruments->registry()->Collect()); }
+
+std::map<std::string, std::set<std::string>> Runtime::aggregate_commands() {
+  return impl_->types.commands_by_type();
+}
 
 std::vector<std::string> Runtime::projection_names() {
   std::lock_guard<std::mutex> lock(impl_->projections_mtx);

@@ -21,6 +21,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <set>
 #include <future>
 #include <memory>
 #include <string>
@@ -110,6 +112,9 @@ public:
                               std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   Expected<ProjectionStatus> projection_status(const std::string& projection);
+  /// The registered aggregate types, each with its command types (for tools
+  /// that check a script before running it).
+  std::map<std::string, std::set<std::string>> aggregate_commands();
   std::vector<std::string> projection_names();
 
   /// Events parked for a projection ("" for all projections).
