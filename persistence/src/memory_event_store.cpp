@@ -94,6 +94,24 @@ public:
 
   std::int64_t event_count() override { return head_position(); }
 
+  std::vector<StreamInfo> streams(const std::string& aggregate, const std::optional<StreamId>& after,
+                                  std::size_t max_count) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::vector<StreamInfo> out;
+    auto it = after ? d_->streams.upper_bound(*after) : d_->streams.begin();
+    if (!aggregate.empty() && (!after || after->aggregate < aggregate))
+      it = d_->streams.lower_bound(StreamId{aggregate, ""});
+    for (; it != d_->streams.end() && out.size() < max_count; ++it) {
+      if (!aggregate.empty() && it->first.aggregate != aggregate) break;
+      if (it->second.empty()) continue;  // an append of no events
+      const Event& first = d_->log[it->second.front()];
+      const Event& last = d_->log[it->second.back()];
+      out.push_back(StreamInfo{it->first, last.version, static_cast<std::int64_t>(it->second.size()),
+                               first.position, last.position});
+    }
+    return out;
+  }
+
   void park_event(const DeadLetter& letter) override {
     std::lock_guard<std::mutex> lock(d_->mtx);
     DeadLetter& d = d_->dead_letters[{letter.projection, letter.position}];

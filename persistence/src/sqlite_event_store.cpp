@@ -5,8 +5,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace annals {
 
@@ -198,6 +201,40 @@ public:
     std::int64_t n = 0;
     guard("counting events", [&] { n = db_->execAndGet("SELECT count(*) FROM events").getInt64(); });
     return n;
+  }
+
+  std::vector<StreamInfo> streams(const std::string& aggregate, const std::optional<StreamId>& after,
+                                  std::size_t max_count) override {
+    std::vector<StreamInfo> out;
+    guard(aggregate.empty() ? std::string("listing streams") : "listing streams of '" + aggregate + "'", [&] {
+      // One GROUP BY over the (stream_type, stream_id, version) index, which
+      // also holds the position (the rowid): no table access.
+      std::string sql =
+        "SELECT stream_type, stream_id, MAX(version), COUNT(*), MIN(position), MAX(position) FROM events";
+      std::vector<std::string> where;
+      if (!aggregate.empty()) where.push_back("stream_type = :aggregate");
+      if (after) where.push_back("(stream_type, stream_id) > (:after_type, :after_id)");
+      for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+      sql += " GROUP BY stream_type, stream_id ORDER BY stream_type, stream_id LIMIT :limit";
+      SQLite::Statement q(*db_, sql);
+      if (!aggregate.empty()) q.bind(":aggregate", aggregate);
+      if (after) {
+        q.bind(":after_type", after->aggregate);
+        q.bind(":after_id", after->id);
+      }
+      q.bind(":limit", static_cast<std::int64_t>(
+                         std::min<std::size_t>(max_count, static_cast<std::size_t>(INT64_MAX))));
+      while (q.executeStep()) {
+        StreamInfo info;
+        info.stream = {q.getColumn(0).getString(), q.getColumn(1).getString()};
+        info.version = q.getColumn(2).getInt64();
+        info.events = q.getColumn(3).getInt64();
+        info.first_position = q.getColumn(4).getInt64();
+        info.last_position = q.getColumn(5).getInt64();
+        out.push_back(std::move(info));
+      }
+    });
+    return out;
   }
 
   void park_event(const DeadLetter& letter) override {

@@ -327,6 +327,79 @@ TEST_CASE("event store: read_stream starts at from_version and honours max_count
   CHECK(store->read_stream({"loan", "acc-1"}, 1, all).empty());
 }
 
+namespace {
+// "aggregate/id v<version> n<events> <first>..<last>" for each stream, in the order returned.
+std::vector<std::string> describe_streams(const std::vector<annals::StreamInfo>& infos) {
+  std::vector<std::string> v;
+  for (const auto& i : infos)
+    v.push_back(i.stream.to_string() + " v" + std::to_string(i.version) + " n" + std::to_string(i.events) + " "
+                + std::to_string(i.first_position) + ".." + std::to_string(i.last_position));
+  return v;
+}
+} // namespace
+
+TEST_CASE("event store: streams lists each stream with its version, count and positions, ordered and paged",
+          "[store][contract][streams]") {
+  FOR_EACH_STORE(s, {});
+  auto store = s.connect();
+  CHECK(store->streams("", std::nullopt, all).empty());
+  CHECK(store->streams("account", std::nullopt, all).empty());
+
+  // Positions 1..8, interleaved; "loan/acc-1" shares an id with an account.
+  const StreamId loan1{"loan", "acc-1"};
+  const StreamId acc10{"account", "acc-10"};
+  append_ok(*store, request(acc2, 0, {deposited(1)}));                 // 1
+  append_ok(*store, request(acc1, 0, {deposited(2), deposited(3)}));   // 2, 3
+  append_ok(*store, request(loan1, 0, {deposited(4)}));                // 4
+  append_ok(*store, request(acc2, 1, {deposited(5)}));                 // 5
+  append_ok(*store, request(acc10, 0, {deposited(6)}));                // 6
+  append_ok(*store, request(acc1, 2, {deposited(7), deposited(8)}));   // 7, 8
+  // An append of no events and a failed append leave no stream behind.
+  append_ok(*store, request({"account", "acc-0"}, 0, {}));
+  REQUIRE_FALSE(store->append({request({"account", "acc-9"}, 3, {deposited(9)})}).at(0).has_value());
+
+  const std::vector<std::string> everything{"account/acc-1 v4 n4 2..8", "account/acc-10 v1 n1 6..6",
+                                            "account/acc-2 v2 n2 1..5", "loan/acc-1 v1 n1 4..4"};
+  CHECK(describe_streams(store->streams("", std::nullopt, all)) == everything);
+
+  SECTION("of one aggregate type") {
+    CHECK(describe_streams(store->streams("account", std::nullopt, all)) ==
+          std::vector<std::string>{everything[0], everything[1], everything[2]});
+    CHECK(describe_streams(store->streams("loan", std::nullopt, all)) == std::vector<std::string>{everything[3]});
+    CHECK(store->streams("acc", std::nullopt, all).empty());  // a prefix is not a match
+    CHECK(store->streams("zzz", std::nullopt, all).empty());
+  }
+  SECTION("paged with max_count and after") {
+    std::vector<std::string> paged;
+    std::optional<StreamId> after;
+    int pages = 0;
+    for (;;) {
+      auto page = store->streams("", after, 3);
+      CHECK(page.size() <= 3);
+      if (page.empty()) break;
+      ++pages;
+      for (const auto& p : describe_streams(page)) paged.push_back(p);
+      after = page.back().stream;
+      REQUIRE(pages < 5);
+    }
+    CHECK(pages == 2);
+    CHECK(paged == everything);
+    CHECK(store->streams("", std::nullopt, 0).empty());
+  }
+  SECTION("after is exclusive and may name a stream that does not exist") {
+    CHECK(describe_streams(store->streams("", acc1, all)) ==
+          std::vector<std::string>{everything[1], everything[2], everything[3]});
+    CHECK(describe_streams(store->streams("", StreamId{"account", "acc-15"}, all)) ==
+          std::vector<std::string>{everything[2], everything[3]});
+    CHECK(describe_streams(store->streams("account", acc10, 1)) == std::vector<std::string>{everything[2]});
+    CHECK(store->streams("account", acc2, all).empty());
+    // With an aggregate type, an `after` of another type before it starts at its first stream.
+    CHECK(describe_streams(store->streams("loan", StreamId{"account", "zzz"}, all)) ==
+          std::vector<std::string>{everything[3]});
+    CHECK(store->streams("account", loan1, all).empty());
+  }
+}
+
 TEST_CASE("event store: snapshots keep the newest version per stream", "[store][contract][snapshot]") {
   FOR_EACH_STORE(s, {});
   auto store = s.connect();

@@ -101,6 +101,15 @@ struct ProjectionSnapshot {
   std::int64_t taken_at_us = 0;
 };
 
+/// One stream's place in the log, for tools (`annals streams`).
+struct StreamInfo {
+  StreamId stream;
+  std::int64_t version = 0;         ///< its current (last) version
+  std::int64_t events = 0;          ///< how many events it holds
+  std::int64_t first_position = 0;  ///< global position of its first event
+  std::int64_t last_position = 0;   ///< global position of its last event
+};
+
 class EventStore {
 public:
   virtual ~EventStore() = default;
@@ -131,6 +140,13 @@ public:
 
   /// Counts for tools and tests.
   virtual std::int64_t event_count() = 0;
+
+  /// The streams that have events, ordered by aggregate type then id (byte
+  /// order), of one aggregate type ("" for all), at most max_count of them,
+  /// starting after `after` (exclusive; nullopt: from the first). Page by
+  /// passing the last stream returned as the next `after`.
+  virtual std::vector<StreamInfo> streams(const std::string& aggregate, const std::optional<StreamId>& after,
+                                          std::size_t max_count) = 0;
 
   /// Parks an event for a projection (replaces an entry for the same
   /// projection and position).
