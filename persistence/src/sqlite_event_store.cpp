@@ -376,17 +376,22 @@ private:
     }
   }
 
+  // A store opened without write access (asked for, or the file cannot be
+  // written) is never created, initialized or migrated: it must already be
+  // an annals store of this build's schema version.
   void check_readable_schema() {
+    sqlite_schema::check_identity(*db_, opts_.path.c_str());  // another application's file, a newer version
     int app = db_->execAndGet("PRAGMA application_id").getInt();
     int ver = db_->execAndGet("PRAGMA user_version").getInt();
-    if (app != sqlite_schema::application_id || ver != sqlite_schema::latest_version())
-      throw StoreError(app == sqlite_schema::application_id ? StoreFailure::incompatible
-                                                            : StoreFailure::read_only,
-                       "database '" + opts_.path + "' is read-only and "
-                         + (app == sqlite_schema::application_id
-                              ? "has schema version " + std::to_string(ver) + " (this build needs "
-                                  + std::to_string(sqlite_schema::latest_version()) + ")"
-                              : std::string("is not an initialized annals store")));
+    if (app == sqlite_schema::application_id && ver == sqlite_schema::latest_version()) return;
+    const std::string file = "database '" + opts_.path + "'";
+    const std::string why = opts_.read_only ? "opened read-only, so it was not " : "it is read-only, so it cannot be ";
+    if (app == sqlite_schema::application_id)
+      throw StoreError(StoreFailure::incompatible,
+                       file + " has schema version " + std::to_string(ver) + "; this build needs "
+                         + std::to_string(sqlite_schema::latest_version()) + " (" + why + "migrated)");
+    throw StoreError(opts_.read_only ? StoreFailure::incompatible : StoreFailure::read_only,
+                     file + " is not an initialized annals store (" + why + "initialized)");
   }
 
   void prepare() {

@@ -321,6 +321,49 @@ TEST_CASE("sqlite store: a read-only store reads but refuses appends", "[sqlite]
   CHECK(e.kind() == StoreFailure::read_only);
 }
 
+TEST_CASE("sqlite store: opened read-only, a file that is not an annals store is refused and left as it was",
+          "[sqlite]") {
+  annals::test::TempDir dir;
+  SqliteStoreOptions opts;
+  opts.read_only = true;
+
+  SECTION("an empty file is not initialized") {
+    opts.path = dir.file("empty.db");
+    { std::ofstream out(opts.path); }
+    auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+    CHECK(e.kind() == StoreFailure::incompatible);
+    CHECK(std::string(e.what()) == "database '" + opts.path
+                                     + "' is not an initialized annals store (opened read-only, so it was not "
+                                       "initialized)");
+    CHECK(read_bytes(opts.path).empty());
+  }
+  SECTION("another application's SQLite file says so") {
+    opts.path = dir.file("other.db");
+    {
+      SQLite::Database other(opts.path, rw);
+      other.exec("CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+    }
+    const std::string before = read_bytes(opts.path);
+    auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+    CHECK(e.kind() == StoreFailure::incompatible);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("is an SQLite database but not an annals store"));
+    CHECK(read_bytes(opts.path) == before);
+  }
+  SECTION("a store of a newer version says so") {
+    opts.path = dir.file("newer.db");
+    {
+      SqliteStoreOptions rw_opts;
+      rw_opts.path = opts.path;
+      annals::open_sqlite_store(rw_opts);
+      SQLite::Database db(opts.path, rw);
+      db.exec("PRAGMA user_version=" + std::to_string(annals::sqlite_schema_version() + 1));
+    }
+    auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+    CHECK(e.kind() == StoreFailure::incompatible);
+    CHECK_THAT(std::string(e.what()), Catch::Contains("newer than this build of annals supports"));
+  }
+}
+
 TEST_CASE("sqlite store: a provider describes its file and opens working connections", "[sqlite]") {
   annals::test::TempDir dir;
   const auto opts = options_for(dir);
