@@ -1,0 +1,40 @@
+#pragma once
+// RunReport: the numbers at the end of a scenario (or at a `report` step),
+// read from the runtime's metrics registry — the same numbers /metrics and
+// Runtime::metrics() give, so a scenario shows what production would see.
+
+#include "annals/json.hpp"
+#include "annals/metrics.hpp"
+
+#include <string>
+#include <vector>
+
+namespace annals::scenarios {
+
+struct RunReport {
+  std::string scenario;
+  double seconds = 0;            ///< since the run started
+  std::int64_t head = 0;         ///< events in the store (its last position)
+
+  CommandStats commands;         ///< totals; latency over every command
+  std::vector<CommandStats> by_command;
+  std::vector<ProjectionStats> projections;
+  std::uint64_t queries = 0;
+  std::uint64_t query_errors = 0;
+  LatencyStats query_latency;
+  /// Queries per command (0 when no command ran).
+  double read_write_ratio = 0;
+  std::uint64_t recoveries = 0;  ///< aggregate instances recovered from the store
+  LatencyStats recovery;
+
+  static RunReport from(const MetricsSnapshot& m, std::string scenario, double seconds, std::int64_t head);
+
+  json::object to_json() const;
+  /// A compact table for terminals; `colour` adds ANSI colours.
+  std::string to_text(bool colour) const;
+};
+
+/// "0.8 ms", "12 ms", "1.4 s", "75 us": latencies for humans.
+std::string human_seconds(double s);
+
+} // namespace annals::scenarios

@@ -1,0 +1,493 @@
+#include "annals/scenarios/scenario_parser.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace annals::scenarios {
+
+namespace {
+
+std::string describe(const std::string& file, std::size_t step, const std::string& kind, const std::string& reason) {
+  std::string where = file;
+  if (step > 0) where += ": step " + std::to_string(step) + (kind.empty() ? "" : " (" + kind + ")");
+  return where + ": " + reason;
+}
+
+// One JSON object being read: typed getters that name the field in errors,
+// and a final check that no field was left unread (a typo is an error, not
+// a silently ignored setting).
+class Fields {
+public:
+  Fields(const json::object& obj, std::string file, std::size_t step, std::string kind, std::string prefix = "")
+      : obj_(obj), file_(std::move(file)), step_(step), kind_(std::move(kind)), prefix_(std::move(prefix)) {}
+
+  [[noreturn]] void fail(const std::string& reason) const { throw ScenarioError(file_, step_, kind_, reason); }
+
+  std::string name(const std::string& key) const { return "'" + prefix_ + key + "'"; }
+
+  const json::value* find(const std::string& key) {
+    seen_.insert(key);
+    return obj_.if_contains(key);
+  }
+  const json::value& require(const std::string& key) {
+    const auto* v = find(key);
+    if (!v) fail("missing field " + name(key));
+    return *v;
+  }
+
+  std::string string(const std::string& key, const std::optional<std::string>& fallback = std::nullopt,
+                     bool allow_empty = false) {
+    const auto* v = fallback ? find(key) : &require(key);
+    if (!v) return *fallback;
+    if (!v->is_string()) fail(name(key) + " must be a string, not " + json_kind(*v));
+    std::string s(v->as_string());
+    if (s.empty() && !allow_empty) fail(name(key) + " must not be empty");
+    return s;
+  }
+  std::optional<std::string> optional_string(const std::string& key) {
+    if (!obj_.contains(key)) {
+      seen_.insert(key);
+      return std::nullopt;
+    }
+    return string(key);
+  }
+
+  std::int64_t integer(const std::string& key, std::int64_t lo, std::int64_t hi,
+                       std::optional<std::int64_t> fallback = std::nullopt) {
+    const auto* v = fallback ? find(key) : &require(key);
+    if (!v) return *fallback;
+    return as_integer(*v, name(key), lo, hi);
+  }
+  std::optional<std::int64_t> optional_integer(const std::string& key, std::int64_t lo, std::int64_t hi) {
+    const auto* v = find(key);
+    if (!v) return std::nullopt;
+    return as_integer(*v, name(key), lo, hi);
+  }
+  std::int64_t as_integer(const json::value& v, const std::string& what, std::int64_t lo, std::int64_t hi) const {
+    std::int64_t n = 0;
+    if (v.is_int64()) n = v.as_int64();
+    else if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) n = static_cast<std::int64_t>(v.as_uint64());
+    else if (v.is_double() && v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double())))
+      n = static_cast<std::int64_t>(v.as_double());
+    else fail(what + " must be an integer, not " + (v.is_double() ? "a fraction" : json_kind(v)));
+    if (n < lo || n > hi) fail(what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                               ", not " + std::to_string(n));
+    return n;
+  }
+  std::chrono::milliseconds millis(const std::string& key, std::chrono::milliseconds fallback,
+                                   std::int64_t hi = 3600000) {
+    return std::chrono::milliseconds(integer(key, 0, hi, fallback.count()));
+  }
+  std::optional<std::chrono::milliseconds> optional_millis(const std::string& key, std::int64_t lo = 0) {
+    auto n = optional_integer(key, lo, 3600000);
+    if (!n) return std::nullopt;
+    return std::chrono::milliseconds(*n);
+  }
+  double number(const std::string& key, double lo, double hi, double fallback) {
+    const auto* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_number()) fail(name(key) + " must be a number, not " + json_kind(*v));
+    double d = v->to_number<double>();
+    if (d < lo || d > hi) {
+      std::ostringstream os;
+      os << name(key) << " must be between " << lo << " and " << hi << ", not " << d;
+      fail(os.str());
+    }
+    return d;
+  }
+  bool boolean(const std::string& key, bool fallback) {
+    const auto* v = find(key);
+    if (!v) return fallback;
+    if (!v->is_bool()) fail(name(key) + " must be true or false, not " + json_kind(*v));
+    return v->as_bool();
+  }
+  json::object object(const std::string& key, bool required = false) {
+    const auto* v = required ? &require(key) : find(key);
+    if (!v) return {};
+    if (!v->is_object()) fail(name(key) + " must be an object, not " + json_kind(*v));
+    return v->as_object();
+  }
+  std::optional<json::value> any(const std::string& key) {
+    const auto* v = find(key);
+    if (!v) return std::nullopt;
+    return *v;
+  }
+  std::string choice(const std::string& key, const std::vector<std::string>& allowed,
+                     const std::optional<std::string>& fallback = std::nullopt) {
+    auto s = string(key, fallback);
+    if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) fail(name(key) + " must be one of " + join(allowed) + ", not '" + s + "'");
+    return s;
+  }
+  Fields nested(const std::string& key, const json::object& obj) const {
+    return Fields(obj, file_, step_, kind_, prefix_ + key + ".");
+  }
+
+  /// Every field of the object must have been read.
+  void done() const {
+    for (const auto& kv : obj_) {
+      std::string k(kv.key());
+      if (!seen_.count(k)) {
+        std::vector<std::string> known(seen_.begin(), seen_.end());
+        fail("unknown field " + name(k) + (known.empty() ? "" : " (known here: " + join(known) + ")"));
+      }
+    }
+  }
+
+  static std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  }
+
+private:
+  json::object obj_;  // a copy: nested objects are often temporaries
+  std::string file_;
+  std::size_t step_;
+  std::string kind_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+};
+
+CountExpectation parse_count(Fields& f, const json::value& v, const std::string& what) {
+  CountExpectation c;
+  if (v.is_object()) {
+    Fields n = f.nested(what, v.as_object());
+    c.exactly = n.optional_integer("exactly", 0, INT64_MAX);
+    c.at_least = n.optional_integer("at_least", 0, INT64_MAX);
+    c.at_most = n.optional_integer("at_most", 0, INT64_MAX);
+    n.done();
+    if (!c.exactly && !c.at_least && !c.at_most) f.fail("'" + what + "' needs exactly, at_least or at_most");
+  } else {
+    c.exactly = f.as_integer(v, "'" + what + "'", 0, INT64_MAX);
+  }
+  return c;
+}
+
+std::optional<CountExpectation> optional_count(Fields& f, const std::string& key) {
+  auto v = f.any(key);
+  if (!v) return std::nullopt;
+  return parse_count(f, *v, key);
+}
+
+CommandExpectation parse_command_expectation(Fields& f) {
+  CommandExpectation e;
+  const auto* v = f.find("expect");
+  if (!v) return e;
+  static const std::vector<std::string> statuses{"accepted", "rejected", "failed"};
+  auto check_status = [&](const std::string& s) {
+    if (std::find(statuses.begin(), statuses.end(), s) == statuses.end())
+      f.fail("'expect' status must be accepted, rejected or failed, not '" + s + "'");
+  };
+  if (v->is_string()) {
+    // "accepted", "rejected", "rejected:insufficient_funds"
+    std::string s(v->as_string());
+    auto colon = s.find(':');
+    e.status = s.substr(0, colon);
+    check_status(e.status);
+    if (colon != std::string::npos) {
+      e.code = s.substr(colon + 1);
+      if (e.code->empty()) f.fail("'expect' has an empty code after ':'");
+    }
+  } else if (v->is_object()) {
+    Fields x = f.nested("expect", v->as_object());
+    e.status = x.choice("status", statuses, std::string("accepted"));
+    e.code = x.optional_string("code");
+    if (const auto* ev = x.find("events")) {
+      if (!ev->is_array()) x.fail("'expect.events' must be an array of event types, not " + std::string(json_kind(*ev)));
+      std::vector<std::string> types;
+      for (const auto& t : ev->as_array()) {
+        if (!t.is_string()) x.fail("'expect.events' must hold strings (event types)");
+        types.emplace_back(t.as_string());
+      }
+      e.events = std::move(types);
+    }
+    x.done();
+  } else {
+    f.fail("'expect' must be a string (\"accepted\", \"rejected:CODE\") or an object, not " + std::string(json_kind(*v)));
+  }
+  if (e.status == "accepted" && e.code) f.fail("'expect': an accepted command has no error code");
+  return e;
+}
+
+CommandStep parse_command(Fields& f) {
+  CommandStep s;
+  s.aggregate = f.string("aggregate");
+  s.id = f.string("id");
+  s.command = f.string("command");
+  s.data = f.object("data");
+  s.idempotency_key = f.optional_string("idempotency_key");
+  s.expected_version = f.optional_integer("expected_version", 0, INT64_MAX);
+  s.principal = f.string("principal", std::string(), true);
+  s.repeat = static_cast<int>(f.integer("repeat", 1, 10000, 1));
+  s.expect = parse_command_expectation(f);
+  return s;
+}
+
+// A template value inside load data: strings with {i} / {n}, {"random": [lo, hi]}.
+void check_template(Fields& f, const json::value& v, const std::string& where) {
+  if (v.is_object()) {
+    const auto& o = v.as_object();
+    if (o.contains("random")) {
+      const auto& r = o.at("random");
+      if (o.size() != 1 || !r.is_array() || r.as_array().size() != 2 || !r.as_array()[0].is_int64() ||
+          !r.as_array()[1].is_int64() || r.as_array()[0].as_int64() > r.as_array()[1].as_int64())
+        f.fail(where + ": {\"random\": [lo, hi]} needs two integers with lo <= hi");
+      return;
+    }
+    for (const auto& kv : o) check_template(f, kv.value(), where + "." + std::string(kv.key()));
+  } else if (v.is_array()) {
+    for (const auto& x : v.as_array()) check_template(f, x, where + "[]");
+  }
+}
+
+LoadCommand parse_load_command(Fields& f, const json::value& v, const std::string& where) {
+  if (!v.is_object()) f.fail("'" + where + "' must be an object {command, data, weight}, not " + json_kind(v));
+  Fields c = f.nested(where, v.as_object());
+  LoadCommand lc;
+  lc.command = c.string("command");
+  lc.data = c.object("data");
+  lc.weight = static_cast<int>(c.integer("weight", 1, 1000000, 1));
+  c.done();
+  check_template(f, lc.data, "'" + where + ".data'");
+  return lc;
+}
+
+LoadStep parse_load(Fields& f) {
+  LoadStep s;
+  s.aggregate = f.string("aggregate");
+  s.id = f.string("id", s.aggregate + "-{i}");
+  if (s.id.find("{i}") == std::string::npos) f.fail("'id' must contain {i} (the aggregate's number), e.g. \"acc-{i}\"");
+  s.aggregates = static_cast<int>(f.integer("aggregates", 1, 1000000));
+  s.commands = static_cast<int>(f.integer("commands", 0, 10000000));
+  s.concurrency = static_cast<int>(f.integer("concurrency", 1, 1024, 1));
+  s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, INT64_MAX, 1));
+  s.pick = f.choice("pick", {"random", "round_robin"}, std::string("random"));
+  if (const auto* v = f.find("setup")) s.setup = parse_load_command(f, *v, "setup");
+  if (const auto* v = f.find("mix")) {
+    if (!v->is_array()) f.fail("'mix' must be an array of {command, data, weight}, not " + std::string(json_kind(*v)));
+    std::size_t i = 0;
+    for (const auto& c : v->as_array()) s.mix.push_back(parse_load_command(f, c, "mix[" + std::to_string(i++) + "]"));
+  }
+  if (s.commands > 0 && s.mix.empty()) f.fail("'mix' is needed: which commands to send");
+  s.retry_fraction = f.number("retry_fraction", 0.0, 1.0, 0.0);
+  s.idempotency_keys = f.boolean("idempotency_keys", true);
+  auto expect = f.object("expect");
+  Fields e = f.nested("expect", expect);
+  s.accepted = optional_count(e, "accepted");
+  s.rejected = optional_count(e, "rejected");
+  s.failed = optional_count(e, "failed");
+  s.replayed = optional_count(e, "replayed");
+  e.done();
+  return s;
+}
+
+QueryStep parse_query(Fields& f) {
+  QueryStep s;
+  s.projection = f.string("projection");
+  s.query = f.string("query");
+  s.args = f.object("args");
+  s.read_your_writes = f.boolean("read_your_writes", false);
+  s.min_position = f.integer("min_position", 0, INT64_MAX, 0);
+  s.timeout = f.optional_millis("timeout_ms", 1);
+  s.expect = f.any("expect");
+  s.equals = f.any("equals");
+  if (const auto* v = f.find("that")) {
+    if (!v->is_array()) f.fail("'that' must be an array of {path, op, value}");
+    std::size_t i = 0;
+    for (const auto& p : v->as_array()) {
+      std::string where = "that[" + std::to_string(i++) + "]";
+      if (!p.is_object()) f.fail("'" + where + "' must be an object {path, op, value}");
+      Fields pf = f.nested(where, p.as_object());
+      Predicate pr;
+      pr.path = pf.string("path", std::string(), true);
+      if (!pr.path.empty() && pr.path[0] != '/') pf.fail("'" + where + ".path' must be a JSON pointer like \"/balance\"");
+      pr.op = pf.choice("op", {"==", "!=", "<", "<=", ">", ">=", "exists", "missing"});
+      auto value = pf.any("value");
+      if (pr.op != "exists" && pr.op != "missing") {
+        if (!value) pf.fail("'" + where + "' needs a 'value' for op " + pr.op);
+        if ((pr.op != "==" && pr.op != "!=") && !value->is_number())
+          pf.fail("'" + where + ".value' must be a number for op " + pr.op);
+        pr.value = *value;
+      }
+      pf.done();
+      s.that.push_back(std::move(pr));
+    }
+  }
+  s.expect_error = f.optional_string("expect_error");
+  if (s.expect_error && (s.expect || s.equals || !s.that.empty()))
+    f.fail("'expect_error' cannot be combined with expectations on a result");
+  return s;
+}
+
+WaitStep parse_wait(Fields& f) {
+  WaitStep s;
+  s.projection = f.string("projection", std::string("*"));
+  s.condition = f.choice("condition", {"caught_up", "running", "restarted", "parked"}, std::string("caught_up"));
+  s.count = f.integer("count", 0, INT64_MAX, 1);
+  s.timeout = f.millis("timeout_ms", std::chrono::milliseconds(10000));
+  return s;
+}
+
+InjectStep parse_inject(Fields& f) {
+  InjectStep s;
+  s.fault = f.choice("fault", {"crash_projector", "fail_projector", "delay_projector", "clear_faults", "restart_runtime"});
+  if (s.fault != "restart_runtime") s.projection = f.string("projection");
+  if (s.fault == "fail_projector") {
+    Fields m = f.nested("match", f.object("match"));
+    s.match.aggregate = m.string("aggregate", std::string(), true);
+    s.match.type = m.string("type", std::string(), true);
+    s.match.id = m.string("id", std::string(), true);
+    m.done();
+    s.times = static_cast<int>(f.integer("times", 1, 1000, 1));
+  }
+  if (s.fault == "delay_projector") s.delay = f.millis("delay_ms", std::chrono::milliseconds(0), 60000);
+  if (s.fault == "crash_projector") s.wait = f.boolean("wait", true);
+  return s;
+}
+
+DeadLettersStep parse_dead_letters(Fields& f) {
+  DeadLettersStep s;
+  s.projection = f.string("projection");
+  s.count = optional_count(f, "count");
+  s.retry = f.boolean("retry", false);
+  if (s.retry) s.expect_retry = f.choice("expect_retry", {"ok", "fails"}, std::string("ok"));
+  return s;
+}
+
+InspectStep parse_inspect(Fields& f) {
+  InspectStep s;
+  s.aggregate = f.string("aggregate");
+  s.id = f.string("id");
+  s.version = f.optional_integer("version", 0, INT64_MAX);
+  s.state = f.any("state");
+  return s;
+}
+
+StreamStep parse_stream(Fields& f) {
+  StreamStep s;
+  s.aggregate = f.string("aggregate");
+  s.id = f.string("id");
+  s.version = f.optional_integer("version", 0, INT64_MAX);
+  s.types = f.object("types");
+  for (const auto& kv : s.types) f.as_integer(kv.value(), "'types." + std::string(kv.key()) + "'", 0, INT64_MAX);
+  return s;
+}
+
+Step parse_step(const json::value& v, const std::string& file, std::size_t number) {
+  if (!v.is_object()) throw ScenarioError(file, number, "", std::string("a step must be an object, not ") + json_kind(v));
+  const auto& obj = v.as_object();
+  Fields f(obj, file, number, "");
+  Step step;
+  step.number = number;
+  step.kind = f.choice("step", step_kinds());
+  Fields g(obj, file, number, step.kind);  // errors from here on name the kind
+  g.find("step");
+  step.note = g.string("note", std::string(), true);
+  const auto& k = step.kind;
+  if (k == "command") step.body = parse_command(g);
+  else if (k == "load") step.body = parse_load(g);
+  else if (k == "query") step.body = parse_query(g);
+  else if (k == "wait_until") step.body = parse_wait(g);
+  else if (k == "inject") step.body = parse_inject(g);
+  else if (k == "reconcile") {
+    ReconcileStep s;
+    s.projection = g.string("projection");
+    s.expect_equal = g.choice("expect", {"equal", "different"}, std::string("equal")) == "equal";
+    step.body = s;
+  } else if (k == "rebuild") step.body = RebuildStep{g.string("projection")};
+  else if (k == "dead_letters") step.body = parse_dead_letters(g);
+  else if (k == "inspect") step.body = parse_inspect(g);
+  else if (k == "stream") step.body = parse_stream(g);
+  else if (k == "report") step.body = ReportStep{};
+  else if (k == "sleep") step.body = SleepStep{g.millis("ms", std::chrono::milliseconds(0), 600000)};
+  g.done();
+  return step;
+}
+
+} // namespace
+
+ScenarioError::ScenarioError(std::string file, std::size_t step, std::string step_kind, std::string reason)
+    : std::runtime_error(describe(file, step, step_kind, reason)), file_(std::move(file)), step_(step),
+      reason_(std::move(reason)) {}
+
+const std::vector<std::string>& step_kinds() {
+  static const std::vector<std::string> kinds{"command", "load",    "query",        "wait_until", "inject", "reconcile",
+                                              "rebuild", "dead_letters", "inspect", "stream",     "report", "sleep"};
+  return kinds;
+}
+
+Scenario parse_scenario(std::string_view text, const std::string& file) {
+  boost::system::error_code ec;
+  json::parse_options po;
+  po.allow_comments = true;  // scenarios are hand-written and explained
+  po.allow_trailing_commas = true;
+  auto doc = json::parse(text, ec, {}, po);
+  if (ec) {
+    // Find the line of the error for the message: boost::json stops at the offending byte.
+    json::stream_parser p({}, po);
+    std::size_t consumed = p.write_some(text.data(), text.size(), ec);
+    std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min(consumed, text.size())), '\n'));
+    throw ScenarioError(file, 0, "", "not valid JSON (line " + std::to_string(line) + "): " + ec.message());
+  }
+  if (!doc.is_object()) throw ScenarioError(file, 0, "", std::string("a scenario must be a JSON object, not ") + json_kind(doc));
+  const auto& obj = doc.as_object();
+  Fields f(obj, file, 0, "");
+  Scenario s;
+  s.file = file;
+  std::string stem = std::filesystem::path(file).stem().string();
+  s.name = f.string("name", stem.empty() || file == "<scenario>" ? std::string("scenario") : stem);
+  s.description = f.string("description", std::string(), true);
+  if (const auto* d = f.find("domain")) {
+    if (!d->is_string() || d->as_string().empty()) f.fail("'domain' must be a domain name (a string)");
+    s.domains.emplace_back(d->as_string());
+  }
+  if (const auto* d = f.find("domains")) {
+    if (!d->is_array()) f.fail("'domains' must be an array of domain names");
+    for (const auto& x : d->as_array()) {
+      if (!x.is_string() || x.as_string().empty()) f.fail("'domains' must hold domain names (strings)");
+      s.domains.emplace_back(x.as_string());
+    }
+  }
+  if (s.domains.empty()) f.fail("missing field 'domain' (or 'domains'): which aggregates and projections to run");
+  Fields st = f.nested("settings", f.object("settings"));
+  if (auto n = st.optional_integer("max_attempts", 1, 1000)) s.settings.max_attempts = static_cast<int>(*n);
+  s.settings.initial_backoff = st.optional_millis("initial_backoff_ms", 1);
+  s.settings.max_backoff = st.optional_millis("max_backoff_ms", 1);
+  s.settings.query_timeout = st.optional_millis("query_timeout_ms", 1);
+  s.settings.command_timeout = st.optional_millis("command_timeout_ms", 1);
+  if (auto n = st.optional_integer("bus_window", 1, 100000)) s.settings.bus_window = static_cast<std::size_t>(*n);
+  if (auto n = st.optional_integer("catch_up_batch", 1, 100000)) s.settings.catch_up_batch = static_cast<std::size_t>(*n);
+  st.done();
+  const auto& steps = f.require("steps");
+  if (!steps.is_array()) f.fail(std::string("'steps' must be an array, not ") + json_kind(steps));
+  if (steps.as_array().empty()) f.fail("'steps' is empty: nothing to run");
+  f.done();
+  std::size_t n = 0;
+  for (const auto& v : steps.as_array()) s.steps.push_back(parse_step(v, file, ++n));
+  return s;
+}
+
+Scenario load_scenario(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ScenarioError(path, 0, "", "is a directory, not a scenario file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScenarioError(path, 0, "", "cannot be read (no such file, or no permission)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > 16 * 1024 * 1024) throw ScenarioError(path, 0, "", "is larger than 16 MiB: not a scenario");
+  return parse_scenario(text.str(), path);
+}
+
+std::string CountExpectation::check(std::int64_t n) const {
+  if (exactly && n != *exactly) return "exactly " + std::to_string(*exactly);
+  if (at_least && n < *at_least) return "at least " + std::to_string(*at_least);
+  if (at_most && n > *at_most) return "at most " + std::to_string(*at_most);
+  return {};
+}
+
+} // namespace annals::scenarios
