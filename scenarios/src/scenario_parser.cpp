@@ -261,8 +261,9 @@ LoadStep parse_load(Fields& f) {
   LoadStep s;
   s.aggregate = f.string("aggregate");
   s.id = f.string("id", s.aggregate + "-{i}");
-  if (s.id.find("{i}") == std::string::npos) f.fail("'id' must contain {i} (the aggregate's number), e.g. \"acc-{i}\"");
   s.aggregates = static_cast<int>(f.integer("aggregates", 1, 1000000));
+  if (s.aggregates > 1 && s.id.find("{i}") == std::string::npos)
+    f.fail("'id' must contain {i} (the aggregate's number) when there are several aggregates, e.g. \"acc-{i}\"");
   s.commands = static_cast<int>(f.integer("commands", 0, 10000000));
   s.concurrency = static_cast<int>(f.integer("concurrency", 1, 1024, 1));
   s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, INT64_MAX, 1));
