@@ -6,6 +6,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <mutex>
+#include <set>
+
 namespace annals::actors {
 
 namespace {
@@ -52,6 +55,15 @@ struct Instruments::Families {
   prometheus::Family<prometheus::Histogram>& query_seconds = prometheus::BuildHistogram()
     .Name("annals_query_duration_seconds").Help("Query latency as the caller sees it")
     .Labels({{"path", "query"}}).Register(*registry);
+
+  std::mutex gauges_mtx;
+  std::set<prometheus::Gauge*> gauges;  // every gauge handed out, for zero_gauges()
+  prometheus::Gauge* gauge(prometheus::Family<prometheus::Gauge>& family, const Labels& labels) {
+    auto* g = &family.Add(labels);
+    std::lock_guard<std::mutex> lock(gauges_mtx);
+    gauges.insert(g);
+    return g;
+  }
 };
 
 const std::vector<double>& Instruments::latency_buckets() {
@@ -71,7 +83,7 @@ std::shared_ptr<prometheus::Registry> Instruments::registry() const { return f_-
 
 AggregateInstruments Instruments::aggregate(const std::string& type) {
   const Labels l{{"aggregate", type}};
-  return {&f_->active.Add(l), &f_->recoveries.Add(l), &f_->recovery_seconds.Add(l, latency_buckets())};
+  return {f_->gauge(f_->active, l), &f_->recoveries.Add(l), &f_->recovery_seconds.Add(l, latency_buckets())};
 }
 
 CommandInstruments Instruments::command(const std::string& aggregate, const std::string& command) {
@@ -90,8 +102,13 @@ CommandInstruments Instruments::command(const std::string& aggregate, const std:
 
 ProjectionInstruments Instruments::projection(const std::string& name) {
   const Labels l{{"projection", name}};
-  return {&f_->applied.Add(l),  &f_->lag.Add(l, latency_buckets()), &f_->backlog.Add(l), &f_->checkpoint.Add(l),
-          &f_->restarts.Add(l), &f_->errors.Add(l),                 &f_->parked.Add(l)};
+  return {&f_->applied.Add(l),
+          &f_->lag.Add(l, latency_buckets()),
+          f_->gauge(f_->backlog, l),
+          f_->gauge(f_->checkpoint, l),
+          &f_->restarts.Add(l),
+          &f_->errors.Add(l),
+          f_->gauge(f_->parked, l)};
 }
 
 QueryInstruments Instruments::query(const std::string& projection, const std::string& query) {
@@ -100,6 +117,11 @@ QueryInstruments Instruments::query(const std::string& projection, const std::st
   };
   return {outcome("ok"), outcome("error"),
           &f_->query_seconds.Add({{"projection", projection}, {"query", query}}, latency_buckets())};
+}
+
+void Instruments::zero_gauges() {
+  std::lock_guard<std::mutex> lock(f_->gauges_mtx);
+  for (auto* g : f_->gauges) g->Set(0);
 }
 
 void CommandInstruments::record(const CommandResult& r, double seconds) const {

@@ -9,6 +9,7 @@
 #include "annals/actors/messages.hpp"
 #include "annals/actors/store_reader.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
+#include "metrics_registry_impl.hpp"
 #include "metrics_snapshot.hpp"
 
 #include <caf/actor_system.hpp>
@@ -16,9 +17,6 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
-
-#include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -87,7 +85,9 @@ Error from_caf_error(caf::actor_system& sys, const caf::error& err) {
 struct Runtime::Impl {
   RuntimeOptions options;
   LoggerPtr log = std::make_shared<Logger>(options.log);
-  std::shared_ptr<Instruments> instruments = std::make_shared<Instruments>();
+  // The registry in use: the shared one of options.metrics, or one of its own.
+  std::shared_ptr<MetricsRegistry> metrics = options.metrics ? options.metrics : make_metrics_registry();
+  std::shared_ptr<Instruments> instruments = metrics->impl().instruments;
   CommandInstruments invalid_commands = instruments->command("(invalid)", "(invalid)");
   TypeRegistry types;
   std::shared_ptr<Upcasters> upcasters = std::make_shared<Upcasters>();
@@ -113,6 +113,7 @@ struct Runtime::Impl {
   bool stopping = false;
 
   explicit Impl(RuntimeOptions opts) : options(std::move(opts)) {
+    options.metrics = metrics;  // options() tells which registry is in use
     if (!options.store) options.store = sqlite_store(SqliteStoreOptions{});
     if (options.reader_threads == 0) options.reader_threads = 1;
     // Open every connection first: a bad store fails here, before any actor exists.
@@ -169,6 +170,8 @@ struct Runtime::Impl {
     readers.clear();
     sys.reset();  // waits for every actor
     cfg.reset();
+    // A shared registry outlives us: its gauges must not go on describing us.
+    instruments->zero_gauges();
     log->log(LogLevel::info, "runtime.stopped", "annals runtime stopped", {{"store", options.store->describe()}});
   }
 
@@ -462,11 +465,9 @@ Expected<ProjectionStatus> Runtime::projection_status(const std::string& project
   return std::move(*out);
 }
 
-std::string Runtime::metrics_text() {
-  return prometheus::TextSerializer().Serialize(impl_->instruments->registry()->Collect());
-}
+std::string Runtime::metrics_text() { return impl_->metrics->text(); }
 
-MetricsSnapshot Runtime::metrics() { return metrics_snapshot(impl_->instruments->registry()->Collect()); }
+MetricsSnapshot Runtime::metrics() { return impl_->metrics->snapshot(); }
 
 std::map<std::string, std::set<std::string>> Runtime::aggregate_commands() {
   return impl_->types.commands_by_type();

@@ -15,6 +15,7 @@
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
 #include "annals/metrics.hpp"
+#include "annals/metrics_registry.hpp"
 #include "annals/projection_type.hpp"
 #include "annals/upcasters.hpp"
 #include "annals/runtime_options.hpp"
@@ -142,7 +143,8 @@ public:
   /// diagnostics and tests; reads go to projections, not here.
   Expected<AggregateInspection> inspect(const std::string& aggregate, const std::string& id);
 
-  /// The metrics so far, with latency percentiles (see docs/metrics.md).
+  /// The metrics so far, with latency percentiles (see docs/metrics.md),
+  /// from the registry in use (options.metrics, or the runtime's own).
   MetricsSnapshot metrics();
   /// The same in Prometheus' text exposition format.
   std::string metrics_text();

@@ -12,6 +12,8 @@
 
 namespace annals {
 
+class MetricsRegistry;  // annals/metrics_registry.hpp
+
 /// Supervision and delivery settings shared by all projections.
 struct ProjectionOptions {
   /// A crashed projector restarts after initial_backoff, then factor times
@@ -63,6 +65,13 @@ struct RuntimeOptions {
 
   /// Structured logs: level, format (text or JSON lines), sink.
   LogOptions log;
+
+  /// Where the runtime records its metrics (make_metrics_registry(),
+  /// annals/metrics_registry.hpp). Empty: a registry of its own. Share one
+  /// between runtimes that run one after another (a restart) to keep
+  /// counting; never between two runtimes running at the same time. A runtime
+  /// sets the registry's gauges to 0 when it stops.
+  std::shared_ptr<MetricsRegistry> metrics;
 
   /// Record every command's outcome in the store's audit trail
   /// (Runtime::audit_log).

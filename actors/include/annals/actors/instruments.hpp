@@ -4,6 +4,10 @@
 // command type, a projection or a query when it is registered, so recording
 // on the command path is an atomic add, never a look-up. Metric names and
 // labels are documented in docs/metrics.md.
+//
+// One Instruments may serve runtimes that run one after another (a shared
+// MetricsRegistry): asking again for the handles of the same labels returns
+// the same series, so counters go on counting. Thread-safe.
 
 #include "annals/command_result.hpp"
 
@@ -67,6 +71,10 @@ public:
   CommandInstruments command(const std::string& aggregate, const std::string& command);
   ProjectionInstruments projection(const std::string& name);
   QueryInstruments query(const std::string& projection, const std::string& query);
+
+  /// Sets every gauge handed out so far to 0 (a runtime that stops: its
+  /// gauges must not describe it any more).
+  void zero_gauges();
 
   /// Latency buckets: 1.5x apart from 50 us to 10 s, fine enough for
   /// p50/p95/p99 estimates within about 25%.
