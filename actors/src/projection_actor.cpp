@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <any>
+#include <deque>
+#include <utility>
 
 namespace annals::actors {
 
@@ -19,6 +21,17 @@ namespace {
 
 // The visible lifecycle: starting (snapshot) -> catching_up <-> live.
 enum class Phase { starting, catching_up, live };
+
+// What waits for the queue of accepted events to be empty.
+enum class Next { nothing, read, go_live };
+
+// An accepted event, still in the batch it came in (live batches are shared
+// with other projectors; nothing is copied).
+struct Queued {
+  CommittedEvents batch;
+  std::size_t index = 0;
+  const Event& event() const { return (*batch)[index]; }
+};
 
 struct PendingQuery {
   QueryRequest request;
@@ -37,6 +50,14 @@ struct ProjectorState {
   std::any model;
   std::int64_t checkpoint = 0;   // the last position applied (or skipped)
   std::int64_t seen_head = 0;    // the highest position the bus announced
+  // Events accepted (past the duplicate and gap checks) but not applied yet,
+  // in position order. Without an injected delay it is drained as soon as
+  // events arrive; with one, one event per delay, on a timer.
+  std::deque<Queued> queue;
+  Next next = Next::nothing;     // to do once the queue is empty
+  std::uint64_t drain_timer = 0; // the pending drain timer's number (0: none)
+  std::uint64_t timers = 0;
+  std::chrono::milliseconds timer_delay{0};
   int since_snapshot = 0;
   bool dead = false;
   std::vector<PendingQuery> waiting;  // queries for a position not yet applied
@@ -47,6 +68,27 @@ struct ProjectorState {
 using Self = caf::stateful_actor<ProjectorState>;
 
 void catch_up(Self* self);
+
+// The live copy: not a shadow copy still being built. Only it counts in the
+// metrics and is subject to injected faults.
+bool live_copy(const ProjectorState& st) { return !st.mode.notify || st.notified; }
+
+// The last position accepted: queued, or else applied.
+std::int64_t accepted(const ProjectorState& st) {
+  return st.queue.empty() ? st.checkpoint : st.queue.back().event().position;
+}
+
+// The injected per-event delay that applies to this copy (0: none).
+std::chrono::milliseconds delay_of(const ProjectorState& st) {
+  if (!st.deps.faults || !st.deps.faults->armed() || !live_copy(st)) return std::chrono::milliseconds(0);
+  return st.deps.faults->delay();
+}
+
+// An injected failure for this event, thrown like a failing handler.
+void injected_failure(const ProjectorState& st, const Event& ev) {
+  if (!st.deps.faults || !live_copy(st)) return;
+  if (auto failure = st.deps.faults->take_failure(ev)) throw std::runtime_error(*failure);
+}
 
 QueryReply answer(Self* self, const QueryRequest& q) {
   auto& st = self->state;
@@ -119,10 +161,11 @@ bool apply(Self* self, const Event& ev) {
   auto& st = self->state;
   if (!st.parked.count(ev.position)) {
     try {
+      injected_failure(st, ev);
       Event copy;
       st.type->apply(st.model, current_shape(self, ev, copy));
     } catch (const std::exception& e) {
-      if (!st.mode.notify || st.notified) st.deps.instruments.errors->Increment();
+      if (live_copy(st)) st.deps.instruments.errors->Increment();
       // The supervisor counts this only when it comes from its live copy.
       DeadLetter letter{st.type->name(), ev.position, ev.stream, ev.type, e.what(), 0, 0};
       self->send(st.deps.supervisor, failed_atom::value, std::move(letter));
@@ -135,7 +178,7 @@ bool apply(Self* self, const Event& ev) {
   }
   st.checkpoint = ev.position;
   // A copy still being built for a rebuild or reconciliation does not count.
-  if (!st.mode.notify || st.notified) {
+  if (live_copy(st)) {
     const auto& m = st.deps.instruments;
     m.applied->Increment();
     m.lag_seconds->Observe(std::max<double>(0.0, static_cast<double>(now_us() - ev.metadata.timestamp_us) / 1e6));
@@ -146,16 +189,69 @@ bool apply(Self* self, const Event& ev) {
   return true;
 }
 
+void read_more(Self* self);
+void go_live(Self* self);
+
+// Does what waited for the queue to be empty.
+void run_next(Self* self) {
+  switch (std::exchange(self->state.next, Next::nothing)) {
+    case Next::read: return read_more(self);
+    case Next::go_live: return go_live(self);
+    case Next::nothing: return;
+  }
+}
+
+void schedule_drain(Self* self, std::chrono::milliseconds delay) {
+  auto& st = self->state;
+  if (st.drain_timer) return;
+  st.drain_timer = ++st.timers;
+  st.timer_delay = delay;
+  self->delayed_send(self, delay, drain_atom::value, st.drain_timer);
+}
+
+// Applies the queued events in order: all of them now or, with an injected
+// delay, the next one when its timer fires (queries are answered meanwhile,
+// from the model as it is). Once the queue is empty, runs what waited for it.
+void drain(Self* self) {
+  auto& st = self->state;
+  if (st.dead) return;
+  while (!st.queue.empty()) {
+    if (auto delay = delay_of(st); delay.count() > 0) {
+      schedule_drain(self, delay);
+      break;
+    }
+    const Queued q = std::move(st.queue.front());
+    st.queue.pop_front();
+    if (!apply(self, q.event())) return;
+  }
+  answer_ready(self);
+  if (st.queue.empty()) run_next(self);
+}
+
 void go_live(Self* self) {
   auto& st = self->state;
   if (st.seen_head > st.checkpoint) return catch_up(self);
   st.phase = Phase::live;
   report_ready(self);
+  if (live_copy(st)) {  // also when nothing was applied (resumed from a snapshot at the head)
+    st.deps.instruments.checkpoint->Set(static_cast<double>(st.checkpoint));
+    st.deps.instruments.backlog->Set(static_cast<double>(std::max<std::int64_t>(0, st.seen_head - st.checkpoint)));
+  }
 }
 
+// Reads from the store what the bus did not bring, once the events already
+// accepted are applied.
 void catch_up(Self* self) {
   auto& st = self->state;
   st.phase = Phase::catching_up;
+  st.next = Next::read;
+  drain(self);
+}
+
+// One catch-up step: a batch from the store after the checkpoint (the queue
+// is empty). A full batch reads on once it is applied; a short one goes live.
+void read_more(Self* self) {
+  auto& st = self->state;
   ReadRequest req;
   req.kind = ReadRequest::Kind::all;
   req.from_version = st.checkpoint + 1;
@@ -176,34 +272,40 @@ void catch_up(Self* self) {
           self->quit(caf::make_error(caf::sec::runtime_error, "catch-up failed: " + reply.error->message));
           return;
         }
-        for (const auto& ev : reply.events) {
-          if (ev.position <= s.checkpoint) continue;
-          if (!apply(self, ev)) return;
-        }
-        answer_ready(self);
+        auto events = std::make_shared<const std::vector<Event>>(std::move(reply.events));
+        for (std::size_t i = 0; i < events->size(); ++i)
+          if ((*events)[i].position > accepted(s)) s.queue.push_back(Queued{events, i});
         if (s.mode.stop_at) {
-          if (reply.events.empty()) s.checkpoint = *s.mode.stop_at;  // nothing more to read
-          catch_up(self);
-        } else if (reply.events.size() >= s.settings.catch_up_batch) {
-          catch_up(self);
+          if (events->empty()) s.checkpoint = *s.mode.stop_at;  // nothing more to read
+          s.next = Next::read;
+        } else if (events->size() >= s.settings.catch_up_batch) {
+          s.next = Next::read;
         } else {
-          go_live(self);
+          s.next = Next::go_live;
         }
+        drain(self);
       },
       [=](caf::error& err) { self->quit(err); });
 }
 
-void on_live_batch(Self* self, const std::vector<Event>& events) {
+void on_live_batch(Self* self, const CommittedEvents& batch) {
   auto& st = self->state;
+  const auto& events = *batch;
   if (events.empty()) return;
   st.seen_head = std::max(st.seen_head, events.back().position);
   if (st.phase != Phase::live) return;  // the running catch-up will get there
-  for (const auto& ev : events) {
-    if (ev.position <= st.checkpoint) continue;         // already applied
-    if (ev.position != st.checkpoint + 1) return catch_up(self);  // a gap: read it from the store
-    if (!apply(self, ev)) return;
+  // While events wait (an injected delay), at most catch_up_batch of them are
+  // held; beyond that the store has them.
+  const bool bounded = delay_of(st).count() > 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& ev = events[i];
+    const auto last = accepted(st);
+    if (ev.position <= last) continue;  // already applied or queued
+    if (ev.position != last + 1) return catch_up(self);  // a gap: read it from the store
+    if (bounded && st.queue.size() >= st.settings.catch_up_batch) return catch_up(self);
+    st.queue.push_back(Queued{batch, i});
   }
-  answer_ready(self);
+  drain(self);
 }
 
 void start(Self* self) {
@@ -242,13 +344,13 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
   start(self);
   return {
     [=](committed_atom, const CommittedEvents& batch) {
-      on_live_batch(self, *batch);
+      on_live_batch(self, batch);
       if (!self->state.dead) self->send(self->state.deps.bus, ack_atom::value);
     },
     [=](head_atom, std::int64_t head) {
       auto& s = self->state;
       s.seen_head = std::max(s.seen_head, head);
-      if (s.phase == Phase::live && head > s.checkpoint) catch_up(self);
+      if (s.phase == Phase::live && head > accepted(s)) catch_up(self);
       self->send(s.deps.bus, ack_atom::value);
     },
     [=](query_atom, QueryRequest& q) {
@@ -283,6 +385,7 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       auto& s = self->state;
       StoreAck ack;
       try {
+        injected_failure(s, ev);  // a retry while an injected failure has attempts left fails too
         Event copy;
         s.type->apply(s.model, current_shape(self, ev, copy));
       } catch (const std::exception& e) {
@@ -301,6 +404,27 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
     [=](dump_atom) { return dump(self); },
     [=](snapshot_atom) {
       if (self->state.type->snapshot_every() > 0) save_snapshot(self);
+    },
+    [=](drain_atom, std::uint64_t timer) {
+      // An injected delay is over: apply the next queued event.
+      auto& s = self->state;
+      if (timer != s.drain_timer) return;  // replaced by a newer timer
+      s.drain_timer = 0;
+      if (!s.queue.empty()) {
+        const Queued q = std::move(s.queue.front());
+        s.queue.pop_front();
+        if (!apply(self, q.event())) return;
+      }
+      drain(self);
+    },
+    [=](faults_atom) {
+      // The injected faults changed: a new delay applies to the events still
+      // queued (none drains them at once).
+      auto& s = self->state;
+      const auto delay = delay_of(s);
+      if (s.drain_timer && delay == s.timer_delay) return;
+      s.drain_timer = 0;
+      drain(self);
     },
     [=](crash_atom) {
       self->quit(caf::make_error(caf::sec::runtime_error, "crash injected into projection '"

@@ -56,7 +56,8 @@ using Self = caf::stateful_actor<SupervisorState>;
 void start_child(Self* self) {
   auto& st = self->state;
   st.child = spawn_projector(self, st.type, st.parked,
-                             ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self}, st.deps.upcasters, st.deps.instruments},
+                             ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self},
+                                           st.deps.upcasters, st.deps.instruments, st.deps.faults},
                              st.settings.projector);
   self->monitor(st.child);
   st.child_addr = st.child.address();
@@ -71,7 +72,7 @@ caf::actor spawn_copy(Self* self, ProjectorMode mode) {
   mode.notify = caf::actor{self};
   auto copy = spawn_projector(self, st.type, st.parked,
                               ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self},
-                                            st.deps.upcasters, st.deps.instruments},
+                                            st.deps.upcasters, st.deps.instruments, st.deps.faults},
                               st.settings.projector, std::move(mode));
   self->monitor(copy);
   return copy;
@@ -283,6 +284,11 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     },
     [=](crash_atom) {
       if (self->state.child) self->send(self->state.child, crash_atom::value);
+    },
+    [=](faults_atom) {
+      // Shadow copies ignore faults until they become the live copy; tell them too.
+      if (self->state.child) self->send(self->state.child, faults_atom::value);
+      if (self->state.rebuild) self->send(self->state.rebuild, faults_atom::value);
     },
     [=](rebuild_atom) {
       auto& s = self->state;

@@ -7,6 +7,7 @@
 #include "annals/actors/projection_supervisor.hpp"
 #include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
+#include "annals/actors/projection_faults.hpp"
 #include "annals/actors/store_reader.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
 #include "metrics_registry_impl.hpp"
@@ -62,9 +63,11 @@ private:
   std::map<std::string, RegisteredAggregatePtr, std::less<>> types_;
 };
 
-// A registered projection: its supervisor and the handles of its queries.
+// A registered projection: its supervisor, its injected faults and the
+// handles of its queries.
 struct RegisteredProjection {
   caf::actor supervisor;
+  ProjectionFaultsPtr faults;
   std::map<std::string, QueryInstruments, std::less<>> queries;
   QueryInstruments unknown_query;
 };
@@ -221,6 +224,26 @@ struct Runtime::Impl {
     std::lock_guard<std::mutex> lock(projections_mtx);
     auto it = projections.find(name);
     return it == projections.end() ? caf::actor{} : it->second.supervisor;
+  }
+
+  // Changes a projection's injected faults, tells its projector and logs it.
+  std::optional<Error> change_faults(const std::string& name, const std::function<void(ProjectionFaults&)>& change,
+                                     const std::string& description, json::object fields) {
+    caf::actor supervisor;
+    ProjectionFaultsPtr faults;
+    {
+      std::lock_guard<std::mutex> lock(projections_mtx);
+      auto it = projections.find(name);
+      if (it == projections.end()) return Error{errc::unknown_projection, "no projection '" + name + "'"};
+      supervisor = it->second.supervisor;
+      faults = it->second.faults;
+    }
+    change(*faults);
+    caf::anon_send(supervisor, faults_atom::value);  // a delay that changed applies to queued events
+    fields["projection"] = name;
+    log->log(LogLevel::info, "projection.fault_injected", "projection '" + name + "': " + description,
+             std::move(fields));
+    return std::nullopt;
   }
 
   // The audit line of a command's outcome, unless the journal already wrote
@@ -399,11 +422,12 @@ void Runtime::register_projection(ProjectionType type) {
   auto name = type.name();
   auto reader = im.readers[std::hash<std::string>{}("projection:" + name) % im.readers.size()];
   RegisteredProjection reg;
+  reg.faults = std::make_shared<ProjectionFaults>();
   for (const auto& q : type.query_names()) reg.queries.emplace(q, im.instruments->query(name, q));
   reg.unknown_query = im.instruments->query(name, "(unknown)");
   reg.supervisor = spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
                                                SupervisorDeps{reader, im.journal, im.bus, im.upcasters,
-                                                              im.instruments->projection(name), im.log},
+                                                              im.instruments->projection(name), im.log, reg.faults},
                                                settings);
   im.projections.emplace(name, std::move(reg));
 }
@@ -536,6 +560,30 @@ Expected<Reconciliation> Runtime::reconcile_projection(const std::string& projec
 
 void Runtime::crash_projection(const std::string& projection) {
   if (auto target = impl_->projection(projection)) caf::anon_send(target, crash_atom::value);
+}
+
+std::optional<Error> Runtime::fail_projection_on(const std::string& projection, EventMatch match, int times) {
+  const auto filter = match.to_string();
+  json::object fields{{"fault", "fail"}, {"match", filter}, {"times", times}};
+  const auto description = times > 0 ? "fails " + std::to_string(times) + " time(s) on the next event matching " + filter
+                                      : std::string("fail fault removed");
+  return impl_->change_faults(projection, [&](ProjectionFaults& f) { f.fail_on(std::move(match), times); },
+                              description, std::move(fields));
+}
+
+std::optional<Error> Runtime::delay_projection(const std::string& projection, std::chrono::milliseconds per_event) {
+  per_event = std::max(per_event, std::chrono::milliseconds(0));
+  json::object fields{{"fault", "delay"}, {"delay_ms", per_event.count()}};
+  const auto description = per_event.count() > 0
+                              ? "applies each event " + std::to_string(per_event.count()) + " ms late"
+                              : std::string("delay removed");
+  return impl_->change_faults(projection, [&](ProjectionFaults& f) { f.set_delay(per_event); }, description,
+                              std::move(fields));
+}
+
+std::optional<Error> Runtime::clear_projection_faults(const std::string& projection) {
+  return impl_->change_faults(projection, [](ProjectionFaults& f) { f.clear(); }, "faults cleared",
+                              {{"fault", "clear"}});
 }
 
 Expected<AggregateInspection> Runtime::inspect(const std::string& aggregate, const std::string& id) {

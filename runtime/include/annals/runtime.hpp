@@ -14,6 +14,7 @@
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
+#include "annals/fault_injection.hpp"
 #include "annals/metrics.hpp"
 #include "annals/metrics_registry.hpp"
 #include "annals/projection_type.hpp"
@@ -138,6 +139,27 @@ public:
   /// Fault injection for scenarios and tests: the projection's projector
   /// crashes now; its supervisor restarts it.
   void crash_projection(const std::string& projection);
+
+  /// Fault injection: the projection's live projector fails on the next event
+  /// matching `match` that it applies, `times` times in a row (each attempt,
+  /// including after its supervisor restarts it, counts once), as if its
+  /// handler threw. The fault binds to that event's position; once used up,
+  /// the event applies normally. With times >= options.projections.max_attempts
+  /// the event is parked as a poison event; retry_dead_letter fails while the
+  /// fault has failures left and succeeds after. Shadow copies (rebuild,
+  /// reconcile) are not affected. Replaces an earlier fail fault of that
+  /// projection; times <= 0 removes it. Error: unknown_projection.
+  std::optional<Error> fail_projection_on(const std::string& projection, EventMatch match, int times);
+  /// Fault injection: the projection applies each event `per_event` later
+  /// than it could (a slow projector); meanwhile it keeps answering queries
+  /// from the model it has (plain queries see older data; queries with
+  /// min_position wait). A new delay applies to the events not applied yet;
+  /// 0 removes the delay and the waiting events are applied at once.
+  /// Error: unknown_projection.
+  std::optional<Error> delay_projection(const std::string& projection, std::chrono::milliseconds per_event);
+  /// Removes both kinds of fault from a projection (waiting events are
+  /// applied at once). Error: unknown_projection.
+  std::optional<Error> clear_projection_faults(const std::string& projection);
 
   /// The current state of one aggregate instance (activating it). For
   /// diagnostics and tests; reads go to projections, not here.

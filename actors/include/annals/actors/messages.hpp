@@ -46,6 +46,8 @@ using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using rebuild_atom = caf::atom_constant<caf::atom("rebuild")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
 using audit_atom = caf::atom_constant<caf::atom("audit")>;
+using faults_atom = caf::atom_constant<caf::atom("faults")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 using Deadline = std::chrono::steady_clock::time_point;
 

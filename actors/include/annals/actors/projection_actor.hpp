@@ -7,18 +7,29 @@
 // the store. Parked positions are skipped. If applying an event throws, it
 // reports the event to its supervisor and dies; the supervisor restarts it.
 //
+// Accepted events (past the duplicate and gap checks, which compare with the
+// last event accepted) wait in a queue and are applied from it: at once, or,
+// with an injected delay (ProjectionFaults), one per delay on a timer, so that
+// queries keep being answered from the model as it is. A catch-up step reads
+// on (or goes live) only once its events are applied; while events wait, at
+// most catch_up_batch are held and the rest is read from the store later.
+// The live copy also consults the injected fail fault before each event.
+//
 // Protocol:  (query_atom, QueryRequest)  -> QueryReply (waits for min_position)
 //            (retry_atom, Event)         -> StoreAck  (apply a parked event now)
 //            (status_atom)               -> ProjectionInfo
 //            (crash_atom)                -> dies (fault injection)
 //            (dump_atom)                 -> ModelDump
 //            (snapshot_atom)             -> saves a read-model snapshot now
+//            (faults_atom)               -> the injected faults changed (a new delay)
+//            (drain_atom, n)             -> (its own timer) apply the next delayed event
 // A shadow copy (ProjectorMode) builds a fresh model beside the live one for
 // a rebuild or a reconciliation and reports (ready_atom, ModelDump) to
 // `notify` when it is live (rebuild) or has reached `stop_at` (reconcile).
 
 #include "annals/actors/instruments.hpp"
 #include "annals/actors/messages.hpp"
+#include "annals/actors/projection_faults.hpp"
 #include "annals/projection_type.hpp"
 
 #include <caf/actor.hpp>
@@ -38,6 +49,7 @@ struct ProjectorDeps {
   caf::actor supervisor;
   UpcastersPtr upcasters;
   ProjectionInstruments instruments;
+  ProjectionFaultsPtr faults;  ///< injected faults (shared with the runtime; may be null)
 };
 
 struct ProjectorSettings {

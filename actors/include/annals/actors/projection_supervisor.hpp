@@ -10,6 +10,7 @@
 //            (status_atom)                   -> ProjectionInfo
 //            (retry_atom, std::int64_t pos)  -> StoreAck
 //            (crash_atom)                    -> the projector dies (fault injection)
+//            (faults_atom)                   -> tells the projector its injected faults changed
 //            (rebuild_atom)                  -> StoreAck once a fresh copy, built from
 //                                               position 0 while the old one kept answering,
 //                                               has replaced it
@@ -41,6 +42,7 @@ struct SupervisorDeps {
   UpcastersPtr upcasters;
   ProjectionInstruments instruments;
   LoggerPtr log;
+  ProjectionFaultsPtr faults;  ///< handed to every projector it spawns
 };
 
 caf::actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type, SupervisorDeps deps,
