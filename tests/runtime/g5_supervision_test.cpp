@@ -34,7 +34,7 @@ RuntimeOptions fast_supervision(RuntimeOptions o) {
 
 } // namespace
 
-SCENARIO_METHOD(RuntimeFixture, "G5 a poison event is parked after K attempts; commands and other projections go on") {
+SCENARIO_METHOD(RuntimeFixture, "G5 a poison event is parked after K attempts, commands and other projections go on") {
   auto fixed = std::make_shared<std::atomic<bool>>(false);
   auto rt = bank_runtime(fast_supervision(options()));
   rt->register_projection(sums("picky", poison_13(fixed)));

@@ -33,7 +33,7 @@ TEST_CASE_METHOD(RuntimeFixture, "G6 a query with the position of a just-acknowl
   CHECK(*total == json::value(60 * 61 / 2));
 }
 
-SCENARIO_METHOD(RuntimeFixture, "G6 without min_position a read may be stale; with it, it waits or times out clearly") {
+SCENARIO_METHOD(RuntimeFixture, "G6 without min_position a read may be stale, with it it waits or times out clearly") {
   auto fixed = std::make_shared<std::atomic<bool>>(false);
   auto o = options();
   o.projections.initial_backoff = std::chrono::milliseconds(20);

@@ -113,7 +113,7 @@ const char* const sku_b = R"({"sku": "sku-B", "on_hand": 3, "reserved": 1, "avai
 
 } // namespace
 
-TEST_CASE_METHOD(RuntimeFixture, "orders: checkout end to end; queries at the last position show it exactly") {
+TEST_CASE_METHOD(RuntimeFixture, "orders: checkout end to end, queries at the last position show it exactly") {
   auto rt = orders_runtime(options());
   const auto last = checkout(*rt);
   CHECK(rt->head_position() == last.position);
