@@ -1,0 +1,185 @@
+// `annals events` and `annals streams`: the stored log, read straight from
+// the store over a read-only connection (no runtime, no upcasting).
+#include "store_tools.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace annals::cli {
+
+namespace {
+
+using tools::Access;
+using tools::ToolError;
+
+constexpr std::size_t batch_size = 1000;
+
+
+StreamId parse_stream(const std::string& text) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size())
+    throw ToolError(exit_usage, "--stream expects AGGREGATE/ID (e.g. account/acc-1), got '" + text + "'");
+  return StreamId{text.substr(0, slash), text.substr(slash + 1)};
+}
+
+struct EventsArgs {
+  StoreSelection store;
+  std::string stream;
+  std::string aggregate;
+  std::vector<std::string> types;
+  std::int64_t from = 1;
+  std::int64_t to = 0;
+  std::int64_t limit = 0;
+  bool text = false;
+  CLI::Option* stream_opt = nullptr;
+  CLI::Option* to_opt = nullptr;
+  CLI::Option* limit_opt = nullptr;
+};
+
+int run_events(Context& ctx, const EventsArgs& a) {
+  std::optional<StreamId> stream;
+  if (a.stream_opt->count() > 0) stream = parse_stream(a.stream);
+  const bool has_to = a.to_opt->count() > 0;
+  const bool has_limit = a.limit_opt->count() > 0;
+  if (has_to && a.to < a.from)
+    throw ToolError(exit_usage, "--to " + std::to_string(a.to) + " is before --from " + std::to_string(a.from));
+  const std::set<std::string> types(a.types.begin(), a.types.end());
+
+  auto store = tools::open_store(ctx, a.store, Access::read_only)->connect();
+  tools::Table table({}, "rlllll");
+  std::int64_t printed = 0;
+  // Prints what passes the filters; false once past --to or at --limit.
+  auto emit = [&](const Event& e) {
+    if (has_to && e.position > a.to) return false;
+    if (e.position < a.from) return true;
+    if (!a.aggregate.empty() && e.stream.aggregate != a.aggregate) return true;
+    if (!types.empty() && !types.count(e.type)) return true;
+    if (a.text) {
+      table.add({std::to_string(e.position), tools::short_time(e.metadata.timestamp_us), e.stream.to_string(),
+                 "v" + std::to_string(e.version),
+                 e.schema_version == 1 ? e.type : e.type + " (schema " + std::to_string(e.schema_version) + ")",
+                 json::serialize(e.data)});
+    } else {
+      tools::print_json_line(ctx.out, e.to_json());
+    }
+    ++printed;
+    return !(has_limit && printed >= a.limit);
+  };
+
+  std::int64_t next = stream ? 1 : a.from;  // a version for a stream, else a position
+  for (;;) {
+    if (ctx.stop_requested()) {
+      table.print(ctx.out);
+      ctx.out.flush();
+      return tools::fail(ctx, exit_interrupted, "interrupted");
+    }
+    const auto batch = stream ? store->read_stream(*stream, next, batch_size) : store->read_all(next, batch_size);
+    bool more = !batch.empty();
+    for (const auto& e : batch) {
+      if (!emit(e)) {
+        more = false;
+        break;
+      }
+    }
+    table.print(ctx.out);
+    if (!more || batch.size() < batch_size) break;
+    next = stream ? batch.back().version + 1 : batch.back().position + 1;
+  }
+  ctx.out.flush();
+  return exit_ok;
+}
+
+struct StreamsArgs {
+  StoreSelection store;
+  std::string aggregate;
+  bool text = false;
+};
+
+int run_streams(Context& ctx, const StreamsArgs& a) {
+  auto store = tools::open_store(ctx, a.store, Access::read_only)->connect();
+  tools::Table table({"AGGREGATE", "ID", "VERSION", "EVENTS", "FIRST", "LAST"}, "llrrrr");
+  std::optional<StreamId> after;
+  std::size_t total = 0;
+  for (;;) {
+    if (ctx.stop_requested()) {
+      table.print(ctx.out);
+      ctx.out.flush();
+      return tools::fail(ctx, exit_interrupted, "interrupted");
+    }
+    const auto page = store->streams(a.aggregate, after, batch_size);
+    for (const auto& s : page) {
+      if (a.text) {
+        table.add({s.stream.aggregate, s.stream.id, std::to_string(s.version), std::to_string(s.events),
+                   std::to_string(s.first_position), std::to_string(s.last_position)});
+      } else {
+        tools::print_json_line(ctx.out, json::object{{"aggregate", s.stream.aggregate},
+                                                     {"id", s.stream.id},
+                                                     {"version", s.version},
+                                                     {"events", s.events},
+                                                     {"first_position", s.first_position},
+                                                     {"last_position", s.last_position}});
+      }
+    }
+    total += page.size();
+    table.print(ctx.out);
+    if (page.size() < batch_size) break;
+    after = page.back().stream;
+  }
+  if (a.text && total == 0)
+    ctx.out << (a.aggregate.empty() ? std::string("no streams") : "no streams of '" + a.aggregate + "'") << '\n';
+  ctx.out.flush();
+  return exit_ok;
+}
+
+} // namespace
+
+void add_event_tools(CLI::App& app, Context& ctx) {
+  {
+    auto a = std::make_shared<EventsArgs>();
+    auto* sub = app.add_subcommand("events", "List stored events, oldest first (JSON lines, or --text)");
+    add_store_options(*sub, a->store, "annals.db");
+    auto* stream = sub->add_option("--stream", a->stream,
+                                   "only the events of one stream, AGGREGATE/ID (e.g. account/acc-1)")
+                     ->type_name("AGG/ID");
+    auto* aggregate = sub->add_option("--aggregate", a->aggregate, "only events of this aggregate type (e.g. account)")
+                        ->type_name("TYPE");
+    stream->excludes(aggregate);
+    a->stream_opt = stream;
+    sub->add_option("--type", a->types, "only events of this type (repeatable: any of them)")->type_name("EVENT_TYPE");
+    sub->add_option("--from", a->from, "first global position (inclusive)")
+      ->check(tools::at_least(0))
+      ->type_name("POS")
+      ->capture_default_str();
+    a->to_opt =
+      sub->add_option("--to", a->to, "last global position (inclusive)")->check(tools::at_least(0))->type_name("POS");
+    a->limit_opt =
+      sub->add_option("--limit", a->limit, "print at most N events (N >= 1)")->check(tools::at_least(1))->type_name("N");
+    sub->add_flag("--text", a->text, "one aligned line per event: position, time, stream, version, type, data");
+    sub->footer(
+      "Events are printed as stored (raw): no upcasters run, so older events keep\n"
+      "their stored schema_version and shape. A JSON line is one event:\n"
+      "{\"position\",\"aggregate\",\"id\",\"version\",\"type\",\"schema_version\",\"data\",\"metadata\"}.\n"
+      "The store is opened read-only and read in batches of 1000, so this works\n"
+      "beside a running writer and on a store of any size.");
+    sub->callback([&ctx, a] { tools::run_tool(ctx, [&] { return run_events(ctx, *a); }); });
+  }
+  {
+    auto a = std::make_shared<StreamsArgs>();
+    auto* sub = app.add_subcommand("streams", "List streams with their version, event count and positions");
+    add_store_options(*sub, a->store, "annals.db");
+    sub->add_option("--aggregate", a->aggregate, "only streams of this aggregate type (e.g. account)")->type_name("TYPE");
+    sub->add_flag("--text", a->text, "an aligned table instead of JSON lines");
+    sub->footer(
+      "One line per stream, ordered by aggregate type then id:\n"
+      "{\"aggregate\",\"id\",\"version\",\"events\",\"first_position\",\"last_position\"}\n"
+      "(positions are global: the stream's first and last event in the log).\n"
+      "The store is opened read-only.");
+    sub->callback([&ctx, a] { tools::run_tool(ctx, [&] { return run_streams(ctx, *a); }); });
+  }
+}
+
+} // namespace annals::cli

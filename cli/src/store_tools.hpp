@@ -1,0 +1,130 @@
+#pragma once
+// What the store tools share (store_tools.cpp): opening the selected store
+// without ever creating it, a runtime with the selected domains, waiting for
+// projections, error mapping and output helpers. The tools themselves are in
+// event_tools.cpp (events, streams) and projection_tools.cpp (projections,
+// dead-letters, rebuild, reconcile).
+
+#include "context.hpp"
+
+#include "annals/json.hpp"
+#include "annals/log.hpp"
+#include "annals/runtime.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+class Validator;
+}
+
+namespace annals::cli {
+
+void add_event_tools(CLI::App& app, Context& ctx);       // events, streams
+void add_projection_tools(CLI::App& app, Context& ctx);  // projections, dead-letters, rebuild, reconcile
+
+namespace tools {
+
+/// A tool's failure with its exit code and one-line reason (see run_tool).
+class ToolError : public std::runtime_error {
+public:
+  ToolError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const noexcept { return code_; }
+
+private:
+  int code_;
+};
+
+/// `text` with line breaks and tabs turned into spaces: the reason of a
+/// failure is one line, and so is each row of a text table.
+std::string one_line(std::string text);
+
+/// ctx.fail with the message made one line.
+int fail(Context& ctx, int code, const std::string& message);
+
+/// Runs a tool's body and sets ctx.exit_code: the body's return value, or
+/// for an exception ToolError -> its code, StoreError -> exit_store,
+/// anything else -> exit_failed, each reported with ctx.fail on one line.
+void run_tool(Context& ctx, const std::function<int()>& body);
+
+enum class Access {
+  read_only,  ///< SQLite opened with read_only: works beside a running writer and on a read-only file
+  read_write  ///< for tools that change the store (dead-letter retry, rebuild's snapshot)
+};
+
+/// Checks the --domain names and the store: an SQLite file must exist and be
+/// an annals store of this build's schema version (checked over a read-only
+/// connection, so nothing is ever created, initialized or migrated). Throws
+/// ToolError (exit_usage for an unknown domain, exit_store for a missing
+/// path) or StoreError.
+std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSelection& sel, Access access);
+
+/// Accepts an integer >= min ("--limit: expected an integer >= 1, got '0'").
+CLI::Validator at_least(std::int64_t min);
+
+/// Log levels accepted by --log-level.
+void add_log_level_option(CLI::App& sub, std::string& level);
+
+/// A runtime on the selected store with the selected domains installed; its
+/// log records (at `log_level` and above) go to ctx.err as text lines.
+std::unique_ptr<Runtime> start_runtime(Context& ctx, const StoreSelection& sel, Access access,
+                                       const std::string& log_level);
+
+/// The projections the selected domains register (sorted), from a runtime
+/// on an empty in-memory store.
+std::vector<std::string> catalog_projections(Context& ctx, const StoreSelection& sel);
+
+/// "a, b, c".
+std::string join(const std::vector<std::string>& names);
+
+/// Throws ToolError(exit_usage) unless `projection` is registered in `rt`.
+void require_projection(Runtime& rt, const std::string& projection);
+
+enum class WaitResult { caught_up, timed_out, interrupted };
+
+/// Polls until each projection is running and has applied `target` (the
+/// store's head when the tool started: a writer in another process may add
+/// more, which this runtime's projectors do not hear of), or `timeout`
+/// passes, or ctx.stop_requested().
+WaitResult wait_caught_up(Context& ctx, Runtime& rt, const std::vector<std::string>& projections,
+                          std::int64_t target, std::chrono::duration<double> timeout);
+
+/// "projection 'x' has applied 5 of 9 events (last error: ...)" for each
+/// projection that has not caught up, joined with "; ".
+std::string lagging(Runtime& rt, const std::vector<std::string>& projections, std::int64_t target);
+
+/// One JSON value on one line.
+void print_json_line(std::ostream& out, const json::value& v);
+
+/// ISO 8601 UTC with milliseconds: "2026-11-24T10:00:00.123Z".
+std::string short_time(std::int64_t us);
+
+/// An aligned text table. Rows can be printed in pages: column widths only
+/// grow, the header is printed once (before the first page).
+class Table {
+public:
+  /// `right`: one character per column, 'r' for right-aligned (numbers).
+  Table(std::vector<std::string> headers, std::string right);
+  void add(std::vector<std::string> row);
+  std::size_t pending() const { return rows_.size(); }
+  /// Prints the rows added since the last call; the last column is not padded.
+  void print(std::ostream& out);
+
+private:
+  std::vector<std::string> headers_;
+  std::string right_;
+  std::vector<std::size_t> widths_;
+  std::vector<std::vector<std::string>> rows_;
+  bool header_done_ = false;
+};
+
+} // namespace tools
+} // namespace annals::cli
