@@ -437,7 +437,7 @@ void add_projection_tools(CLI::App& app, Context& ctx) {
     auto* sub = app.add_subcommand("rebuild", "Rebuild a projection from position 0 and refresh its stored snapshot");
     add_store_options(*sub, a->store, "annals.db");
     sub->add_option("projection", a->projection, "the projection to rebuild")->required()->type_name("PROJECTION");
-    sub->add_option("--timeout", a->timeout, "seconds the rebuild may take")
+    sub->add_option("--timeout", a->timeout, "seconds the catch-up, and then the rebuild, may take")
       ->check(CLI::PositiveNumber)
       ->type_name("SECONDS")
       ->capture_default_str();
@@ -448,7 +448,9 @@ void add_projection_tools(CLI::App& app, Context& ctx) {
       "store (every event replayed from position 0, parked ones skipped) and, if\n"
       "the projection keeps snapshots, replaces its stored snapshot with the\n"
       "rebuilt model: a service started afterwards loads that one. To rebuild a\n"
-      "running service's read model, call Runtime::rebuild_projection there.");
+      "running service's read model, call Runtime::rebuild_projection there.\n"
+      "Opens the store for writing (the snapshot); like any runtime, it parks an\n"
+      "event that keeps failing.");
     sub->callback([&ctx, a] { tools::run_tool(ctx, [&] { return run_rebuild(ctx, *a); }); });
   }
   {
