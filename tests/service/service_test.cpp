@@ -860,7 +860,7 @@ TEST_CASE_METHOD(ServiceFixture, "20 concurrent clients, 25 deposits each: all a
   CHECK(total.json().at("result").at("total").as_int64() == kDeposits * (kClients * (kClients + 1) / 2));
 }
 
-TEST_CASE_METHOD(ServiceFixture, "idle and slow connections are closed after the idle timeout; others are served") {
+TEST_CASE_METHOD(ServiceFixture, "idle and slow connections are closed after the idle timeout while others are served") {
   auto o = options();
   o.idle_timeout = 1s;
   start(std::move(o));
