@@ -286,7 +286,7 @@ SCENARIO_METHOD(Fixture, "A run asked to stop before it starts runs no step") {
   CHECK(r.report.head == 0);
 }
 
-SCENARIO_METHOD(Fixture, "A run interrupted during a long load stops early; what was acknowledged is in the store, in order") {
+SCENARIO_METHOD(Fixture, "A run interrupted during a long load stops early, and what was acknowledged is in the store, in order") {
   GIVEN("a load of 200000 deposits over 20 accounts at concurrency 4, then more steps, on a SQLite file") {
     const std::string db = dir.file("interrupted.db");
     auto sc = bank(R"({"step": "load", "aggregate": "account", "id": "acc-{i}", "aggregates": 20, "commands": 200000, "concurrency": 4,
@@ -414,7 +414,7 @@ SCENARIO_METHOD(Fixture, "The seed option replaces the seed of every load step")
 
 // --- every step kind ---------------------------------------------------------
 
-SCENARIO_METHOD(Fixture, "command: repeated with an idempotency key it is applied once; without one, every time") {
+SCENARIO_METHOD(Fixture, "command: repeated with an idempotency key it is applied once, without one every time") {
   auto sc = bank(open_ada + "," + deposit("ada", 10, R"(, "idempotency_key": "pay-1", "repeat": 3)") + "," +
                  deposit("ada", 1, R"(, "repeat": 3)") + "," +
                  R"({"step": "stream", "aggregate": "account", "id": "ada", "version": 6, "types": {"opened": 1, "deposited": 5}},
@@ -564,7 +564,7 @@ SCENARIO_METHOD(Fixture, "query: expect, equals, that, read-your-writes and expe
   }
 }
 
-SCENARIO_METHOD(Fixture, "inject: a delayed projector gives stale plain reads; a short read-your-writes wait times out; clear_faults") {
+SCENARIO_METHOD(Fixture, "inject: a delayed projector gives stale plain reads, a short read-your-writes wait times out, clear_faults applies at once") {
   auto sc = bank(open_ada + "," +
                  R"({"step": "query", "projection": "balances", "query": "balance", "args": {"id": "ada"}, "read_your_writes": true, "expect": {"balance": 100}},
                     {"step": "inject", "fault": "delay_projector", "projection": "balances", "delay_ms": 1000},)" +
@@ -589,7 +589,7 @@ SCENARIO_METHOD(Fixture, "inject: a delayed projector gives stale plain reads; a
   CHECK(r.report.query_errors == 1);
 }
 
-SCENARIO_METHOD(Fixture, "inject: a crashed projector is restarted and catches up; wait_until restarted") {
+SCENARIO_METHOD(Fixture, "inject: a crashed projector is restarted and catches up, wait_until restarted") {
   auto sc = bank(open_ada + "," + deposit("ada", 5) + "," +
                  R"({"step": "inject", "fault": "crash_projector", "projection": "balances"},
                     {"step": "inject", "fault": "crash_projector", "projection": "daily_totals", "wait": false},
@@ -612,7 +612,7 @@ SCENARIO_METHOD(Fixture, "inject: a crashed projector is restarted and catches u
   CHECK(obs.outcome(8).details.at("equal") == true);
 }
 
-SCENARIO_METHOD(Fixture, "inject fail_projector: a poison event is parked, listed, retried; the other projection goes on") {
+SCENARIO_METHOD(Fixture, "inject fail_projector: a poison event is parked, listed and retried while the other projection goes on") {
   GIVEN("max_attempts 2 and a fault on acc-2's next deposit, failing 4 times") {
     auto sc = bank(R"({"step": "command", "aggregate": "account", "id": "acc-1", "command": "open", "data": {"owner": "a", "initial_deposit": 1}},
                       {"step": "command", "aggregate": "account", "id": "acc-2", "command": "open", "data": {"owner": "b"}},
@@ -711,7 +711,7 @@ SCENARIO_METHOD(Fixture, "inspect and stream check the write side") {
   }
 }
 
-SCENARIO_METHOD(Fixture, "report prints the numbers so far; sleep waits") {
+SCENARIO_METHOD(Fixture, "report prints the numbers so far, sleep waits") {
   auto sc = bank(open_ada + R"(, {"step": "report"}, {"step": "sleep", "ms": 30},)" + deposit("ada", 1));
   RecordingObserver obs;
   const auto t0 = std::chrono::steady_clock::now();
