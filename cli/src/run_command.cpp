@@ -36,14 +36,6 @@ struct RunArgs {
   std::string log_level = "info";
 };
 
-LogLevel parse_level(const std::string& s) {
-  if (s == "debug") return LogLevel::debug;
-  if (s == "warn") return LogLevel::warn;
-  if (s == "error") return LogLevel::error;
-  if (s == "off") return LogLevel::off;
-  return LogLevel::info;
-}
-
 // Removes a store file and its WAL companions.
 void remove_store_files(const std::string& path) {
   std::error_code ec;
@@ -101,7 +93,7 @@ int run(Context& ctx, const RunArgs& a) {
   scenarios::RunOptions opts;
   opts.interrupted = ctx.interrupted;
   opts.seed = a.seed;
-  opts.runtime_log_level = parse_level(a.log_level);
+  opts.runtime_log_level = log_level_from_string(a.log_level).value_or(LogLevel::info);
 
   std::unique_ptr<scenarios::RunObserver> log;
   if (a.json) log = std::make_unique<scenarios::JsonStepLog>(ctx.out);

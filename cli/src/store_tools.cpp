@@ -54,13 +54,6 @@ void check_domains(const Context& ctx, const StoreSelection& sel) {
   }
 }
 
-LogLevel parse_level(const std::string& s) {
-  if (s == "debug") return LogLevel::debug;
-  if (s == "info") return LogLevel::info;
-  if (s == "warn") return LogLevel::warn;
-  if (s == "error") return LogLevel::error;
-  return LogLevel::off;
-}
 
 // Display width of UTF-8 text: code points, not bytes.
 std::size_t text_width(const std::string& s) {
@@ -126,7 +119,7 @@ std::unique_ptr<Runtime> start_runtime(Context& ctx, const StoreSelection& sel, 
   RuntimeOptions o;
   o.store = open_store(ctx, sel, access);
   o.audit = false;  // the tools send no commands
-  o.log.level = parse_level(log_level);
+  o.log.level = log_level_from_string(log_level).value_or(LogLevel::warn);
   auto mtx = std::make_shared<std::mutex>();
   std::ostream* err = &ctx.err;
   o.log.sink = [mtx, err](const LogRecord& r) {

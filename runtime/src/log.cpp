@@ -18,6 +18,12 @@ const char* to_string(LogLevel l) {
   return "info";
 }
 
+std::optional<LogLevel> log_level_from_string(std::string_view name) {
+  for (auto l : {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error, LogLevel::off})
+    if (name == to_string(l)) return l;
+  return std::nullopt;
+}
+
 Logger::Logger(LogOptions options) : options_(std::move(options)) {}
 
 void Logger::log(LogLevel level, std::string event, std::string message, json::object fields) {

@@ -11,13 +11,17 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace annals {
 
 enum class LogLevel { debug = 0, info = 1, warn = 2, error = 3, off = 4 };
 
 const char* to_string(LogLevel l);
+/// "debug", "info", "warn", "error", "off" (as to_string gives them); nullopt otherwise.
+std::optional<LogLevel> log_level_from_string(std::string_view name);
 
 struct LogRecord {
   std::int64_t at_us = 0;
