@@ -104,14 +104,44 @@ QueryReply answer(Self* self, const QueryRequest& q) {
   return reply;
 }
 
+// The position a query waits for: its min_position or, for a plain query
+// (min_position 0) of a restarted projector that is still catching up, the
+// position its predecessor had reached, so that a restart does not answer from
+// an older model than the one before it did.
+std::int64_t wait_target(const ProjectorState& st, const QueryRequest& q) {
+  if (q.min_position > 0 || st.phase == Phase::live) return q.min_position;
+  return st.mode.predecessor_position;
+}
+
+bool ready(const ProjectorState& st, const QueryRequest& q) { return st.checkpoint >= wait_target(st, q); }
+
+// The answer to a waiting query whose deadline has passed: a plain query gets
+// the model as it is (catch-up never makes it fail), a read-your-writes query
+// a timeout saying how far the projection got.
+QueryReply expired(Self* self, const QueryRequest& q) {
+  auto& st = self->state;
+  if (st.checkpoint >= q.min_position) return answer(self, q);
+  QueryReply r;
+  r.position = st.checkpoint;
+  r.error = Error{errc::timeout, "projection '" + st.type->name() + "' reached position " + std::to_string(st.checkpoint)
+                                   + ", not " + std::to_string(q.min_position) + ", within the time limit"};
+  return r;
+}
+
+// Answers the waiting queries whose position is applied, and those whose
+// deadline has passed. Called after every applied event while queries wait:
+// a query is answered with the state at its position even if the next event
+// kills the projector.
 void answer_ready(Self* self) {
   auto& st = self->state;
   if (st.waiting.empty()) return;
-  auto ready = std::stable_partition(st.waiting.begin(), st.waiting.end(), [&](const PendingQuery& p) {
-    return p.request.min_position > st.checkpoint;
+  const auto now = std::chrono::steady_clock::now();
+  auto done = std::stable_partition(st.waiting.begin(), st.waiting.end(), [&](const PendingQuery& p) {
+    return !ready(st, p.request) && p.request.deadline > now;
   });
-  for (auto it = ready; it != st.waiting.end(); ++it) it->promise.deliver(answer(self, it->request));
-  st.waiting.erase(ready, st.waiting.end());
+  for (auto it = done; it != st.waiting.end(); ++it)
+    it->promise.deliver(ready(st, it->request) ? answer(self, it->request) : expired(self, it->request));
+  st.waiting.erase(done, st.waiting.end());
 }
 
 ModelDump dump(Self* self) {
@@ -223,6 +253,7 @@ void drain(Self* self) {
     const Queued q = std::move(st.queue.front());
     st.queue.pop_front();
     if (!apply(self, q.event())) return;
+    answer_ready(self);  // before the next event, which may fail
   }
   answer_ready(self);
   if (st.queue.empty()) run_next(self);
@@ -232,6 +263,7 @@ void go_live(Self* self) {
   auto& st = self->state;
   if (st.seen_head > st.checkpoint) return catch_up(self);
   st.phase = Phase::live;
+  answer_ready(self);  // plain queries waited for the predecessor's position only while catching up
   report_ready(self);
   if (live_copy(st)) {  // also when nothing was applied (resumed from a snapshot at the head)
     st.deps.instruments.checkpoint->Set(static_cast<double>(st.checkpoint));
@@ -356,7 +388,7 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
     [=](query_atom, QueryRequest& q) {
       auto& s = self->state;
       auto rp = self->make_response_promise();
-      if (q.min_position <= s.checkpoint) {
+      if (ready(s, q)) {
         rp.deliver(answer(self, q));
         return;
       }
@@ -366,20 +398,9 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       s.waiting.push_back(PendingQuery{std::move(q), rp});
     },
     [=](tick_atom) {
-      // Read-your-writes queries whose time is up fail with a timeout.
-      auto& s = self->state;
-      auto now = std::chrono::steady_clock::now();
-      auto expired = std::stable_partition(s.waiting.begin(), s.waiting.end(),
-                                           [&](const PendingQuery& p) { return p.request.deadline > now; });
-      for (auto it = expired; it != s.waiting.end(); ++it) {
-        QueryReply r;
-        r.position = s.checkpoint;
-        r.error = Error{errc::timeout, "projection '" + s.type->name() + "' reached position "
-                                         + std::to_string(s.checkpoint) + ", not "
-                                         + std::to_string(it->request.min_position) + ", within the time limit"};
-        it->promise.deliver(std::move(r));
-      }
-      s.waiting.erase(expired, s.waiting.end());
+      // Waiting queries whose time is up: plain ones get the model as it is,
+      // read-your-writes ones fail with a timeout.
+      answer_ready(self);
     },
     [=](retry_atom, const Event& ev) {
       auto& s = self->state;

@@ -17,9 +17,20 @@ namespace annals::actors {
 
 namespace {
 
-struct WaitingQuery {
+// How much longer than a query's own deadline the supervisor waits for its
+// projector's answer: the projector answers expired waits itself (with the
+// model or a timeout naming its position); only a projector that is busy
+// beyond that gets a timeout from the supervisor. Shorter than the margin the
+// runtime gives the supervisor (500 ms), so the clear error always wins.
+constexpr std::chrono::milliseconds relay_margin{250};
+
+// A query not answered yet: relayed to a projector (`at`), or held while no
+// projector runs (or after the one it was relayed to died).
+struct PendingQuery {
   QueryRequest request;
   caf::response_promise promise;
+  caf::actor_addr at;         // the projector it was relayed to (none: held)
+  std::uint64_t attempt = 0;  // the relay whose errors still count
 };
 
 struct SupervisorState {
@@ -38,7 +49,10 @@ struct SupervisorState {
   std::map<std::int64_t, int> attempts;  // failures per position
   std::set<std::int64_t> parked;
   bool parking = false;                  // a park write is under way
-  std::vector<WaitingQuery> waiting;     // queries while no projector runs
+  std::map<std::uint64_t, PendingQuery> queries;  // not answered yet, by number
+  std::uint64_t next_query = 0;
+  std::size_t held = 0;                  // those of them without a projector (bounded)
+  std::int64_t reached = 0;              // the highest position the live copy is known to have applied
 
   caf::actor rebuild;                    // a fresh copy that will replace the live one
   caf::response_promise rebuild_promise;
@@ -52,18 +66,123 @@ struct SupervisorState {
 };
 
 using Self = caf::stateful_actor<SupervisorState>;
+using QueryIt = std::map<std::uint64_t, PendingQuery>::iterator;
+
+void remember_position(Self* self, std::int64_t position) {
+  self->state.reached = std::max(self->state.reached, position);
+}
+
+// Why no projector answered, when none runs.
+std::string not_running(const SupervisorState& st) {
+  if (st.child) return "";
+  if (st.restarts == 0) return "; it is starting";
+  return "; it is restarting after a failure (" + st.last_error.value_or("unknown error") + ")";
+}
+
+// The answer to a query whose deadline passed without an answer from a
+// projector: the same shape as a projector's own timeout, with the position
+// the supervisor knows its projector reached.
+QueryReply timed_out(const SupervisorState& st, const QueryRequest& q) {
+  QueryReply r;
+  r.position = st.reached;
+  const std::string reached = std::to_string(st.reached);
+  if (q.min_position > 0)
+    r.error = Error{errc::timeout, "projection '" + st.type->name() + "' reached position " + reached + ", not "
+                                     + std::to_string(q.min_position) + ", within the time limit" + not_running(st)};
+  else
+    r.error = Error{errc::timeout, "projection '" + st.type->name() + "' could not answer within the time limit (it had "
+                                     "reached position " + reached + ")" + not_running(st)};
+  return r;
+}
+
+void finish(Self* self, QueryIt it, QueryReply reply) {
+  auto& st = self->state;
+  if (!it->second.at) --st.held;
+  it->second.promise.deliver(std::move(reply));
+  st.queries.erase(it);
+}
+
+// A held query is answered by the supervisor once its deadline passes.
+void arm_deadline(Self* self, Deadline deadline) {
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  self->delayed_send(self, std::max(wait, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1),
+                     tick_atom::value);
+}
+
+// The query waits for the next projector; errors of its earlier relay no
+// longer count.
+void hold(Self* self, QueryIt it) {
+  auto& p = it->second;
+  ++p.attempt;
+  if (!p.at) return;
+  p.at = nullptr;
+  ++self->state.held;
+  arm_deadline(self, p.request.deadline);
+}
+
+void on_relay_error(Self* self, std::uint64_t id, std::uint64_t attempt, const caf::error& err);
+
+// Asks the live projector and relays its answer. If it dies before
+// answering, the query is held again and goes to the next projector.
+void relay(Self* self, QueryIt it) {
+  auto& st = self->state;
+  auto& p = it->second;
+  const auto now = std::chrono::steady_clock::now();
+  if (p.request.deadline <= now) return finish(self, it, timed_out(st, p.request));
+  if (!p.at) --st.held;
+  p.at = st.child.address();
+  const auto attempt = ++p.attempt;
+  const auto id = it->first;
+  const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(p.request.deadline - now);
+  self->request(st.child, remaining + relay_margin, query_atom::value, p.request)
+    .then(
+      [=](QueryReply& reply) {
+        // Any projector's answer will do, also one sent just before a rebuild
+        // replaced it (the query was asked again; the first answer wins).
+        auto& s = self->state;
+        auto q = s.queries.find(id);
+        if (q == s.queries.end()) return;
+        remember_position(self, reply.position);
+        finish(self, q, std::move(reply));
+      },
+      [=](caf::error& err) { on_relay_error(self, id, attempt, err); });
+}
+
+void on_relay_error(Self* self, std::uint64_t id, std::uint64_t attempt, const caf::error&) {
+  auto& st = self->state;
+  auto it = st.queries.find(id);
+  if (it == st.queries.end() || it->second.attempt != attempt) return;  // answered, or asked again since
+  if (it->second.request.deadline <= std::chrono::steady_clock::now())
+    return finish(self, it, timed_out(st, it->second.request));
+  // Its projector went away without answering (its down message may still
+  // come): held for the next one, or asked again if that one already runs.
+  const auto was_at = it->second.at;
+  hold(self, it);
+  if (st.child && st.child.address() != was_at) relay(self, it);
+}
+
+// Asks the live projector every held query.
+void relay_held(Self* self) {
+  auto& st = self->state;
+  for (auto it = st.queries.begin(); it != st.queries.end();) {
+    auto next = std::next(it);
+    if (!it->second.at) relay(self, it);
+    it = next;
+  }
+}
 
 void start_child(Self* self) {
   auto& st = self->state;
+  ProjectorMode mode;
+  mode.predecessor_position = st.reached;  // plain queries wait until the new one is back there
   st.child = spawn_projector(self, st.type, st.parked,
                              ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self},
                                            st.deps.upcasters, st.deps.instruments, st.deps.faults},
-                             st.settings.projector);
+                             st.settings.projector, std::move(mode));
   self->monitor(st.child);
   st.child_addr = st.child.address();
   st.started_at = std::chrono::steady_clock::now();
-  for (auto& w : st.waiting) w.promise.delegate(st.child, query_atom::value, std::move(w.request));
-  st.waiting.clear();
+  relay_held(self);
 }
 
 caf::actor spawn_copy(Self* self, ProjectorMode mode) {
@@ -78,10 +197,13 @@ caf::actor spawn_copy(Self* self, ProjectorMode mode) {
   return copy;
 }
 
-// The rebuilt copy is live: it replaces the old one, whose queries it now answers.
-void swap_in_rebuild(Self* self) {
+// The rebuilt copy is live: it replaces the old one, whose queries it now
+// answers (they are asked again; an answer the old one sent first still counts).
+void swap_in_rebuild(Self* self, std::int64_t position) {
   auto& st = self->state;
+  caf::actor_addr old;
   if (st.child) {
+    old = st.child.address();
     self->demonitor(st.child);
     self->send_exit(st.child, caf::exit_reason::user_shutdown);
   }
@@ -89,7 +211,13 @@ void swap_in_rebuild(Self* self) {
   st.child_addr = st.child.address();
   st.rebuild = nullptr;
   st.started_at = std::chrono::steady_clock::now();
+  remember_position(self, position);
   self->send(st.child, snapshot_atom::value);  // the old copy's snapshot must not come back
+  for (auto it = st.queries.begin(); it != st.queries.end();) {
+    auto next = std::next(it);
+    if (!it->second.at || (old && it->second.at == old)) relay(self, it);
+    it = next;
+  }
   st.rebuild_promise.deliver(StoreAck{});
 }
 
@@ -155,6 +283,9 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     }
     if (dm.source != s.child.address()) return;
     s.child = nullptr;
+    // Queries it had not answered wait for the next projector.
+    for (auto it = s.queries.begin(); it != s.queries.end(); ++it)
+      if (it->second.at == dm.source) hold(self, it);
     ++s.restarts;
     s.deps.instruments.restarts->Increment();
     if (dm.reason) s.last_error = self->system().render(dm.reason);
@@ -166,6 +297,13 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
                      {"restarts", s.restarts}, {"backoff_ms", s.backoff.count()}});
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& q : self->state.queries) {
+      QueryReply r;
+      r.error = Error{errc::shutting_down, "projection '" + self->state.type->name() + "' is shutting down"};
+      q.second.promise.deliver(std::move(r));
+    }
+    self->state.queries.clear();
+    self->state.held = 0;
     if (self->state.rebuild) self->send_exit(self->state.rebuild, msg.reason);
     for (auto& r : self->state.reconciliations)
       if (auto copy = caf::actor_cast<caf::actor>(r.first)) self->send_exit(copy, msg.reason);
@@ -205,6 +343,7 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
       // Only the live copy's failures count; a fresh copy that fails just ends its rebuild.
       if (caf::actor_cast<caf::actor_addr>(self->current_sender()) != s.child_addr) return;
       s.last_error = "event " + std::to_string(letter.position) + ": " + letter.error;
+      remember_position(self, letter.position - 1);  // it had applied everything before that event
       int n = ++s.attempts[letter.position];
       if (n >= s.settings.max_attempts) {
         letter.attempts = n;
@@ -215,15 +354,27 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     [=](query_atom, QueryRequest& q) {
       auto& s = self->state;
       auto rp = self->make_response_promise();
-      if (s.child) {
-        rp.delegate(s.child, query_atom::value, std::move(q));
-      } else if (s.waiting.size() < s.settings.max_waiting_queries) {
-        s.waiting.push_back(WaitingQuery{std::move(q), rp});
-      } else {
+      if (!s.child && s.held >= s.settings.max_waiting_queries) {
         QueryReply r;
         r.error = Error{errc::overloaded, "projection '" + s.type->name() + "' is restarting and has "
-                                            + std::to_string(s.waiting.size()) + " queries waiting"};
+                                            + std::to_string(s.held) + " queries waiting"};
         rp.deliver(std::move(r));
+        return;
+      }
+      const auto deadline = q.deadline;
+      auto it = s.queries.emplace(++s.next_query, PendingQuery{std::move(q), rp, {}, 0}).first;
+      ++s.held;
+      if (s.child) relay(self, it);
+      else arm_deadline(self, deadline);
+    },
+    [=](tick_atom) {
+      // Held queries whose deadline passed before any projector answered.
+      auto& s = self->state;
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = s.queries.begin(); it != s.queries.end();) {
+        auto next = std::next(it);
+        if (!it->second.at && it->second.request.deadline <= now) finish(self, it, timed_out(s, it->second.request));
+        it = next;
       }
     },
     [=](status_atom) {
@@ -241,6 +392,7 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
       }
       self->request(s.child, s.settings.projector.store_timeout, status_atom::value)
         .then([=](ProjectionInfo& child) mutable {
+                remember_position(self, child.checkpoint);
                 auto out = info;
                 out.running = true;
                 out.checkpoint = child.checkpoint;
@@ -322,7 +474,7 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     [=](ready_atom, ModelDump& fresh) {
       auto& s = self->state;
       auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      if (s.rebuild && from == s.rebuild.address()) return swap_in_rebuild(self);
+      if (s.rebuild && from == s.rebuild.address()) return swap_in_rebuild(self, fresh.position);
       auto r = s.reconciliations.find(from);
       if (r == s.reconciliations.end()) return;
       ReconcileReport report;

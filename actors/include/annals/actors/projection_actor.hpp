@@ -14,8 +14,12 @@
 // on (or goes live) only once its events are applied; while events wait, at
 // most catch_up_batch are held and the rest is read from the store later.
 // The live copy also consults the injected fail fault before each event.
+// Queries waiting for a position are answered as soon as it is applied, between
+// two events of a batch (before the next event, which may kill the projector).
 //
-// Protocol:  (query_atom, QueryRequest)  -> QueryReply (waits for min_position)
+// Protocol:  (query_atom, QueryRequest)  -> QueryReply (waits for min_position;
+//                                           plain queries of a restarted projector
+//                                           wait for ProjectorMode::predecessor_position)
 //            (retry_atom, Event)         -> StoreAck  (apply a parked event now)
 //            (status_atom)               -> ProjectionInfo
 //            (crash_atom)                -> dies (fault injection)
@@ -61,6 +65,12 @@ struct ProjectorMode {
   bool fresh = false;          ///< start from position 0, ignoring the saved snapshot
   std::optional<std::int64_t> stop_at;  ///< catch up to this position only, report, stop (no live events)
   caf::actor notify;           ///< gets (ready_atom, ModelDump)
+  /// The position the previous live projector had reached (0: unknown or
+  /// none). Until this one gets there (or goes live), plain queries
+  /// (min_position 0) wait for it, so a restart never answers from an older
+  /// model than its predecessor did; at their deadline they are answered
+  /// with the model as it is.
+  std::int64_t predecessor_position = 0;
 };
 
 caf::actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,

@@ -3,8 +3,18 @@
 // that dies is restarted after a backoff that grows by `factor` up to `max`
 // and resets after a stable period; it resumes from its snapshot or rebuilds
 // from the store. The same event failing `max_attempts` times is parked in
-// the store's dead-letter table and skipped from then on. Queries that arrive
-// while the projector restarts wait (bounded) for it.
+// the store's dead-letter table and skipped from then on.
+//
+// Queries are relayed to the projector (asked, not delegated), so a query is
+// not lost when its projector dies before answering: it is held, with those
+// that arrive while no projector runs (bounded: max_waiting_queries, then
+// `overloaded`), and asked again of the next projector (or of a rebuilt copy
+// that replaces the live one). A held query whose deadline passes is answered
+// with `timeout` and the position the supervisor knows its projector reached
+// (from a failure report: everything before the failing event; or from the
+// latest status or query answer). A restarted projector is told that position
+// (ProjectorMode::predecessor_position) so plain queries are not answered
+// from an older model than before the restart.
 //
 // Protocol:  (query_atom, QueryRequest)      -> QueryReply
 //            (status_atom)                   -> ProjectionInfo
