@@ -73,6 +73,196 @@ SCENARIO_METHOD(RuntimeFixture, "G6 without min_position a read may be stale, wi
   }
 }
 
+namespace {
+
+// A projection that fails on the deposit of 13 until `fixed` is set, never
+// parking it, restarted after `backoff`.
+std::unique_ptr<Runtime> stuck_runtime(const RuntimeFixture& f, std::shared_ptr<std::atomic<bool>> fixed,
+                                       std::chrono::milliseconds backoff) {
+  auto o = f.options();
+  o.projections.initial_backoff = backoff;
+  o.projections.max_backoff = backoff;
+  o.projections.max_attempts = 1000000;
+  auto rt = f.bank_runtime(o);
+  rt->register_projection(sums("stuck", [fixed](const Event& e) {
+    if (e.data.at("amount").as_int64() == 13 && !*fixed) throw std::runtime_error("not yet");
+  }));
+  return rt;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+} // namespace
+
+SCENARIO_METHOD(RuntimeFixture, "G6 a query waiting for a position is not lost when its projector dies") {
+  GIVEN("a projection that fails on the second deposit until it is fixed") {
+    auto fixed = std::make_shared<std::atomic<bool>>(false);
+    WHEN("it restarts quickly, again and again, while a query waits for the last write") {
+      auto rt = stuck_runtime(*this, fixed, std::chrono::milliseconds(20));
+      REQUIRE(rt->execute(open_account("acc-1")).accepted());
+      REQUIRE(rt->execute(deposit("acc-1", 7)).accepted());
+      REQUIRE(rt->execute(deposit("acc-1", 13)).accepted());
+      auto last = rt->execute(deposit("acc-1", 5));
+      REQUIRE(last.accepted());
+      auto ryw = std::async(std::launch::async, [&] {
+        return rt->query("stuck", "total", {}, last.position, std::chrono::seconds(20));
+      });
+      const auto restarts = rt->projection_status("stuck")->restarts;
+      // Several projectors get the query and die before they reach its position.
+      REQUIRE(eventually([&] { return rt->projection_status("stuck")->restarts >= restarts + 5; }));
+      REQUIRE(ryw.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
+      THEN("the projector that gets there after the fix answers it") {
+        *fixed = true;
+        auto r = ryw.get();
+        REQUIRE(r);
+        CHECK(*r == json::value(25));
+      }
+    }
+    WHEN("its projector is down for longer than the query may wait") {
+      auto rt = stuck_runtime(*this, fixed, std::chrono::seconds(3));
+      REQUIRE(rt->execute(open_account("acc-1")).accepted());
+      REQUIRE(rt->execute(deposit("acc-1", 7)).accepted());
+      auto poison = rt->execute(deposit("acc-1", 13));
+      REQUIRE(poison.accepted());
+      auto last = rt->execute(deposit("acc-1", 5));
+      REQUIRE(last.accepted());
+      REQUIRE(eventually([&] { return rt->projection_status("stuck")->restarts >= 1; }));
+      THEN("the query times out with the position the projection reached and why it is not there") {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = rt->query("stuck", "total", {}, last.position, std::chrono::milliseconds(300));
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == errc::timeout);
+        CHECK(contains(r.error().message, "projection 'stuck' reached position " + std::to_string(poison.position - 1)
+                                            + ", not " + std::to_string(last.position) + ", within the time limit"));
+        CHECK(contains(r.error().message, "restarting after a failure"));
+        CHECK(contains(r.error().message, "not yet"));
+      }
+    }
+  }
+  GIVEN("a projection too slow to ever reach the last write, with a query waiting for it") {
+    auto rt = bank_runtime();
+    rt->register_projection(sums("sums"));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    REQUIRE(caught_up(*rt, "sums"));
+    REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::hours(1)));
+    std::int64_t last = 0;
+    for (int i = 1; i <= 5; ++i) last = rt->execute(deposit("acc-1", i)).position;
+    auto ryw = std::async(std::launch::async, [&] {
+      return rt->query("sums", "total", {}, last, std::chrono::seconds(20));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(ryw.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
+    WHEN("its projector crashes, and the next one is not slow") {
+      rt->crash_projection("sums");
+      REQUIRE(eventually([&] { return rt->projection_status("sums")->restarts == 1; }));
+      REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::milliseconds(0)));
+      THEN("the next projector answers it once it gets there") {
+        auto r = ryw.get();
+        REQUIRE(r);
+        CHECK(*r == json::value(15));
+        CHECK(rt->projection_status("sums")->restarts == 1);
+      }
+    }
+    WHEN("a rebuild replaces the live copy it waits in (the fresh copy is not slowed down)") {
+      auto rebuilt = rt->rebuild_projection("sums");
+      REQUIRE_FALSE(rebuilt);
+      THEN("the rebuilt copy answers it") {
+        REQUIRE(ryw.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+        auto r = ryw.get();
+        REQUIRE(r);
+        CHECK(*r == json::value(15));
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G6 a plain query during a restart answers with the predecessor's state, not an empty model") {
+  GIVEN("a projection that keeps failing after its second event") {
+    auto fixed = std::make_shared<std::atomic<bool>>(false);
+    auto rt = stuck_runtime(*this, fixed, std::chrono::milliseconds(20));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    REQUIRE(rt->execute(deposit("acc-1", 7)).accepted());
+    REQUIRE(rt->execute(deposit("acc-1", 13)).accepted());
+    REQUIRE(rt->execute(deposit("acc-1", 5)).accepted());
+    REQUIRE(eventually([&] { return rt->projection_status("stuck")->restarts >= 2; }));
+    THEN("every plain query, whichever projector or restart it meets, sees the state before the failing event") {
+      for (int i = 0; i < 40; ++i) {
+        auto r = rt->query("stuck", "total");
+        REQUIRE(r);
+        CHECK(*r == json::value(7));
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      }
+    }
+  }
+  GIVEN("a caught-up projection that catches up from the store in small steps") {
+    auto o = options();
+    o.projections.initial_backoff = std::chrono::milliseconds(5);
+    o.projections.catch_up_batch = 5;
+    auto rt = bank_runtime(o);
+    rt->register_projection(sums("sums", [](const Event&) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    for (int i = 1; i <= 100; ++i) REQUIRE(rt->execute(deposit("acc-1", 1)).accepted());
+    REQUIRE(caught_up(*rt, "sums"));
+    REQUIRE(*rt->query("sums", "total") == json::value(100));
+    WHEN("its projector crashes and replays everything from the store") {
+      const auto restarts = rt->projection_status("sums")->restarts;
+      rt->crash_projection("sums");
+      THEN("plain queries meanwhile see everything it had applied, never a partial or empty model") {
+        std::vector<json::value> seen;
+        while (rt->projection_status("sums")->restarts == restarts || !caught_up(*rt, "sums", std::chrono::milliseconds(0))) {
+          auto r = rt->query("sums", "total");
+          REQUIRE(r);
+          seen.push_back(*r);
+        }
+        for (const auto& v : seen) CHECK(v == json::value(100));
+        CHECK(*rt->query("sums", "total") == json::value(100));
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G6 a plain query never times out because of catch-up") {
+  GIVEN("a caught-up projection restarted slow: it applies each event 200 ms late") {
+    auto o = options();
+    o.projections.initial_backoff = std::chrono::milliseconds(5);
+    auto rt = bank_runtime(o);
+    rt->register_projection(sums("sums"));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    std::int64_t last = 0;
+    for (int i = 1; i <= 10; ++i) last = rt->execute(deposit("acc-1", 1)).position;
+    REQUIRE(caught_up(*rt, "sums"));
+    REQUIRE(*rt->query("sums", "total") == json::value(10));
+    REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::milliseconds(200)));
+    rt->crash_projection("sums");
+    REQUIRE(eventually([&] { return rt->projection_status("sums")->restarts == 1; }));
+    WHEN("a plain query's time runs out before the new projector is back where the old one was") {
+      auto r = rt->query("sums", "total", {}, 0, std::chrono::milliseconds(300));
+      THEN("it is answered with the model as it is") {
+        REQUIRE(r);
+        CHECK(r->as_int64() < 10);
+        CHECK(rt->projection_status("sums")->checkpoint < last);
+      }
+    }
+    WHEN("a read-your-writes query's time runs out") {
+      auto r = rt->query("sums", "total", {}, last, std::chrono::milliseconds(300));
+      THEN("it fails with a timeout naming the position") {
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == errc::timeout);
+        CHECK(contains(r.error().message, "not " + std::to_string(last)));
+      }
+    }
+    WHEN("the delay is removed") {
+      REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::milliseconds(0)));
+      THEN("a plain query sees everything again") {
+        auto r = rt->query("sums", "total");
+        REQUIRE(r);
+        CHECK(*r == json::value(10));
+      }
+    }
+  }
+}
+
 TEST_CASE_METHOD(RuntimeFixture, "G6 queries never change the read model") {
   auto rt = bank_runtime();
   rt->register_projection(bank::balances_projection());
