@@ -341,7 +341,7 @@ InjectStep parse_inject(Fields& f) {
   if (s.fault == "fail_projector") {
     Fields m = f.nested("match", f.object("match"));
     s.match.aggregate = m.string("aggregate", std::string(), true);
-    s.match.type = m.string("type", std::string(), true);
+    s.match.event_type = m.string("type", std::string(), true);
     s.match.id = m.string("id", std::string(), true);
     m.done();
     s.times = static_cast<int>(f.integer("times", 1, 1000, 1));

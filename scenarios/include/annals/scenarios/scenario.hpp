@@ -3,6 +3,7 @@
 // (the format is documented, step by step, in docs/scenarios.md). These are
 // plain values: scenario_parser.hpp makes them, scenario_runner.hpp runs them.
 
+#include "annals/fault_injection.hpp"
 #include "annals/json.hpp"
 
 #include <chrono>
@@ -91,13 +92,10 @@ struct WaitStep {
 };
 
 /// `inject`: a fault.
-struct EventFilter {
-  std::string aggregate, type, id;  ///< "" matches anything
-};
 struct InjectStep {
   std::string fault;  ///< crash_projector | fail_projector | delay_projector | clear_faults | restart_runtime
   std::string projection;
-  EventFilter match;                    ///< fail_projector
+  EventMatch match;                     ///< fail_projector ("type" in the file is event_type)
   int times = 1;                        ///< fail_projector
   std::chrono::milliseconds delay{0};   ///< delay_projector (per event)
   bool wait = true;                     ///< crash_projector: wait until restarted and caught up

@@ -1,0 +1,167 @@
+// `load`: a seeded plan of commands sent by concurrent callers, with retries,
+// progress, and the outcomes counted.
+#include "../step_context.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace annals::scenarios {
+
+namespace {
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+// The outcomes of a load step's commands, shared by its callers.
+struct Tally {
+  std::mutex mtx;
+  std::int64_t accepted = 0, rejected = 0, failed = 0;
+  std::int64_t retries = 0, replayed = 0, applied_twice = 0;
+  std::map<std::string, std::int64_t> rejected_by, failed_by;
+  std::vector<double> latencies;
+  std::int64_t max_position = 0;
+  std::string first_failure;
+
+  void count(const CommandResult& r, double seconds) {
+    std::lock_guard<std::mutex> lock(mtx);
+    latencies.push_back(seconds);
+    max_position = std::max(max_position, r.position);
+    if (r.accepted()) ++accepted;
+    else if (r.rejected()) ++rejected_by[std::string(r.code())], ++rejected;
+    else {
+      ++failed_by[std::string(r.code())], ++failed;
+      if (first_failure.empty() && r.error) first_failure = r.error->message;
+    }
+  }
+  void count_retry(const CommandResult& first, const CommandResult& again) {
+    std::lock_guard<std::mutex> lock(mtx);
+    ++retries;
+    max_position = std::max(max_position, again.position);
+    if (again.replayed) ++replayed;
+    else if (first.accepted() && again.accepted()) ++applied_twice;
+  }
+};
+
+void send_all(StepContext& ctx, const Step& step, const std::vector<PlannedCommand>& cmds, int callers, Tally& tally,
+              bool with_retries) {
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> done{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  const auto n = cmds.size();
+  for (int c = 0; c < std::max(1, std::min<int>(callers, static_cast<int>(n))); ++c) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        const auto i = next.fetch_add(1);
+        if (i >= n) break;
+        const auto t = Clock::now();
+        auto r = ctx.rt().execute(cmds[i].command);
+        tally.count(r, since(t));
+        if (with_retries && cmds[i].retried) {
+          // The client did not hear the answer and sends the same command again.
+          auto again = ctx.rt().execute(cmds[i].command);
+          tally.count_retry(r, again);
+        }
+        ++done;
+      }
+    });
+  }
+  const auto t0 = Clock::now();
+  while (done < n && !stop) {
+    std::this_thread::sleep_for(milliseconds(100));
+    if (ctx.stop_requested()) {
+      stop = true;
+      ctx.interrupted = true;
+    }
+    const double s = since(t0);
+    ctx.observer.progress(step, static_cast<std::int64_t>(done.load()), static_cast<std::int64_t>(n),
+                  s > 0 ? static_cast<double>(done.load()) / s : 0);
+  }
+  for (auto& t : threads) t.join();
+}
+
+} // namespace
+
+void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOutcome& out) {
+  LoadStep s = given;
+  if (ctx.options.seed) s.seed = *ctx.options.seed;
+  const auto plan = plan_load(s, "scenario-" + ctx.run_id + "-step-" + std::to_string(step.number));
+  if (!plan.setup.empty()) {
+    Tally setup;
+    send_all(ctx, step, plan.setup, s.concurrency, setup, false);
+    ctx.last_position = std::max(ctx.last_position, setup.max_position);
+    if (setup.accepted != static_cast<std::int64_t>(plan.setup.size()) && !ctx.interrupted)
+      fail(out, "setup: " + std::to_string(setup.accepted) + " of " + std::to_string(plan.setup.size()) +
+                  " accepted (" + counts_text(setup.rejected_by) + counts_text(setup.failed_by) + ")");
+    if (!out.ok || ctx.interrupted) {
+      out.summary = "setup of " + std::to_string(plan.setup.size()) + " " + s.aggregate + " instances";
+      return;
+    }
+  }
+  Tally t;
+  const auto t0 = Clock::now();
+  send_all(ctx, step, plan.commands, s.concurrency, t, true);
+  const double secs = since(t0);
+  ctx.last_position = std::max(ctx.last_position, t.max_position);
+  const auto sent = t.accepted + t.rejected + t.failed;
+
+  std::ostringstream os;
+  os << sent << " " << s.aggregate << " commands over " << s.aggregates << " instance" << (s.aggregates == 1 ? "" : "s")
+     << ", " << s.concurrency << " caller" << (s.concurrency == 1 ? "" : "s") << " (seed " << s.seed << "): "
+     << t.accepted << " accepted, " << t.rejected << " rejected";
+  if (t.rejected) os << " (" << counts_text(t.rejected_by) << ")";
+  os << ", " << t.failed << " failed";
+  if (t.failed) os << " (" << counts_text(t.failed_by) << ")";
+  if (t.retries)
+    os << "; " << t.retries << " retries: " << t.replayed << " replayed"
+       << (t.applied_twice ? ", " + std::to_string(t.applied_twice) + " applied twice (no idempotency key)" : "");
+  char rate[160];
+  std::snprintf(rate, sizeof rate, "; %.0f cmd/s, latency p50 %s p99 %s",
+                secs > 0 ? static_cast<double>(sent) / secs : 0.0, human_seconds(percentile(t.latencies, 0.5)).c_str(),
+                human_seconds(percentile(t.latencies, 0.99)).c_str());
+  os << rate;
+  if (ctx.interrupted) os << " (interrupted after " << sent << " of " << plan.commands.size() << ")";
+  out.summary = os.str();
+  out.details = {{"commands", sent},
+                 {"planned", plan.commands.size()},
+                 {"setup", plan.setup.size()},
+                 {"accepted", t.accepted},
+                 {"rejected", t.rejected},
+                 {"rejected_by", counts_json(t.rejected_by)},
+                 {"failed", t.failed},
+                 {"failed_by", counts_json(t.failed_by)},
+                 {"retries", t.retries},
+                 {"replayed", t.replayed},
+                 {"applied_twice", t.applied_twice},
+                 {"seconds", secs},
+                 {"per_second", secs > 0 ? static_cast<double>(sent) / secs : 0.0},
+                 {"latency_ms", json::object{{"p50", percentile(t.latencies, 0.5) * 1e3},
+                                             {"p95", percentile(t.latencies, 0.95) * 1e3},
+                                             {"p99", percentile(t.latencies, 0.99) * 1e3},
+                                             {"max", percentile(t.latencies, 1.0) * 1e3}}},
+                 {"seed", s.seed}};
+  if (ctx.interrupted) return;
+  auto check = [&](const std::optional<CountExpectation>& e, std::int64_t n, const char* what) {
+    if (!e) return;
+    if (auto want = e->check(n); !want.empty())
+      fail(out, std::string(what) + ": expected " + want + ", got " + std::to_string(n) +
+                  (std::string(what) == "failed" && !t.first_failure.empty() ? " (" + t.first_failure + ")" : ""));
+  };
+  check(s.accepted, t.accepted, "accepted");
+  check(s.rejected, t.rejected, "rejected");
+  check(s.failed, t.failed, "failed");
+  check(s.replayed, t.replayed, "replayed");
+  // Unless the scenario says failures are expected, a failed command fails the step.
+  if (!s.failed && t.failed) fail(out, std::to_string(t.failed) + " commands failed: " + t.first_failure);
+}
+
+} // namespace annals::scenarios
