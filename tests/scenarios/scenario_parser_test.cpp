@@ -450,3 +450,22 @@ TEST_CASE("step_kinds lists every step type") {
   CHECK(step_kinds() == std::vector<std::string>{"command", "load", "query", "wait_until", "inject", "reconcile",
                                                  "rebuild", "dead_letters", "inspect", "stream", "report", "sleep"});
 }
+
+// KNOWN BUGS (reported, not yet fixed). Hidden ([.]) so the suite stays
+// green; run them with: test_scenarios "[bug]".
+
+TEST_CASE("BUG an integer above INT64_MAX is reported as out of range, not as 'not integer'", "[.][bug]") {
+  // Today: "'seed' must be an integer, not integer" (as_integer in scenario_parser.cpp
+  // falls through to the type error for a uint64 beyond INT64_MAX).
+  auto e = error_of(with_steps(R"({"step": "load", "aggregate": "account", "aggregates": 1, "commands": 1, "seed": 18446744073709551615, "mix": [{"command": "deposit"}]})"));
+  CHECK_FALSE(contains(e.reason(), "not integer"));
+  CHECK(contains(e.reason(), "'seed' must be between 0 and"));
+}
+
+TEST_CASE("BUG a huge number for an integer field is reported as out of range, not as a fraction", "[.][bug]") {
+  // Today: "'commands' must be an integer, not a fraction", after a
+  // static_cast<int64_t> of 1e20, which is undefined behaviour.
+  auto e = error_of(with_steps(R"({"step": "load", "aggregate": "account", "aggregates": 1, "commands": 1e20, "mix": [{"command": "deposit"}]})"));
+  CHECK_FALSE(contains(e.reason(), "fraction"));
+  CHECK(contains(e.reason(), "'commands' must be between 0 and 10000000"));
+}
