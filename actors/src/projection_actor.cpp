@@ -412,7 +412,12 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       } catch (const std::exception& e) {
         ack.error = Error{errc::internal_error, std::string("event ") + std::to_string(ev.position)
                                                   + " still fails: " + e.what()};
+        return ack;
       }
+      // A stored snapshot taken after the event was parked lacks it: replace
+      // it now, or a restart would resume without the retried event. (Sent
+      // before the reply, so the journal has it before the retry is unparked.)
+      if (live_copy(s) && s.type->snapshot_every() > 0) save_snapshot(self);
       return ack;
     },
     [=](status_atom) {

@@ -142,6 +142,33 @@ TEST_CASE_METHOD(RuntimeFixture, "G5 parked events stay parked across a restart 
   CHECK(rt->dead_letters("picky").size() == 1);
 }
 
+TEST_CASE_METHOD(RuntimeFixture, "G5 a retried dead letter survives a restart of a projection that keeps snapshots") {
+  auto fixed = std::make_shared<std::atomic<bool>>(false);
+  {
+    // Given a parked event and a read-model snapshot taken after it (without it)
+    auto rt = bank_runtime(fast_supervision(options()));
+    rt->register_projection(recorder("rec", poison_13(fixed), 1));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());    // position 1 (opened)
+    REQUIRE(rt->execute(deposit("acc-1", 13)).accepted());     // position 2: poison
+    REQUIRE(rt->execute(deposit("acc-1", 4)).accepted());      // position 3
+    REQUIRE(eventually([&] { return rt->projection_status("rec")->parked == 1; }));
+    REQUIRE(caught_up(*rt, "rec"));
+    // When it is fixed and retried
+    *fixed = true;
+    REQUIRE_FALSE(rt->retry_dead_letter("rec", 2));
+    REQUIRE(rt->dead_letters("rec").empty());
+  }
+  // Then a restart, which resumes from the stored snapshot, still has it
+  auto rt = bank_runtime(fast_supervision(options()));
+  rt->register_projection(recorder("rec", poison_13(fixed), 1));
+  REQUIRE(caught_up(*rt, "rec"));
+  auto positions = rt->query("rec", "positions");
+  REQUIRE(positions);
+  std::set<std::int64_t> seen;
+  for (const auto& p : positions->as_array()) seen.insert(p.as_int64());
+  CHECK(seen == std::set<std::int64_t>{1, 2, 3});
+}
+
 TEST_CASE_METHOD(RuntimeFixture, "G5 a projector crashing every 25th event under load ends equal to a clean replay") {
   // Each 25th position fails once; the restarted projector applies it.
   auto failed_once = std::make_shared<std::set<std::int64_t>>();
