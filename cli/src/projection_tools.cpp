@@ -230,13 +230,7 @@ int run_retry(Context& ctx, const RetryArgs& a) {
     }
   }
   ctx.out.flush();
-  auto store = rt->options().store->connect();
-  const auto snap = snapshot_position(*store, a.projection);
-  rt.reset();
-  if (first_applied && snap && *snap >= *first_applied)
-    ctx.err << "annals: note: the stored snapshot of '" << a.projection << "' (position " << *snap
-            << ") was taken without the retried event(s); run `annals rebuild " << a.projection
-            << "` so that a restart does not load it\n";
+  rt.reset();  // a retried event's projection snapshot is refreshed by the runtime before the retry returns
   if (still_failing > 0)
     return tools::fail(ctx, exit_failed, std::to_string(still_failing) + " of " + std::to_string(positions.size())
                                    + " parked event(s) of '" + a.projection + "' still fail");
