@@ -1,8 +1,10 @@
 #include "annals/scenarios/scenario_parser.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -69,15 +71,32 @@ public:
     return as_integer(*v, name(key), lo, hi);
   }
   std::int64_t as_integer(const json::value& v, const std::string& what, std::int64_t lo, std::int64_t hi) const {
+    auto out_of_range = [&](const std::string& got) {
+      fail(what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not " + got);
+    };
     std::int64_t n = 0;
-    if (v.is_int64()) n = v.as_int64();
-    else if (v.is_uint64() && v.as_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) n = static_cast<std::int64_t>(v.as_uint64());
-    else if (v.is_double() && v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double())))
-      n = static_cast<std::int64_t>(v.as_double());
-    else fail(what + " must be an integer, not " + (v.is_double() ? "a fraction" : json_kind(v)));
-    if (n < lo || n > hi) fail(what + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                               ", not " + std::to_string(n));
+    if (v.is_int64()) {
+      n = v.as_int64();
+    } else if (v.is_uint64()) {
+      out_of_range(std::to_string(v.as_uint64()));  // only uint64 when above INT64_MAX
+    } else if (v.is_double()) {
+      const double d = v.as_double();
+      // Range first: converting a double beyond int64 is undefined behaviour.
+      if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi))) out_of_range(json::serialize(v));
+      if (d != static_cast<double>(static_cast<std::int64_t>(d))) fail(what + " must be an integer, not a fraction");
+      n = static_cast<std::int64_t>(d);
+    } else {
+      fail(what + " must be an integer, not " + json_kind(v));
+    }
+    if (n < lo || n > hi) out_of_range(std::to_string(n));
     return n;
+  }
+  /// The full unsigned 64-bit range (seeds).
+  std::uint64_t unsigned_integer(const std::string& key, std::uint64_t fallback) {
+    const auto* v = find(key);
+    if (!v) return fallback;
+    if (v->is_uint64()) return v->as_uint64();
+    return static_cast<std::uint64_t>(as_integer(*v, name(key), 0, INT64_MAX));
   }
   std::chrono::milliseconds millis(const std::string& key, std::chrono::milliseconds fallback,
                                    std::int64_t hi = 3600000) {
@@ -266,7 +285,7 @@ LoadStep parse_load(Fields& f) {
     f.fail("'id' must contain {i} (the aggregate's number) when there are several aggregates, e.g. \"acc-{i}\"");
   s.commands = static_cast<int>(f.integer("commands", 0, 10000000));
   s.concurrency = static_cast<int>(f.integer("concurrency", 1, 1024, 1));
-  s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, INT64_MAX, 1));
+  s.seed = f.unsigned_integer("seed", 1);
   s.pick = f.choice("pick", {"random", "round_robin"}, std::string("random"));
   if (const auto* v = f.find("setup")) s.setup = parse_load_command(f, *v, "setup");
   if (const auto* v = f.find("mix")) {
@@ -379,6 +398,16 @@ StreamStep parse_stream(Fields& f) {
   return s;
 }
 
+// Letters, digits, '-', '_' and '.'; anything else becomes '-' (no '..' either).
+std::string safe_name(std::string s) {
+  if (s.empty()) return "scenario";
+  for (auto& c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) c = '-';
+  if (s.find("..") != std::string::npos || s.front() == '.') s = "scenario-" + s;
+  for (std::size_t at = s.find(".."); at != std::string::npos; at = s.find("..")) s.replace(at, 2, "-");
+  return s;
+}
+
 Step parse_step(const json::value& v, const std::string& file, std::size_t number) {
   if (!v.is_object()) throw ScenarioError(file, number, "", std::string("a step must be an object, not ") + json_kind(v));
   const auto& obj = v.as_object();
@@ -441,7 +470,9 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
   Scenario s;
   s.file = file;
   std::string stem = std::filesystem::path(file).stem().string();
-  s.name = f.string("name", stem.empty() || file == "<scenario>" ? std::string("scenario") : stem);
+  s.name = f.string("name", safe_name(stem.empty() || file == "<scenario>" ? std::string("scenario") : stem));
+  if (s.name != safe_name(s.name))
+    f.fail("'name' may hold only letters, digits, '-', '_' and '.' (it names the default store file), not '" + s.name + "'");
   s.description = f.string("description", std::string(), true);
   if (const auto* d = f.find("domain")) {
     if (!d->is_string() || d->as_string().empty()) f.fail("'domain' must be a domain name (a string)");

@@ -22,10 +22,18 @@ void validate_scenario(const Scenario& scenario, const DomainCatalog& catalog) {
   for (const auto& d : scenario.domains)
     if (!catalog.find(d))
       throw ScenarioError(scenario.file, 0, "", "unknown domain '" + d + "' (known: " + join(catalog.names()) + ")");
+  for (std::size_t i = 0; i < scenario.domains.size(); ++i)
+    for (std::size_t k = 0; k < i; ++k)
+      if (scenario.domains[i] == scenario.domains[k])
+        throw ScenarioError(scenario.file, 0, "", "domain '" + scenario.domains[i] + "' is named twice");
   auto scratch_options = scenario_runtime_options(scenario, memory_store());
   scratch_options.log.level = LogLevel::off;
   Runtime scratch(scratch_options);
-  catalog.install(scratch, scenario.domains);
+  try {
+    catalog.install(scratch, scenario.domains);
+  } catch (const std::invalid_argument& e) {  // e.g. two domains defining the same aggregate type
+    throw ScenarioError(scenario.file, 0, "", std::string("its domains do not fit together: ") + e.what());
+  }
   const auto aggregates = scratch.aggregate_commands();
   const auto names = scratch.projection_names();
   const std::set<std::string> projections(names.begin(), names.end());
@@ -61,6 +69,7 @@ void validate_scenario(const Scenario& scenario, const DomainCatalog& catalog) {
           if (b.projection != "*") check_projection(step, b.projection);
         } else if constexpr (std::is_same_v<T, InjectStep>) {
           if (b.fault != "restart_runtime") check_projection(step, b.projection);
+          if (b.fault == "fail_projector" && !b.match.aggregate.empty()) check_aggregate(step, b.match.aggregate, {});
         } else if constexpr (std::is_same_v<T, QueryStep> || std::is_same_v<T, ReconcileStep> ||
                              std::is_same_v<T, RebuildStep> || std::is_same_v<T, DeadLettersStep>)
           check_projection(step, b.projection);
@@ -75,8 +84,13 @@ RunResult run_scenario(const Scenario& scenario, const DomainCatalog& catalog, c
   validate_scenario(scenario, catalog);
   StepContext ctx(scenario, catalog, options, observer);
   observer.started(scenario, options.store->describe());
-  ctx.start_runtime();
   RunResult result;
+  try {
+    ctx.start_runtime();
+  } catch (...) {  // the store cannot be opened: the run ends before its first step
+    observer.finished(result);
+    throw;
+  }
   for (const auto& step : scenario.steps) {
     if (ctx.stop_requested()) {
       result.interrupted = true;
@@ -105,6 +119,8 @@ RunResult run_scenario(const Scenario& scenario, const DomainCatalog& catalog, c
       break;
     }
   }
+  // Ctrl-C during a last step that does not wait (a query, a reconcile) still counts.
+  if (ctx.stop_requested() && !result.failed_step) result.interrupted = true;
   result.passed = !result.failed_step && !result.interrupted;
   result.report = ctx.report();
   result.metrics_text = ctx.rt().metrics_text();

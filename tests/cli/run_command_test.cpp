@@ -755,11 +755,10 @@ SCENARIO_METHOD(Fixture, "Ctrl-C stops a run cleanly: exit 130, the report, and 
   }
 }
 
-// --- KNOWN BUGS (reported, not yet fixed) ---------------------------------------------
-// Hidden ([.]) so the suite stays green; run them with: test_cli_run "[bug]".
+// --- found by review, fixed (tagged [bug]) --------------------------------------------
 
-TEST_CASE_METHOD(Fixture, "BUG a scenario naming a domain twice exits 2 with the file, not 1", "[.][bug]") {
-  // Today: exit 1 and "annals: aggregate type 'account' is already registered"
+TEST_CASE_METHOD(Fixture, "a scenario naming a domain twice exits 2 with the file, not 1", "[bug]") {
+  // Was: exit 1 and "annals: aggregate type 'account' is already registered"
   // (std::invalid_argument from the runtime, caught by run_cli's catch-all).
   const auto file = write("twice.json", R"({"domains": ["bank", "bank"], "steps": [{"step": "report"}]})");
   for (const char* mode : {"--check", "--memory"}) {

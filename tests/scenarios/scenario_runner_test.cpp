@@ -743,11 +743,10 @@ SCENARIO_METHOD(Fixture, "A sleep is cut short by an interrupt") {
   CHECK(r.report.commands.accepted == 1);
 }
 
-// --- KNOWN BUGS (reported, not yet fixed) ---------------------------------------------
-// Hidden ([.]) so the suite stays green; run them with: test_scenarios "[bug]".
+// --- found by review, fixed (tagged [bug]) --------------------------------------------
 
-TEST_CASE_METHOD(Fixture, "BUG a domain named twice is a scenario error, not an exception from the runtime", "[.][bug]") {
-  // Today validate_scenario lets std::invalid_argument("aggregate type 'account'
+TEST_CASE_METHOD(Fixture, "a domain named twice is a scenario error, not an exception from the runtime", "[bug]") {
+  // Was: validate_scenario let std::invalid_argument("aggregate type 'account'
   // is already registered") escape from DomainCatalog::install; `annals run`
   // then exits 1 ("an expectation did not hold") instead of 2.
   auto sc = parse_scenario(R"({"domains": ["bank", "bank"], "steps": [{"step": "report"}]})", "twice.json");
@@ -762,7 +761,7 @@ TEST_CASE_METHOD(Fixture, "BUG a domain named twice is a scenario error, not an 
   }
 }
 
-TEST_CASE_METHOD(Fixture, "BUG the aggregate of a fail_projector match is checked like every other name", "[.][bug]") {
+TEST_CASE_METHOD(Fixture, "the aggregate of a fail_projector match is checked like every other name", "[bug]") {
   // docs/scenarios.md: "every aggregate, command and projection it names is
   // looked up in its domains". A typo in match.aggregate passes validation and
   // the fault then never fires (the scenario fails later, at a wait, far from the typo).

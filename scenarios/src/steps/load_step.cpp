@@ -14,6 +14,12 @@ namespace annals::scenarios {
 
 namespace {
 
+std::map<std::string, std::int64_t> merged(std::map<std::string, std::int64_t> a,
+                                           const std::map<std::string, std::int64_t>& b) {
+  for (const auto& [code, n] : b) a[code] += n;
+  return a;
+}
+
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -101,7 +107,7 @@ void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOut
     ctx.last_position = std::max(ctx.last_position, setup.max_position);
     if (setup.accepted != static_cast<std::int64_t>(plan.setup.size()) && !ctx.interrupted)
       fail(out, "setup: " + std::to_string(setup.accepted) + " of " + std::to_string(plan.setup.size()) +
-                  " accepted (" + counts_text(setup.rejected_by) + counts_text(setup.failed_by) + ")");
+                  " accepted (" + counts_text(merged(setup.rejected_by, setup.failed_by)) + ")");
     if (!out.ok || ctx.interrupted) {
       out.summary = "setup of " + std::to_string(plan.setup.size()) + " " + s.aggregate + " instances";
       return;
