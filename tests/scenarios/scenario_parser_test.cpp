@@ -453,7 +453,7 @@ TEST_CASE("step_kinds lists every step type") {
 
 // Found by review and fixed; tagged [bug] so `test_scenarios "[bug]"` runs them.
 
-TEST_CASE("a seed takes the full unsigned 64-bit range; other integers above INT64_MAX are out of range", "[bug]") {
+TEST_CASE("a seed takes the full unsigned 64-bit range while other integers above INT64_MAX are out of range", "[bug]") {
   auto sc = parse_scenario(with_steps(R"({"step": "load", "aggregate": "account", "aggregates": 1, "commands": 1, "seed": 18446744073709551615, "mix": [{"command": "deposit"}]})"), "t.json");
   CHECK(std::get<LoadStep>(sc.steps.at(0).body).seed == 18446744073709551615ull);
   auto e = error_of(with_steps(R"({"step": "load", "aggregate": "account", "aggregates": 1, "commands": 18446744073709551615, "mix": [{"command": "deposit"}]})"));
