@@ -2,6 +2,7 @@
 // scenarios) and a metrics registry shared by runtimes that follow each
 // other on one store (a restart within a scenario).
 
+#include "captured_log.hpp"
 #include "runtime_fixture.hpp"
 #include "test_projections.hpp"
 
@@ -58,23 +59,6 @@ std::int64_t active_accounts(const MetricsSnapshot& m) {
   return 0;
 }
 
-struct Captured {
-  std::mutex mtx;
-  std::vector<LogRecord> records;
-  LogSink sink() {
-    return [this](const LogRecord& r) {
-      std::lock_guard<std::mutex> lock(mtx);
-      records.push_back(r);
-    };
-  }
-  std::vector<LogRecord> of(const std::string& event) {
-    std::lock_guard<std::mutex> lock(mtx);
-    std::vector<LogRecord> out;
-    for (const auto& r : records)
-      if (r.event == event) out.push_back(r);
-    return out;
-  }
-};
 
 } // namespace
 
@@ -230,7 +214,7 @@ TEST_CASE("G4 a delayed projection still applies every position exactly once, in
 }
 
 SCENARIO("a fail fault applies only to events matching its filter") {
-  Captured log;
+  CapturedLog log;
   auto rt = memory_bank(memory_store(), [&](RuntimeOptions& o) { o.log.sink = log.sink(); });
   rt->register_projection(sums("sums"));
   rt->register_projection(recorder("other"));

@@ -1,6 +1,7 @@
 // Structured logs: one record per significant event, with correlation ids,
 // level control, and JSON or text formatting.
 
+#include "captured_log.hpp"
 #include "runtime_fixture.hpp"
 #include "test_projections.hpp"
 
@@ -13,31 +14,8 @@
 using namespace annals;
 using namespace annals::test;
 
-namespace {
-
-struct Captured {
-  std::mutex mtx;
-  std::vector<LogRecord> records;
-
-  LogSink sink() {
-    return [this](const LogRecord& r) {
-      std::lock_guard<std::mutex> lock(mtx);
-      records.push_back(r);
-    };
-  }
-  std::vector<LogRecord> of(const std::string& event) {
-    std::lock_guard<std::mutex> lock(mtx);
-    std::vector<LogRecord> out;
-    for (const auto& r : records)
-      if (r.event == event) out.push_back(r);
-    return out;
-  }
-};
-
-} // namespace
-
 TEST_CASE_METHOD(RuntimeFixture, "the runtime logs start, stop, denied commands and projector trouble") {
-  Captured log;
+  CapturedLog log;
   auto o = options();
   o.log.sink = log.sink();
   o.log.slow_recovery = std::chrono::milliseconds(0);  // every recovery counts as slow here
@@ -84,7 +62,7 @@ TEST_CASE_METHOD(RuntimeFixture, "the runtime logs start, stop, denied commands 
 }
 
 TEST_CASE_METHOD(RuntimeFixture, "store errors are logged with what failed") {
-  Captured log;
+  CapturedLog log;
   SqliteStoreOptions so;
   so.busy_timeout = std::chrono::milliseconds(50);
   auto o = options(so);
