@@ -16,8 +16,14 @@
 
 namespace annals::cli {
 
+std::string one_line(std::string text) {
+  for (auto& c : text)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  return text;
+}
+
 int Context::fail(int code, const std::string& message) {
-  err << "annals: " << message << "\n";
+  err << "annals: " << one_line(message) << "\n";
   err.flush();
   exit_code = code;
   return code;

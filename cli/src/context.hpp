@@ -26,9 +26,14 @@ struct Context {
   const std::atomic<bool>* interrupted = nullptr;
 
   bool stop_requested() const { return interrupted && interrupted->load(); }
-  /// Writes "annals: <message>" on one line to err and returns `code`.
+  /// Writes "annals: <message>" to err as one line (line breaks become
+  /// spaces) and returns `code`.
   int fail(int code, const std::string& message);
 };
+
+/// `text` with line breaks and tabs turned into spaces: a failure's reason is
+/// one line, and so is each row of a text table.
+std::string one_line(std::string text);
 
 /// The store a subcommand works on: --store PATH (default `default_path`,
 /// under the working directory) or --memory, and --domain NAME (repeatable;

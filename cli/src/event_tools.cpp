@@ -75,7 +75,7 @@ int run_events(Context& ctx, const EventsArgs& a) {
     if (ctx.stop_requested()) {
       table.print(ctx.out);
       ctx.out.flush();
-      return tools::fail(ctx, exit_interrupted, "interrupted");
+      return ctx.fail(exit_interrupted, "interrupted");
     }
     const auto batch = stream ? store->read_stream(*stream, next, batch_size) : store->read_all(next, batch_size);
     bool more = !batch.empty();
@@ -108,7 +108,7 @@ int run_streams(Context& ctx, const StreamsArgs& a) {
     if (ctx.stop_requested()) {
       table.print(ctx.out);
       ctx.out.flush();
-      return tools::fail(ctx, exit_interrupted, "interrupted");
+      return ctx.fail(exit_interrupted, "interrupted");
     }
     const auto page = store->streams(a.aggregate, after, batch_size);
     for (const auto& s : page) {

@@ -116,9 +116,9 @@ int run_projections(Context& ctx, const ProjectionsArgs& a) {
   }
   ctx.out.flush();
   rt.reset();
-  if (waited == WaitResult::interrupted) return tools::fail(ctx, exit_interrupted, "interrupted");
+  if (waited == WaitResult::interrupted) return ctx.fail(exit_interrupted, "interrupted");
   if (waited == WaitResult::timed_out)
-    return tools::fail(ctx, exit_failed, "not caught up after " + seconds_text(a.timeout) + " s: " + behind);
+    return ctx.fail(exit_failed, "not caught up after " + seconds_text(a.timeout) + " s: " + behind);
   return exit_ok;
 }
 
@@ -223,7 +223,7 @@ int run_retry(Context& ctx, const RetryArgs& a) {
                                                    {"applied", !error},
                                                    {"error", error_json(error)}});
     } else if (error) {
-      ctx.out << a.projection << " @" << position << ": still fails, stays parked: " << tools::one_line(error->message)
+      ctx.out << a.projection << " @" << position << ": still fails, stays parked: " << one_line(error->message)
               << '\n';
     } else {
       ctx.out << a.projection << " @" << position << ": applied, removed from the dead letters\n";
@@ -232,7 +232,7 @@ int run_retry(Context& ctx, const RetryArgs& a) {
   ctx.out.flush();
   rt.reset();  // a retried event's projection snapshot is refreshed by the runtime before the retry returns
   if (still_failing > 0)
-    return tools::fail(ctx, exit_failed, std::to_string(still_failing) + " of " + std::to_string(positions.size())
+    return ctx.fail(exit_failed, std::to_string(still_failing) + " of " + std::to_string(positions.size())
                                    + " parked event(s) of '" + a.projection + "' still fail");
   return exit_ok;
 }
@@ -350,7 +350,7 @@ int run_reconcile(Context& ctx, const ReconcileArgs& a) {
   }
   ctx.out.flush();
   if (!r->equal)
-    return tools::fail(ctx, exit_failed, "projection '" + a.projection + "' differs from a fresh copy built from the store");
+    return ctx.fail(exit_failed, "projection '" + a.projection + "' differs from a fresh copy built from the store");
   return exit_ok;
 }
 

@@ -23,23 +23,15 @@ void add_store_tools(CLI::App& app, Context& ctx) {
 
 namespace tools {
 
-std::string one_line(std::string text) {
-  for (auto& c : text)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  return text;
-}
-
-int fail(Context& ctx, int code, const std::string& message) { return ctx.fail(code, one_line(message)); }
-
 void run_tool(Context& ctx, const std::function<int()>& body) {
   try {
     ctx.exit_code = body();
   } catch (const ToolError& e) {
-    fail(ctx, e.code(), e.what());
+    ctx.fail(e.code(), e.what());
   } catch (const StoreError& e) {
-    fail(ctx, exit_store, e.what());
+    ctx.fail(exit_store, e.what());
   } catch (const std::exception& e) {
-    fail(ctx, exit_failed, e.what());
+    ctx.fail(exit_failed, e.what());
   }
 }
 

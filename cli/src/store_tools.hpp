@@ -43,12 +43,6 @@ private:
   int code_;
 };
 
-/// `text` with line breaks and tabs turned into spaces: the reason of a
-/// failure is one line, and so is each row of a text table.
-std::string one_line(std::string text);
-
-/// ctx.fail with the message made one line.
-int fail(Context& ctx, int code, const std::string& message);
 
 /// Runs a tool's body and sets ctx.exit_code: the body's return value, or
 /// for an exception ToolError -> its code, StoreError -> exit_store,
