@@ -38,14 +38,8 @@ void run_tool(Context& ctx, const std::function<int()>& body) {
 namespace {
 
 void check_domains(const Context& ctx, const StoreSelection& sel) {
-  for (const auto& name : sel.domains) {
-    if (ctx.catalog.find(name)) continue;
-    std::string known;
-    for (const auto& n : ctx.catalog.names()) known += (known.empty() ? "" : ", ") + n;
-    throw ToolError(exit_usage, "unknown domain '" + name + "' (known: " + known + ")");
-  }
+  if (auto problem = ctx.catalog.unknown(sel.domains); !problem.empty()) throw ToolError(exit_usage, problem);
 }
-
 
 // Display width of UTF-8 text: code points, not bytes.
 std::size_t text_width(const std::string& s) {

@@ -22,19 +22,23 @@ std::vector<std::string> DomainCatalog::names() const {
   return out;
 }
 
+std::string DomainCatalog::unknown(const std::vector<std::string>& names) const {
+  for (const auto& n : names) {
+    if (find(n)) continue;
+    std::string known;
+    for (const auto& d : domains_) known += (known.empty() ? "" : ", ") + d.name;
+    return "unknown domain '" + n + "' (known: " + known + ")";
+  }
+  return {};
+}
+
 void DomainCatalog::install(Runtime& runtime, const std::vector<std::string>& names) const {
   if (names.empty()) {
     for (const auto& d : domains_) d.install(runtime);
     return;
   }
   // Check every name before installing any: an unknown one changes nothing.
-  for (const auto& n : names) {
-    if (!find(n)) {
-      std::string known;
-      for (const auto& d : domains_) known += (known.empty() ? "" : ", ") + d.name;
-      throw std::invalid_argument("unknown domain '" + n + "' (known: " + known + ")");
-    }
-  }
+  if (auto problem = unknown(names); !problem.empty()) throw std::invalid_argument(problem);
   for (const auto& n : names) find(n)->install(runtime);
 }
 

@@ -19,9 +19,8 @@ void run_step(StepContext& ctx, const Step&, const SleepStep& s, StepOutcome& ou
 }
 
 void validate_scenario(const Scenario& scenario, const DomainCatalog& catalog) {
-  for (const auto& d : scenario.domains)
-    if (!catalog.find(d))
-      throw ScenarioError(scenario.file, 0, "", "unknown domain '" + d + "' (known: " + join(catalog.names()) + ")");
+  if (auto problem = catalog.unknown(scenario.domains); !problem.empty())
+    throw ScenarioError(scenario.file, 0, "", problem);
   for (std::size_t i = 0; i < scenario.domains.size(); ++i)
     for (std::size_t k = 0; k < i; ++k)
       if (scenario.domains[i] == scenario.domains[k])

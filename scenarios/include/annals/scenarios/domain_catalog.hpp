@@ -30,6 +30,10 @@ public:
   const std::vector<Domain>& domains() const { return domains_; }
   std::vector<std::string> names() const;
 
+  /// The problem with these names ("unknown domain 'x' (known: ...)"), or
+  /// "" when every one is in the catalog.
+  std::string unknown(const std::vector<std::string>& names) const;
+
   /// Installs the named domains (all of them when `names` is empty) into
   /// `runtime`. Throws std::invalid_argument naming an unknown domain.
   void install(Runtime& runtime, const std::vector<std::string>& names = {}) const;
