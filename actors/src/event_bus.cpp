@@ -1,12 +1,10 @@
 #include "annals/actors/event_bus.hpp"
 
-#include "annals/actors/messages.hpp"
-
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <map>
 
@@ -15,7 +13,7 @@ namespace annals::actors {
 namespace {
 
 struct Subscriber {
-  caf::actor handle;
+  event_subscriber_actor handle;
   std::size_t unacked = 0;
   bool missed = false;  // batches were withheld: tell it the head on its next ack
 };
@@ -27,9 +25,9 @@ struct BusState {
   static inline const char* name = "annals.event_bus";
 };
 
-using Self = caf::stateful_actor<BusState>;
+using Self = event_bus_actor::stateful_pointer<BusState>;
 
-caf::behavior event_bus(Self* self, std::size_t window) {
+event_bus_actor::behavior_type event_bus(Self self, std::size_t window) {
   self->state.window = window;
   self->set_down_handler([=](caf::down_msg& dm) { self->state.subscribers.erase(dm.source); });
   return {
@@ -46,8 +44,7 @@ caf::behavior event_bus(Self* self, std::size_t window) {
         }
       }
     },
-    [=](subscribe_atom) {
-      auto who = caf::actor_cast<caf::actor>(self->current_sender());
+    [=](subscribe_atom, const event_subscriber_actor& who) {
       if (!who) return;
       self->monitor(who);
       self->state.subscribers[who.address()] = Subscriber{who, 0, false};
@@ -69,7 +66,7 @@ caf::behavior event_bus(Self* self, std::size_t window) {
 
 } // namespace
 
-caf::actor spawn_event_bus(caf::actor_system& sys, std::size_t window) {
+event_bus_actor spawn_event_bus(caf::actor_system& sys, std::size_t window) {
   return sys.spawn(event_bus, window);
 }
 

@@ -1,5 +1,6 @@
 #include "annals/actors/journal.hpp"
 
+#include "annals/actors/event_bus.hpp"  // committed_atom, CommittedEvents
 #include "annals/actors/messages.hpp"
 
 #include <caf/actor_system.hpp>

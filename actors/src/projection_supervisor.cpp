@@ -1,242 +1,85 @@
+// The projection supervisor: composes its parts (actors/src/detail/: the
+// restart policy, the failure ledger for parking, the query relay, the
+// shadow copies) around one live projector. See projection_supervisor.hpp.
 #include "annals/actors/projection_supervisor.hpp"
+
+#include "detail/supervisor_state.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/sec.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
-#include <map>
-
 namespace annals::actors {
+
+namespace detail {
+
+ProjectorDeps projector_deps(Self self) {
+  auto& st = self->state;
+  return ProjectorDeps{st.deps.reader,   st.deps.journal, st.deps.bus, caf::actor_cast<projector_owner_actor>(self),
+                       st.deps.upcasters, st.deps.instruments, st.gate};
+}
+
+} // namespace detail
 
 namespace {
 
-// How much longer than a query's own deadline the supervisor waits for its
-// projector's answer: the projector answers expired waits itself (with the
-// model or a timeout naming its position); only a projector that is busy
-// beyond that gets a timeout from the supervisor. Shorter than the margin the
-// runtime gives the supervisor (500 ms), so the clear error always wins.
-constexpr std::chrono::milliseconds relay_margin{250};
+using namespace detail;
 
-// A query not answered yet: relayed to a projector (`at`), or held while no
-// projector runs (or after the one it was relayed to died).
-struct PendingQuery {
-  QueryRequest request;
-  caf::response_promise promise;
-  caf::actor_addr at;         // the projector it was relayed to (none: held)
-  std::uint64_t attempt = 0;  // the relay whose errors still count
-};
-
-struct SupervisorState {
-  ProjectionTypePtr type;
-  SupervisorDeps deps;
-  SupervisorSettings settings;
-
-  caf::actor child;
-  caf::actor_addr child_addr;  // the live copy, also just after it died (its failure report may come late)
-  std::uint64_t generation = 0;
-  std::chrono::milliseconds backoff{0};
-  std::chrono::steady_clock::time_point started_at;
-  std::int64_t restarts = 0;
-  std::optional<std::string> last_error;
-
-  std::map<std::int64_t, int> attempts;  // failures per position
-  std::set<std::int64_t> parked;
-  bool parking = false;                  // a park write is under way
-  std::map<std::uint64_t, PendingQuery> queries;  // not answered yet, by number
-  std::uint64_t next_query = 0;
-  std::size_t held = 0;                  // those of them without a projector (bounded)
-  std::int64_t reached = 0;              // the highest position the live copy is known to have applied
-
-  caf::actor rebuild;                    // a fresh copy that will replace the live one
-  caf::response_promise rebuild_promise;
-  struct Reconciliation {
-    caf::response_promise promise;
-    ModelDump live;
-  };
-  std::map<caf::actor_addr, Reconciliation> reconciliations;  // by the fresh copy's address
-
-  static inline const char* name = "annals.projection_supervisor";
-};
-
-using Self = caf::stateful_actor<SupervisorState>;
-using QueryIt = std::map<std::uint64_t, PendingQuery>::iterator;
-
-void remember_position(Self* self, std::int64_t position) {
-  self->state.reached = std::max(self->state.reached, position);
+ProjectorSettings projector_settings(const SupervisorState& st) {
+  return ProjectorSettings{st.settings.options.catch_up_batch, st.settings.store_timeout};
 }
 
-// Why no projector answered, when none runs.
-std::string not_running(const SupervisorState& st) {
-  if (st.child) return "";
-  if (st.restarts == 0) return "; it is starting";
-  return "; it is restarting after a failure (" + st.last_error.value_or("unknown error") + ")";
+void update_parked_gauge(const SupervisorState& st) {
+  st.deps.instruments.parked->Set(static_cast<double>(st.ledger.parked().size()));
 }
 
-// The answer to a query whose deadline passed without an answer from a
-// projector: the same shape as a projector's own timeout, with the position
-// the supervisor knows its projector reached.
-QueryReply timed_out(const SupervisorState& st, const QueryRequest& q) {
-  QueryReply r;
-  r.position = st.reached;
-  const std::string reached = std::to_string(st.reached);
-  if (q.min_position > 0)
-    r.error = Error{errc::timeout, "projection '" + st.type->name() + "' reached position " + reached + ", not "
-                                     + std::to_string(q.min_position) + ", within the time limit" + not_running(st)};
-  else
-    r.error = Error{errc::timeout, "projection '" + st.type->name() + "' could not answer within the time limit (it had "
-                                     "reached position " + reached + ")" + not_running(st)};
-  return r;
-}
+// ---- restart ---------------------------------------------------------------
 
-void finish(Self* self, QueryIt it, QueryReply reply) {
-  auto& st = self->state;
-  if (!it->second.at) --st.held;
-  it->second.promise.deliver(std::move(reply));
-  st.queries.erase(it);
-}
-
-// A held query is answered by the supervisor once its deadline passes.
-void arm_deadline(Self* self, Deadline deadline) {
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  self->delayed_send(self, std::max(wait, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1),
-                     tick_atom::value);
-}
-
-// The query waits for the next projector; errors of its earlier relay no
-// longer count.
-void hold(Self* self, QueryIt it) {
-  auto& p = it->second;
-  ++p.attempt;
-  if (!p.at) return;
-  p.at = nullptr;
-  ++self->state.held;
-  arm_deadline(self, p.request.deadline);
-}
-
-void on_relay_error(Self* self, std::uint64_t id, std::uint64_t attempt, const caf::error& err);
-
-// Asks the live projector and relays its answer. If it dies before
-// answering, the query is held again and goes to the next projector.
-void relay(Self* self, QueryIt it) {
-  auto& st = self->state;
-  auto& p = it->second;
-  const auto now = std::chrono::steady_clock::now();
-  if (p.request.deadline <= now) return finish(self, it, timed_out(st, p.request));
-  if (!p.at) --st.held;
-  p.at = st.child.address();
-  const auto attempt = ++p.attempt;
-  const auto id = it->first;
-  const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(p.request.deadline - now);
-  self->request(st.child, remaining + relay_margin, query_atom::value, p.request)
-    .then(
-      [=](QueryReply& reply) {
-        // Any projector's answer will do, also one sent just before a rebuild
-        // replaced it (the query was asked again; the first answer wins).
-        auto& s = self->state;
-        auto q = s.queries.find(id);
-        if (q == s.queries.end()) return;
-        remember_position(self, reply.position);
-        finish(self, q, std::move(reply));
-      },
-      [=](caf::error& err) { on_relay_error(self, id, attempt, err); });
-}
-
-void on_relay_error(Self* self, std::uint64_t id, std::uint64_t attempt, const caf::error&) {
-  auto& st = self->state;
-  auto it = st.queries.find(id);
-  if (it == st.queries.end() || it->second.attempt != attempt) return;  // answered, or asked again since
-  if (it->second.request.deadline <= std::chrono::steady_clock::now())
-    return finish(self, it, timed_out(st, it->second.request));
-  // Its projector went away without answering (its down message may still
-  // come): held for the next one, or asked again if that one already runs.
-  const auto was_at = it->second.at;
-  hold(self, it);
-  if (st.child && st.child.address() != was_at) relay(self, it);
-}
-
-// Asks the live projector every held query.
-void relay_held(Self* self) {
-  auto& st = self->state;
-  for (auto it = st.queries.begin(); it != st.queries.end();) {
-    auto next = std::next(it);
-    if (!it->second.at) relay(self, it);
-    it = next;
-  }
-}
-
-void start_child(Self* self) {
+void start_child(Self self) {
   auto& st = self->state;
   ProjectorMode mode;
   mode.predecessor_position = st.reached;  // plain queries wait until the new one is back there
-  st.child = spawn_projector(self, st.type, st.parked,
-                             ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self},
-                                           st.deps.upcasters, st.deps.instruments, st.deps.faults},
-                             st.settings.projector, std::move(mode));
+  st.child = spawn_projector(self, st.type, st.ledger.parked(), projector_deps(self), projector_settings(st),
+                             std::move(mode));
   self->monitor(st.child);
   st.child_addr = st.child.address();
-  st.started_at = std::chrono::steady_clock::now();
+  st.restart.started(std::chrono::steady_clock::now());
   relay_held(self);
 }
 
-caf::actor spawn_copy(Self* self, ProjectorMode mode) {
+// The live projector died: hold its queries, count the restart, wait out the backoff.
+void on_child_down(Self self, const caf::down_msg& dm) {
   auto& st = self->state;
-  mode.fresh = true;
-  mode.notify = caf::actor{self};
-  auto copy = spawn_projector(self, st.type, st.parked,
-                              ProjectorDeps{st.deps.reader, st.deps.journal, st.deps.bus, caf::actor{self},
-                                            st.deps.upcasters, st.deps.instruments, st.deps.faults},
-                              st.settings.projector, std::move(mode));
-  self->monitor(copy);
-  return copy;
+  st.child = nullptr;
+  hold_queries_of(self, dm.source);
+  ++st.restarts;
+  st.deps.instruments.restarts->Increment();
+  if (dm.reason) st.last_error = self->system().render(dm.reason);
+  const auto backoff = st.restart.next_delay(std::chrono::steady_clock::now());
+  self->delayed_send(self, backoff, restart_atom::value, ++st.generation);
+  st.deps.log->log(LogLevel::warn, "projection.crashed",
+                   "projection '" + st.type->name() + "' stopped; restarting in " + std::to_string(backoff.count())
+                     + " ms",
+                   {{"projection", st.type->name()}, {"error", st.last_error.value_or("")},
+                    {"restarts", st.restarts}, {"backoff_ms", backoff.count()}});
 }
 
-// The rebuilt copy is live: it replaces the old one, whose queries it now
-// answers (they are asked again; an answer the old one sent first still counts).
-void swap_in_rebuild(Self* self, std::int64_t position) {
-  auto& st = self->state;
-  caf::actor_addr old;
-  if (st.child) {
-    old = st.child.address();
-    self->demonitor(st.child);
-    self->send_exit(st.child, caf::exit_reason::user_shutdown);
-  }
-  st.child = st.rebuild;
-  st.child_addr = st.child.address();
-  st.rebuild = nullptr;
-  st.started_at = std::chrono::steady_clock::now();
-  remember_position(self, position);
-  self->send(st.child, snapshot_atom::value);  // the old copy's snapshot must not come back
-  for (auto it = st.queries.begin(); it != st.queries.end();) {
-    auto next = std::next(it);
-    if (!it->second.at || (old && it->second.at == old)) relay(self, it);
-    it = next;
-  }
-  st.rebuild_promise.deliver(StoreAck{});
-}
+// ---- parking ---------------------------------------------------------------
 
-void schedule_restart(Self* self) {
-  auto& st = self->state;
-  if (std::chrono::steady_clock::now() - st.started_at > st.settings.reset_after) st.backoff = {};
-  if (st.backoff.count() == 0) st.backoff = st.settings.initial_backoff;
-  else
-    st.backoff = std::min(st.settings.max_backoff,
-                          std::chrono::milliseconds(static_cast<std::int64_t>(
-                            static_cast<double>(st.backoff.count()) * st.settings.backoff_factor)));
-  self->delayed_send(self, st.backoff, restart_atom::value, ++st.generation);
-}
-
-void park(Self* self, DeadLetter letter) {
+// Writes the poison event to the store's dead letters; it counts as parked
+// (skipped by the next projector) once the store confirms.
+void park(Self self, DeadLetter letter) {
   auto& st = self->state;
   st.parking = true;
   const std::int64_t position = letter.position;
-  self->request(st.deps.journal, st.settings.projector.store_timeout, park_atom::value, std::move(letter))
+  self->request(st.deps.journal, st.settings.store_timeout, park_atom::value, std::move(letter))
     .then(
       [=](StoreAck& ack) {
         auto& s = self->state;
@@ -246,9 +89,8 @@ void park(Self* self, DeadLetter letter) {
           s.deps.log->log(LogLevel::error, "store.error", *s.last_error, {{"projection", s.type->name()}});
           return;
         }
-        s.parked.insert(position);
-        s.attempts.erase(position);
-        s.deps.instruments.parked->Set(static_cast<double>(s.parked.size()));
+        s.ledger.mark_parked(position);
+        update_parked_gauge(s);
         s.deps.log->log(LogLevel::error, "projection.event_parked",
                         "projection '" + s.type->name() + "' parked event " + std::to_string(position)
                           + " after repeated failures",
@@ -260,56 +102,142 @@ void park(Self* self, DeadLetter letter) {
       });
 }
 
-caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps, SupervisorSettings settings) {
+void on_failed(Self self, DeadLetter& letter) {
+  auto& st = self->state;
+  // Only the live copy's failures count; a fresh copy that fails just ends its rebuild.
+  if (caf::actor_cast<caf::actor_addr>(self->current_sender()) != st.child_addr) return;
+  st.last_error = "event " + std::to_string(letter.position) + ": " + letter.error;
+  remember_position(self, letter.position - 1);  // it had applied everything before that event
+  const int n = st.ledger.record_failure(letter.position);
+  if (!st.ledger.due(letter.position)) return;
+  letter.attempts = n;
+  letter.parked_at_us = now_us();
+  park(self, std::move(letter));
+}
+
+// ---- dead-letter retry: read the event -> the live projector applies it ->
+// the store unparks it. Each step hands on to the next or answers the error.
+
+struct Retry {
+  std::int64_t position = 0;
+  caf::typed_response_promise<StoreAck> promise;
+  void fail(Error e) { promise.deliver(StoreAck{std::move(e)}); }
+};
+
+void retry_unpark(Self self, Retry retry) {
+  auto& st = self->state;
+  self->request(st.deps.journal, st.settings.store_timeout, unpark_atom::value, st.type->name(), retry.position)
+    .then([=](StoreAck& ack) mutable { retry.promise.deliver(ack); },
+          [=](caf::error& e) mutable { retry.fail(Error{errc::store_unavailable, self->system().render(e)}); });
+}
+
+void retry_apply(Self self, Retry retry, const Event& event) {
+  auto& st = self->state;
+  if (!st.child) return retry.fail(Error{errc::overloaded, "projection restarting; try again"});
+  self->request(st.child, st.settings.store_timeout, retry_atom::value, event)
+    .then(
+      [=](StoreAck& applied) mutable {
+        if (applied.error) return retry.fail(*applied.error);
+        self->state.ledger.unpark(retry.position);
+        update_parked_gauge(self->state);
+        retry_unpark(self, retry);
+      },
+      [=](caf::error& e) mutable { retry.fail(Error{errc::internal_error, self->system().render(e)}); });
+}
+
+void retry_read(Self self, Retry retry) {
+  auto& st = self->state;
+  ReadRequest rr;
+  rr.kind = ReadRequest::Kind::all;
+  rr.from_version = retry.position;
+  rr.max_count = 1;
+  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, rr)
+    .then(
+      [=](ReadReply& reply) mutable {
+        if (reply.error || reply.events.empty() || reply.events.front().position != retry.position)
+          return retry.fail(reply.error ? *reply.error : Error{errc::store_unavailable, "event not found"});
+        retry_apply(self, retry, reply.events.front());
+      },
+      [=](caf::error& e) mutable { retry.fail(Error{errc::store_unavailable, self->system().render(e)}); });
+}
+
+void retry_dead_letter(Self self, Retry retry) {
+  auto& st = self->state;
+  if (!st.ledger.is_parked(retry.position))
+    return retry.fail(Error{errc::invalid_query, "event " + std::to_string(retry.position)
+                                                   + " is not parked for projection '" + st.type->name() + "'"});
+  if (!st.child) return retry.fail(Error{errc::overloaded, "projection '" + st.type->name() + "' is restarting; try again"});
+  retry_read(self, std::move(retry));
+}
+
+// ---- status ----------------------------------------------------------------
+
+caf::typed_response_promise<ProjectionStatus> status(Self self) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<ProjectionStatus>();
+  ProjectionStatus info;
+  info.name = st.type->name();
+  info.restarts = st.restarts;
+  info.parked = static_cast<std::int64_t>(st.ledger.parked().size());
+  info.backoff = st.restart.backoff();
+  info.last_error = st.last_error;
+  if (!st.child) {
+    rp.deliver(info);
+    return rp;
+  }
+  self->request(st.child, st.settings.store_timeout, status_atom::value)
+    .then(
+      [=](ProjectionStatus& child) mutable {
+        remember_position(self, child.checkpoint);
+        auto out = info;
+        out.running = true;
+        out.checkpoint = child.checkpoint;
+        rp.deliver(out);
+      },
+      [=](caf::error&) mutable { rp.deliver(info); });
+  return rp;
+}
+
+// ---- fault injection: the gate reaches the live projector and every later one
+
+caf::typed_response_promise<caf::ok_atom> install_gate(Self self, ApplyGatePtr gate) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  st.gate = std::move(gate);
+  // A rebuild under way gets it too: it applies once that copy is the live one.
+  if (st.shadows.rebuild)
+    self->request(st.shadows.rebuild, st.settings.store_timeout, gate_atom::value, st.gate)
+      .then([](caf::ok_atom) {}, [](caf::error&) {});
+  if (!st.child) {
+    rp.deliver(caf::ok_atom::value);
+    return rp;
+  }
+  self->request(st.child, st.settings.store_timeout, gate_atom::value, st.gate)
+    .then([=](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
+          // It died meanwhile: the next projector is spawned with the gate.
+          [=](caf::error&) mutable { rp.deliver(caf::ok_atom::value); });
+  return rp;
+}
+
+supervisor_self_actor::behavior_type supervisor(Self self, ProjectionTypePtr type, SupervisorDeps deps,
+                                                SupervisorSettings settings) {
   auto& st = self->state;
   st.type = std::move(type);
   st.deps = std::move(deps);
   st.settings = settings;
+  st.restart = RestartPolicy{settings.options};
+  st.ledger = FailureLedger{settings.options.max_attempts};
   self->set_down_handler([=](caf::down_msg& dm) {
-    auto& s = self->state;
-    if (s.rebuild && dm.source == s.rebuild.address()) {
-      s.rebuild = nullptr;
-      s.rebuild_promise.deliver(StoreAck{Error{errc::internal_error, "the rebuild of '" + s.type->name()
-                                                                        + "' failed: " + self->system().render(dm.reason)}});
-      return;
-    }
-    if (auto r = s.reconciliations.find(dm.source); r != s.reconciliations.end()) {
-      ReconcileReport report;
-      report.error = Error{errc::internal_error, "the fresh copy of '" + s.type->name()
-                                                   + "' failed: " + self->system().render(dm.reason)};
-      r->second.promise.deliver(std::move(report));
-      s.reconciliations.erase(r);
-      return;
-    }
-    if (dm.source != s.child.address()) return;
-    s.child = nullptr;
-    // Queries it had not answered wait for the next projector.
-    for (auto it = s.queries.begin(); it != s.queries.end(); ++it)
-      if (it->second.at == dm.source) hold(self, it);
-    ++s.restarts;
-    s.deps.instruments.restarts->Increment();
-    if (dm.reason) s.last_error = self->system().render(dm.reason);
-    schedule_restart(self);
-    s.deps.log->log(LogLevel::warn, "projection.crashed",
-                    "projection '" + s.type->name() + "' stopped; restarting in " + std::to_string(s.backoff.count())
-                      + " ms",
-                    {{"projection", s.type->name()}, {"error", s.last_error.value_or("")},
-                     {"restarts", s.restarts}, {"backoff_ms", s.backoff.count()}});
+    if (on_copy_down(self, dm.source, dm.reason)) return;
+    if (dm.source == self->state.child.address()) on_child_down(self, dm);
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& q : self->state.queries) {
-      QueryReply r;
-      r.error = Error{errc::shutting_down, "projection '" + self->state.type->name() + "' is shutting down"};
-      q.second.promise.deliver(std::move(r));
-    }
-    self->state.queries.clear();
-    self->state.held = 0;
-    if (self->state.rebuild) self->send_exit(self->state.rebuild, msg.reason);
-    for (auto& r : self->state.reconciliations)
-      if (auto copy = caf::actor_cast<caf::actor>(r.first)) self->send_exit(copy, msg.reason);
-    if (self->state.child) {
-      self->demonitor(self->state.child);
-      self->send_exit(self->state.child, msg.reason);
+    auto& s = self->state;
+    fail_all_queries(self, Error{errc::shutting_down, "projection '" + s.type->name() + "' is shutting down"});
+    stop_copies(self, msg.reason);
+    if (s.child) {
+      self->demonitor(s.child.address());
+      self->send_exit(s.child, msg.reason);
     }
     self->quit(msg.reason);
   });
@@ -317,12 +245,13 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
   ReadRequest req;
   req.kind = ReadRequest::Kind::dead_letters;
   req.projection = st.type->name();
-  self->request(st.deps.reader, st.settings.projector.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
     .then(
       [=](ReadReply& reply) {
-        for (const auto& d : reply.dead_letters) self->state.parked.insert(d.position);
-        self->state.deps.instruments.parked->Set(static_cast<double>(self->state.parked.size()));
-        if (reply.error) self->state.last_error = reply.error->message;
+        auto& s = self->state;
+        for (const auto& d : reply.dead_letters) s.ledger.mark_parked(d.position);
+        update_parked_gauge(s);
+        if (reply.error) s.last_error = reply.error->message;
         start_child(self);
       },
       [=](caf::error&) { start_child(self); });
@@ -338,158 +267,52 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
       s.deps.log->log(LogLevel::info, "projection.restarted", "projection '" + s.type->name() + "' restarted",
                       {{"projection", s.type->name()}, {"restarts", s.restarts}});
     },
-    [=](failed_atom, DeadLetter& letter) {
-      auto& s = self->state;
-      // Only the live copy's failures count; a fresh copy that fails just ends its rebuild.
-      if (caf::actor_cast<caf::actor_addr>(self->current_sender()) != s.child_addr) return;
-      s.last_error = "event " + std::to_string(letter.position) + ": " + letter.error;
-      remember_position(self, letter.position - 1);  // it had applied everything before that event
-      int n = ++s.attempts[letter.position];
-      if (n >= s.settings.max_attempts) {
-        letter.attempts = n;
-        letter.parked_at_us = now_us();
-        park(self, std::move(letter));
-      }
-    },
+    [=](failed_atom, DeadLetter& letter) { on_failed(self, letter); },
     [=](query_atom, QueryRequest& q) {
-      auto& s = self->state;
-      auto rp = self->make_response_promise();
-      if (!s.child && s.held >= s.settings.max_waiting_queries) {
-        QueryReply r;
-        r.error = Error{errc::overloaded, "projection '" + s.type->name() + "' is restarting and has "
-                                            + std::to_string(s.held) + " queries waiting"};
-        rp.deliver(std::move(r));
-        return;
-      }
-      const auto deadline = q.deadline;
-      auto it = s.queries.emplace(++s.next_query, PendingQuery{std::move(q), rp, {}, 0}).first;
-      ++s.held;
-      if (s.child) relay(self, it);
-      else arm_deadline(self, deadline);
+      auto rp = self->make_response_promise<QueryReply>();
+      accept_query(self, std::move(q), rp);
+      return rp;
     },
-    [=](tick_atom) {
-      // Held queries whose deadline passed before any projector answered.
-      auto& s = self->state;
-      const auto now = std::chrono::steady_clock::now();
-      for (auto it = s.queries.begin(); it != s.queries.end();) {
-        auto next = std::next(it);
-        if (!it->second.at && it->second.request.deadline <= now) finish(self, it, timed_out(s, it->second.request));
-        it = next;
-      }
-    },
-    [=](status_atom) {
-      auto& s = self->state;
-      auto rp = self->make_response_promise();
-      ProjectionInfo info;
-      info.name = s.type->name();
-      info.restarts = s.restarts;
-      info.parked = static_cast<std::int64_t>(s.parked.size());
-      info.backoff = s.backoff;
-      info.last_error = s.last_error;
-      if (!s.child) {
-        rp.deliver(info);
-        return;
-      }
-      self->request(s.child, s.settings.projector.store_timeout, status_atom::value)
-        .then([=](ProjectionInfo& child) mutable {
-                remember_position(self, child.checkpoint);
-                auto out = info;
-                out.running = true;
-                out.checkpoint = child.checkpoint;
-                rp.deliver(out);
-              },
-              [=](caf::error&) mutable { rp.deliver(info); });
-    },
+    [=](tick_atom) { expire_held(self); },
+    [=](status_atom) { return status(self); },
     [=](retry_atom, std::int64_t position) {
-      auto& s = self->state;
-      auto rp = self->make_response_promise();
-      auto fail = [rp](Error e) mutable { rp.deliver(StoreAck{std::move(e)}); };
-      if (!s.parked.count(position))
-        return fail(Error{errc::invalid_query, "event " + std::to_string(position) + " is not parked for projection '"
-                                                 + s.type->name() + "'"});
-      if (!s.child) return fail(Error{errc::overloaded, "projection '" + s.type->name() + "' is restarting; try again"});
-      ReadRequest rr;
-      rr.kind = ReadRequest::Kind::all;
-      rr.from_version = position;
-      rr.max_count = 1;
-      const auto timeout = s.settings.projector.store_timeout;
-      self->request(s.deps.reader, timeout, read_atom::value, rr)
-        .then(
-          [=](ReadReply& reply) mutable {
-            if (reply.error || reply.events.empty() || reply.events.front().position != position)
-              return fail(reply.error ? *reply.error : Error{errc::store_unavailable, "event not found"});
-            auto& s2 = self->state;
-            if (!s2.child) return fail(Error{errc::overloaded, "projection restarting; try again"});
-            self->request(s2.child, timeout, retry_atom::value, reply.events.front())
-              .then(
-                [=](StoreAck& applied) mutable {
-                  if (applied.error) return fail(*applied.error);
-                  self->state.parked.erase(position);
-                  self->state.deps.instruments.parked->Set(static_cast<double>(self->state.parked.size()));
-                  self->request(self->state.deps.journal, timeout, unpark_atom::value, self->state.type->name(), position)
-                    .then([=](StoreAck& ack) mutable { rp.deliver(ack); },
-                          [=](caf::error& e) mutable { fail(Error{errc::store_unavailable, self->system().render(e)}); });
-                },
-                [=](caf::error& e) mutable { fail(Error{errc::internal_error, self->system().render(e)}); });
-          },
-          [=](caf::error& e) mutable { fail(Error{errc::store_unavailable, self->system().render(e)}); });
-    },
-    [=](crash_atom) {
-      if (self->state.child) self->send(self->state.child, crash_atom::value);
-    },
-    [=](faults_atom) {
-      // Shadow copies ignore faults until they become the live copy; tell them too.
-      if (self->state.child) self->send(self->state.child, faults_atom::value);
-      if (self->state.rebuild) self->send(self->state.rebuild, faults_atom::value);
+      auto rp = self->make_response_promise<StoreAck>();
+      retry_dead_letter(self, Retry{position, rp});
+      return rp;
     },
     [=](rebuild_atom) {
-      auto& s = self->state;
-      auto rp = self->make_response_promise();
-      if (s.rebuild) {
-        rp.deliver(StoreAck{Error{errc::overloaded, "a rebuild of '" + s.type->name() + "' is already running"}});
-        return;
-      }
-      s.rebuild_promise = rp;
-      s.rebuild = spawn_copy(self, ProjectorMode{});
+      auto rp = self->make_response_promise<StoreAck>();
+      start_rebuild(self, rp);
+      return rp;
     },
     [=](reconcile_atom) {
-      auto& s = self->state;
-      auto rp = self->make_response_promise();
-      auto fail = [rp](Error e) mutable {
-        ReconcileReport r;
-        r.error = std::move(e);
-        rp.deliver(std::move(r));
-      };
-      if (!s.child) return fail(Error{errc::overloaded, "projection '" + s.type->name() + "' is restarting; try again"});
-      self->request(s.child, s.settings.projector.store_timeout, dump_atom::value)
-        .then(
-          [=](ModelDump& live) mutable {
-            ProjectorMode mode;
-            mode.stop_at = live.position;
-            auto copy = spawn_copy(self, mode);
-            self->state.reconciliations.emplace(copy.address(), SupervisorState::Reconciliation{rp, std::move(live)});
-          },
-          [=](caf::error& e) mutable { fail(Error{errc::internal_error, self->system().render(e)}); });
+      auto rp = self->make_response_promise<ReconcileOutcome>();
+      start_reconcile(self, rp);
+      return rp;
     },
     [=](ready_atom, ModelDump& fresh) {
+      on_copy_ready(self, caf::actor_cast<caf::actor_addr>(self->current_sender()), fresh);
+    },
+    [=](crash_atom) {
       auto& s = self->state;
-      auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
-      if (s.rebuild && from == s.rebuild.address()) return swap_in_rebuild(self, fresh.position);
-      auto r = s.reconciliations.find(from);
-      if (r == s.reconciliations.end()) return;
-      ReconcileReport report;
-      report.position = r->second.live.position;
-      report.differences = json_differences(r->second.live.model, fresh.model);
-      r->second.promise.deliver(std::move(report));
-      s.reconciliations.erase(r);
+      if (s.child)
+        self->send_exit(s.child, caf::make_error(caf::sec::runtime_error,
+                                                 "crash injected into projection '" + s.type->name() + "'"));
+    },
+    [=](gate_atom, ApplyGatePtr& gate) { return install_gate(self, std::move(gate)); },
+    [=](pace_atom) {
+      // Shadow copies ignore the gate until they become the live copy; tell them too.
+      auto& s = self->state;
+      if (s.child) self->send(s.child, pace_atom::value);
+      if (s.shadows.rebuild) self->send(s.shadows.rebuild, pace_atom::value);
     },
   };
 }
 
 } // namespace
 
-caf::actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type, SupervisorDeps deps,
-                                       SupervisorSettings settings) {
+projection_supervisor_actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type,
+                                                        SupervisorDeps deps, SupervisorSettings settings) {
   return sys.spawn(supervisor, std::move(type), std::move(deps), settings);
 }
 

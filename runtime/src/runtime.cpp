@@ -1,6 +1,8 @@
 // The Runtime facade: starting and stopping the actor system, registration, metrics.
 #include "runtime_impl.hpp"
 
+#include <caf/actor_cast.hpp>
+
 namespace annals {
 
 Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
@@ -17,7 +19,8 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   sys = std::make_unique<caf::actor_system>(*cfg);
 
   bus = spawn_event_bus(*sys, std::max<std::size_t>(1, options.projections.bus_window));
-  journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch}, bus, log);
+  journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch},
+                         caf::actor_cast<caf::actor>(bus), log);
   for (auto& rs : reader_stores) readers.push_back(spawn_store_reader(*sys, std::move(rs)));
   AggregateSettings settings;
   settings.passivate_after = options.passivate_after;

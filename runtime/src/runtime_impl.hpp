@@ -12,10 +12,10 @@
 #include "annals/actors/projection_supervisor.hpp"
 #include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
-#include "annals/actors/projection_faults.hpp"
 #include "annals/actors/store_reader.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
 #include "metrics_registry_impl.hpp"
+#include "projection_faults.hpp"
 #include "metrics_snapshot.hpp"
 
 #include <caf/actor_system.hpp>
@@ -68,10 +68,10 @@ private:
   std::map<std::string, RegisteredAggregatePtr, std::less<>> types_;
 };
 
-// A registered projection: its supervisor, its injected faults and the
-// handles of its queries.
+// A registered projection: its supervisor, its injected faults (null until
+// a FaultInjector first touches it) and the handles of its queries.
 struct RegisteredProjection {
-  caf::actor supervisor;
+  projection_supervisor_actor supervisor;
   ProjectionFaultsPtr faults;
   std::map<std::string, QueryInstruments, std::less<>> queries;
   QueryInstruments unknown_query;
@@ -104,7 +104,7 @@ struct Runtime::Impl {
 
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
-  caf::actor bus;
+  event_bus_actor bus;
   caf::actor journal;
   std::vector<caf::actor> readers;
   std::mutex projections_mtx;
@@ -167,30 +167,10 @@ struct Runtime::Impl {
     return std::nullopt;
   }
 
-  caf::actor projection(const std::string& name) {
+  projection_supervisor_actor projection(const std::string& name) {
     std::lock_guard<std::mutex> lock(projections_mtx);
     auto it = projections.find(name);
-    return it == projections.end() ? caf::actor{} : it->second.supervisor;
-  }
-
-  // Changes a projection's injected faults, tells its projector and logs it.
-  std::optional<Error> change_faults(const std::string& name, const std::function<void(ProjectionFaults&)>& change,
-                                     const std::string& description, json::object fields) {
-    caf::actor supervisor;
-    ProjectionFaultsPtr faults;
-    {
-      std::lock_guard<std::mutex> lock(projections_mtx);
-      auto it = projections.find(name);
-      if (it == projections.end()) return Error{errc::unknown_projection, "no projection '" + name + "'"};
-      supervisor = it->second.supervisor;
-      faults = it->second.faults;
-    }
-    change(*faults);
-    caf::anon_send(supervisor, faults_atom::value);  // a delay that changed applies to queued events
-    fields["projection"] = name;
-    log->log(LogLevel::info, "projection.fault_injected", "projection '" + name + "': " + description,
-             std::move(fields));
-    return std::nullopt;
+    return it == projections.end() ? projection_supervisor_actor{} : it->second.supervisor;
   }
 
   // The audit line of a command's outcome, unless the journal already wrote
@@ -250,6 +230,13 @@ struct Runtime::Impl {
     if (!direct) direct = options.store->connect();
     return *direct;
   }
+};
+
+// The internals' one door for code beside the facade that is not part of
+// it (FaultInjector): befriended by Runtime.
+struct detail::RuntimeAccess {
+  using Impl = Runtime::Impl;
+  static Impl& of(Runtime& runtime) { return *runtime.impl_; }
 };
 
 } // namespace annals

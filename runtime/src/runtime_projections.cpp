@@ -1,4 +1,4 @@
-// The Runtime facade, read side: projections, queries, dead letters, rebuild, reconcile, fault injection.
+// The Runtime facade, read side: projections, queries, dead letters, rebuild, reconcile.
 #include "runtime_impl.hpp"
 
 namespace annals {
@@ -8,24 +8,19 @@ void Runtime::register_projection(ProjectionType type) {
   std::lock_guard<std::mutex> lock(im.projections_mtx);
   if (im.projections.count(type.name()))
     throw std::invalid_argument("projection '" + type.name() + "' is already registered");
-  const auto& po = im.options.projections;
   SupervisorSettings settings;
-  settings.initial_backoff = po.initial_backoff;
-  settings.backoff_factor = po.backoff_factor;
-  settings.max_backoff = po.max_backoff;
-  settings.reset_after = po.reset_after;
-  settings.max_attempts = std::max(1, po.max_attempts);
-  settings.projector.catch_up_batch = std::max<std::size_t>(1, po.catch_up_batch);
-  settings.projector.store_timeout = im.options.store_timeout;
+  settings.options = im.options.projections;
+  settings.options.max_attempts = std::max(1, settings.options.max_attempts);
+  settings.options.catch_up_batch = std::max<std::size_t>(1, settings.options.catch_up_batch);
+  settings.store_timeout = im.options.store_timeout;
   auto name = type.name();
   auto reader = im.readers[std::hash<std::string>{}("projection:" + name) % im.readers.size()];
   RegisteredProjection reg;
-  reg.faults = std::make_shared<ProjectionFaults>();
   for (const auto& q : type.query_names()) reg.queries.emplace(q, im.instruments->query(name, q));
   reg.unknown_query = im.instruments->query(name, "(unknown)");
   reg.supervisor = spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
                                                SupervisorDeps{reader, im.journal, im.bus, im.upcasters,
-                                                              im.instruments->projection(name), im.log, reg.faults},
+                                                              im.instruments->projection(name), im.log},
                                                settings);
   im.projections.emplace(name, std::move(reg));
 }
@@ -66,17 +61,7 @@ Expected<ProjectionStatus> Runtime::projection_status(const std::string& project
     caf::scoped_actor self{*impl_->sys};
     self->request(target, impl_->options.command_timeout, status_atom::value)
       .receive(
-        [&](ProjectionInfo& info) {
-          ProjectionStatus st;
-          st.name = info.name;
-          st.running = info.running;
-          st.checkpoint = info.checkpoint;
-          st.restarts = info.restarts;
-          st.parked = info.parked;
-          st.backoff = info.backoff;
-          st.last_error = info.last_error;
-          out.emplace(std::move(st));
-        },
+        [&](ProjectionStatus& st) { out.emplace(std::move(st)); },
         [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
   }
   impl_->leave();
@@ -138,42 +123,11 @@ Expected<Reconciliation> Runtime::reconcile_projection(const std::string& projec
     caf::scoped_actor self{*impl_->sys};
     self->request(target, timeout, reconcile_atom::value)
       .receive(
-        [&](ReconcileReport& r) {
-          if (r.error) out.emplace(std::move(*r.error));
-          else out.emplace(Reconciliation{r.differences.empty(), r.position, std::move(r.differences)});
-        },
+        [&](ReconcileOutcome& r) { out.emplace(std::move(r)); },
         [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
   }
   impl_->leave();
   return std::move(*out);
-}
-
-void Runtime::crash_projection(const std::string& projection) {
-  if (auto target = impl_->projection(projection)) caf::anon_send(target, crash_atom::value);
-}
-
-std::optional<Error> Runtime::fail_projection_on(const std::string& projection, EventMatch match, int times) {
-  const auto filter = match.to_string();
-  json::object fields{{"fault", "fail"}, {"match", filter}, {"times", times}};
-  const auto description = times > 0 ? "fails " + std::to_string(times) + " time(s) on the next event matching " + filter
-                                      : std::string("fail fault removed");
-  return impl_->change_faults(projection, [&](ProjectionFaults& f) { f.fail_on(std::move(match), times); },
-                              description, std::move(fields));
-}
-
-std::optional<Error> Runtime::delay_projection(const std::string& projection, std::chrono::milliseconds per_event) {
-  per_event = std::max(per_event, std::chrono::milliseconds(0));
-  json::object fields{{"fault", "delay"}, {"delay_ms", per_event.count()}};
-  const auto description = per_event.count() > 0
-                              ? "applies each event " + std::to_string(per_event.count()) + " ms late"
-                              : std::string("delay removed");
-  return impl_->change_faults(projection, [&](ProjectionFaults& f) { f.set_delay(per_event); }, description,
-                              std::move(fields));
-}
-
-std::optional<Error> Runtime::clear_projection_faults(const std::string& projection) {
-  return impl_->change_faults(projection, [](ProjectionFaults& f) { f.clear(); }, "faults cleared",
-                              {{"fault", "clear"}});
 }
 
 } // namespace annals

@@ -8,6 +8,8 @@
 
 #include <annals/persistence/memory_event_store.hpp>
 
+#include <annals/fault_injector.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <future>
@@ -71,7 +73,7 @@ SCENARIO("G5 an injected failure below max_attempts restarts the projector and l
     REQUIRE(rt->execute(deposit("acc-1", 5)).accepted());
     REQUIRE(caught_up(*rt, "sums"));
     WHEN("its projector is made to fail twice on the account's next deposit, and one comes") {
-      REQUIRE_FALSE(rt->fail_projection_on("sums", EventMatch{"account", "deposited", "acc-1"}, 2));
+      REQUIRE_FALSE(FaultInjector(*rt).fail_projection_on("sums", EventMatch{"account", "deposited", "acc-1"}, 2));
       auto r = rt->execute(deposit("acc-1", 7));
       REQUIRE(r.accepted());  // commands never wait for projections
       THEN("the projector is restarted twice, then applies the event; nothing is parked or lost") {
@@ -112,7 +114,7 @@ SCENARIO("G5 an injected poison event is parked, other projections go on, and a 
   REQUIRE(rt->execute(open_account("acc-1")).accepted());
   REQUIRE(caught_up(*rt, "sums"));
   GIVEN("a fail fault of max_attempts + 1 failures on the next deposit") {
-    REQUIRE_FALSE(rt->fail_projection_on("sums", EventMatch{"", "deposited", ""}, 4));
+    REQUIRE_FALSE(FaultInjector(*rt).fail_projection_on("sums", EventMatch{"", "deposited", ""}, 4));
     WHEN("that deposit and another one are committed") {
       auto poison = rt->execute(deposit("acc-1", 13));
       REQUIRE(poison.accepted());
@@ -162,7 +164,7 @@ SCENARIO("G6 a delayed projection answers plain queries from older data while a 
   REQUIRE(rt->execute(deposit("acc-1", 10)).accepted());
   REQUIRE(caught_up(*rt, "sums"));
   GIVEN("a projection that applies each event a second late") {
-    REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::seconds(1)));
+    REQUIRE_FALSE(FaultInjector(*rt).delay_projection("sums", std::chrono::seconds(1)));
     WHEN("a deposit is committed") {
       auto r = rt->execute(deposit("acc-1", 5));
       REQUIRE(r.accepted());
@@ -194,7 +196,7 @@ TEST_CASE("G4 a delayed projection still applies every position exactly once, in
   });
   rt->register_projection(recorder("slow"));
   rt->register_projection(recorder("fast"));
-  REQUIRE_FALSE(rt->delay_projection("slow", std::chrono::milliseconds(1)));
+  REQUIRE_FALSE(FaultInjector(*rt).delay_projection("slow", std::chrono::milliseconds(1)));
   std::vector<std::future<CommandResult>> fs;
   for (int a = 0; a < 5; ++a) fs.push_back(rt->execute_async(open_account("acc-" + std::to_string(a))));
   for (int i = 0; i < 40; ++i)
@@ -202,10 +204,10 @@ TEST_CASE("G4 a delayed projection still applies every position exactly once, in
   std::size_t n = 0;
   for (auto& f : fs) {
     REQUIRE(f.get().accepted());
-    if (++n == fs.size() / 3) REQUIRE_FALSE(rt->delay_projection("slow", std::chrono::milliseconds(2)));
-    if (n == fs.size() / 2) rt->crash_projection("slow");  // restarts delayed, replaying from the store
+    if (++n == fs.size() / 3) REQUIRE_FALSE(FaultInjector(*rt).delay_projection("slow", std::chrono::milliseconds(2)));
+    if (n == fs.size() / 2) FaultInjector(*rt).crash_projection("slow");  // restarts delayed, replaying from the store
   }
-  REQUIRE_FALSE(rt->delay_projection("slow", std::chrono::milliseconds(1)));
+  REQUIRE_FALSE(FaultInjector(*rt).delay_projection("slow", std::chrono::milliseconds(1)));
   REQUIRE(caught_up(*rt, "slow", std::chrono::seconds(60)));
   REQUIRE(caught_up(*rt, "fast"));
   CHECK(rt->head_position() == 205);
@@ -219,8 +221,8 @@ SCENARIO("a fail fault applies only to events matching its filter") {
   rt->register_projection(sums("sums"));
   rt->register_projection(recorder("other"));
   GIVEN("a fault on withdrawals from acc-2, and one on another aggregate type") {
-    REQUIRE_FALSE(rt->fail_projection_on("sums", EventMatch{"account", "withdrawn", "acc-2"}, 1));
-    REQUIRE_FALSE(rt->fail_projection_on("other", EventMatch{"order", "", ""}, 1));
+    REQUIRE_FALSE(FaultInjector(*rt).fail_projection_on("sums", EventMatch{"account", "withdrawn", "acc-2"}, 1));
+    REQUIRE_FALSE(FaultInjector(*rt).fail_projection_on("other", EventMatch{"order", "", ""}, 1));
     WHEN("events of other streams and types are applied") {
       for (const auto& id : {"acc-1", "acc-2"}) {
         REQUIRE(rt->execute(open_account(id)).accepted());
@@ -270,7 +272,7 @@ SCENARIO("shadow copies are not affected by a fail fault and do not use it up") 
   }
   REQUIRE(caught_up(*rt, "sums"));
   GIVEN("a fail fault on any account event, armed while the projection is caught up") {
-    REQUIRE_FALSE(rt->fail_projection_on("sums", EventMatch{"account", "", ""}, 1));
+    REQUIRE_FALSE(FaultInjector(*rt).fail_projection_on("sums", EventMatch{"account", "", ""}, 1));
     WHEN("it is reconciled and rebuilt (fresh copies replay every event)") {
       auto r = rt->reconcile_projection("sums");
       auto rebuilt = rt->rebuild_projection("sums");
@@ -301,20 +303,20 @@ SCENARIO("removing a delay lets the projection apply the waiting events at once"
   REQUIRE(rt->execute(open_account("acc-1")).accepted());
   REQUIRE(caught_up(*rt, "sums"));
   GIVEN("a projection delayed by an hour per event, with 20 events waiting") {
-    REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::hours(1)));
+    REQUIRE_FALSE(FaultInjector(*rt).delay_projection("sums", std::chrono::hours(1)));
     std::int64_t last = 0;
     for (int i = 1; i <= 20; ++i) last = rt->execute(deposit("acc-1", i)).position;
     REQUIRE(last == rt->head_position());
     CHECK(*rt->query("sums", "total") == json::value(0));
     WHEN("the faults are cleared") {
-      REQUIRE_FALSE(rt->clear_projection_faults("sums"));
+      REQUIRE_FALSE(FaultInjector(*rt).clear_projection_faults("sums"));
       THEN("it catches up") {
         REQUIRE(caught_up(*rt, "sums"));
         CHECK(*rt->query("sums", "total") == json::value(210));
       }
     }
     WHEN("the delay is set to 0") {
-      REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::milliseconds(0)));
+      REQUIRE_FALSE(FaultInjector(*rt).delay_projection("sums", std::chrono::milliseconds(0)));
       THEN("it catches up") {
         REQUIRE(caught_up(*rt, "sums"));
         CHECK(*rt->query("sums", "total") == json::value(210));
@@ -329,9 +331,9 @@ SCENARIO("removing a delay lets the projection apply the waiting events at once"
 
 TEST_CASE("fault injection into an unknown projection is an error") {
   auto rt = memory_bank();
-  CHECK(rt->fail_projection_on("nope", EventMatch{}, 1)->code == errc::unknown_projection);
-  CHECK(rt->delay_projection("nope", std::chrono::milliseconds(5))->code == errc::unknown_projection);
-  CHECK(rt->clear_projection_faults("nope")->code == errc::unknown_projection);
+  CHECK(FaultInjector(*rt).fail_projection_on("nope", EventMatch{}, 1)->code == errc::unknown_projection);
+  CHECK(FaultInjector(*rt).delay_projection("nope", std::chrono::milliseconds(5))->code == errc::unknown_projection);
+  CHECK(FaultInjector(*rt).clear_projection_faults("nope")->code == errc::unknown_projection);
 }
 
 SCENARIO("a metrics registry shared by two runtimes one after another covers the whole run") {

@@ -4,6 +4,8 @@
 #include "runtime_fixture.hpp"
 #include "test_projections.hpp"
 
+#include <annals/fault_injector.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -52,7 +54,7 @@ TEST_CASE_METHOD(RuntimeFixture, "G4 a projector crashed in the middle of the st
   });
   int crashes = 0;
   while (writing) {
-    rt->crash_projection("rec");
+    FaultInjector(*rt).crash_projection("rec");
     ++crashes;
     std::this_thread::sleep_for(std::chrono::milliseconds(15));
   }

@@ -4,6 +4,8 @@
 #include "runtime_fixture.hpp"
 #include "test_projections.hpp"
 
+#include <annals/fault_injector.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -117,7 +119,7 @@ TEST_CASE_METHOD(RuntimeFixture, "G5 restarts back off exponentially up to the m
   REQUIRE(caught_up(*rt, "flaky"));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // longer than reset_after
   const auto restarts = rt->projection_status("flaky")->restarts;
-  rt->crash_projection("flaky");
+  FaultInjector(*rt).crash_projection("flaky");
   REQUIRE(eventually([&] { return rt->projection_status("flaky")->restarts == restarts + 1; }));
   CHECK(rt->projection_status("flaky")->backoff == std::chrono::milliseconds(10));
   REQUIRE(caught_up(*rt, "flaky"));

@@ -6,6 +6,8 @@
 
 #include <bank/projections.hpp>
 
+#include <annals/fault_injector.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -145,7 +147,7 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a query waiting for a position is not lost w
     rt->register_projection(sums("sums"));
     REQUIRE(rt->execute(open_account("acc-1")).accepted());
     REQUIRE(caught_up(*rt, "sums"));
-    REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::hours(1)));
+    REQUIRE_FALSE(FaultInjector(*rt).delay_projection("sums", std::chrono::hours(1)));
     std::int64_t last = 0;
     for (int i = 1; i <= 5; ++i) last = rt->execute(deposit("acc-1", i)).position;
     auto ryw = std::async(std::launch::async, [&] {
@@ -154,9 +156,9 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a query waiting for a position is not lost w
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(ryw.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
     WHEN("its projector crashes, and the next one is not slow") {
-      rt->crash_projection("sums");
+      FaultInjector(*rt).crash_projection("sums");
       REQUIRE(eventually([&] { return rt->projection_status("sums")->restarts == 1; }));
-      REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::milliseconds(0)));
+      REQUIRE_FALSE(FaultInjector(*rt).delay_projection("sums", std::chrono::milliseconds(0)));
       THEN("the next projector answers it once it gets there") {
         auto r = ryw.get();
         REQUIRE(r);
@@ -207,7 +209,7 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a plain query during a restart answers with 
     REQUIRE(*rt->query("sums", "total") == json::value(100));
     WHEN("its projector crashes and replays everything from the store") {
       const auto restarts = rt->projection_status("sums")->restarts;
-      rt->crash_projection("sums");
+      FaultInjector(*rt).crash_projection("sums");
       THEN("plain queries meanwhile see everything it had applied, never a partial or empty model") {
         std::vector<json::value> seen;
         while (rt->projection_status("sums")->restarts == restarts || !caught_up(*rt, "sums", std::chrono::milliseconds(0))) {
@@ -233,8 +235,8 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a plain query never times out because of cat
     for (int i = 1; i <= 10; ++i) last = rt->execute(deposit("acc-1", 1)).position;
     REQUIRE(caught_up(*rt, "sums"));
     REQUIRE(*rt->query("sums", "total") == json::value(10));
-    REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::milliseconds(200)));
-    rt->crash_projection("sums");
+    REQUIRE_FALSE(FaultInjector(*rt).delay_projection("sums", std::chrono::milliseconds(200)));
+    FaultInjector(*rt).crash_projection("sums");
     REQUIRE(eventually([&] { return rt->projection_status("sums")->restarts == 1; }));
     WHEN("a plain query's time runs out before the new projector is back where the old one was") {
       auto r = rt->query("sums", "total", {}, 0, std::chrono::milliseconds(300));
@@ -253,7 +255,7 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a plain query never times out because of cat
       }
     }
     WHEN("the delay is removed") {
-      REQUIRE_FALSE(rt->delay_projection("sums", std::chrono::milliseconds(0)));
+      REQUIRE_FALSE(FaultInjector(*rt).delay_projection("sums", std::chrono::milliseconds(0)));
       THEN("a plain query sees everything again") {
         auto r = rt->query("sums", "total");
         REQUIRE(r);

@@ -7,6 +7,7 @@
 #include <annals/persistence/sqlite_event_store.hpp>
 #include <bank_service/http_mapping.hpp>
 #include <bank_service/service.hpp>
+#include <annals/fault_injector.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -548,7 +549,7 @@ TEST_CASE_METHOD(ServiceFixture, "GET /health is 503 degraded while a projection
   o.runtime.projections.max_backoff = 30s;
   start(std::move(o));
   REQUIRE(get("/health").status == 200);
-  service->runtime().crash_projection("balances");
+  annals::FaultInjector(service->runtime()).crash_projection("balances");
   Response r;
   REQUIRE(eventually([&] {
     r = get("/health");

@@ -14,9 +14,9 @@
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
-#include "annals/fault_injection.hpp"
 #include "annals/metrics.hpp"
 #include "annals/metrics_registry.hpp"
+#include "annals/projection_status.hpp"
 #include "annals/projection_type.hpp"
 #include "annals/upcasters.hpp"
 #include "annals/runtime_options.hpp"
@@ -32,30 +32,14 @@
 
 namespace annals {
 
+namespace detail {
+struct RuntimeAccess;
+}
+
 /// An aggregate instance's current state, for diagnostics and tests.
 struct AggregateInspection {
   std::int64_t version = 0;
   json::value state;
-};
-
-/// What operators watch per projection.
-struct ProjectionStatus {
-  std::string name;
-  bool running = false;         ///< false while its projector restarts
-  std::int64_t checkpoint = 0;  ///< the last position applied
-  std::int64_t head = 0;        ///< the store's last position
-  std::int64_t backlog = 0;     ///< head - checkpoint
-  std::int64_t restarts = 0;
-  std::int64_t parked = 0;      ///< events in its dead-letter list
-  std::chrono::milliseconds backoff{0};  ///< the delay before its latest restart
-  std::optional<std::string> last_error;
-};
-
-/// The outcome of reconcile_projection.
-struct Reconciliation {
-  bool equal = false;
-  std::int64_t position = 0;                 ///< the checkpoint both copies were compared at
-  std::vector<std::string> differences;      ///< JSON paths that differ (at most 100)
 };
 
 class Runtime {
@@ -136,31 +120,6 @@ public:
   Expected<Reconciliation> reconcile_projection(const std::string& projection,
                                                 std::chrono::milliseconds timeout = std::chrono::minutes(10));
 
-  /// Fault injection for scenarios and tests: the projection's projector
-  /// crashes now; its supervisor restarts it.
-  void crash_projection(const std::string& projection);
-
-  /// Fault injection: the projection's live projector fails on the next event
-  /// matching `match` that it applies, `times` times in a row (each attempt,
-  /// including after its supervisor restarts it, counts once), as if its
-  /// handler threw. The fault binds to that event's position; once used up,
-  /// the event applies normally. With times >= options.projections.max_attempts
-  /// the event is parked as a poison event; retry_dead_letter fails while the
-  /// fault has failures left and succeeds after. Shadow copies (rebuild,
-  /// reconcile) are not affected. Replaces an earlier fail fault of that
-  /// projection; times <= 0 removes it. Error: unknown_projection.
-  std::optional<Error> fail_projection_on(const std::string& projection, EventMatch match, int times);
-  /// Fault injection: the projection applies each event `per_event` later
-  /// than it could (a slow projector); meanwhile it keeps answering queries
-  /// from the model it has (plain queries see older data; queries with
-  /// min_position wait). A new delay applies to the events not applied yet;
-  /// 0 removes the delay and the waiting events are applied at once.
-  /// Error: unknown_projection.
-  std::optional<Error> delay_projection(const std::string& projection, std::chrono::milliseconds per_event);
-  /// Removes both kinds of fault from a projection (waiting events are
-  /// applied at once). Error: unknown_projection.
-  std::optional<Error> clear_projection_faults(const std::string& projection);
-
   /// The current state of one aggregate instance (activating it). For
   /// diagnostics and tests; reads go to projections, not here.
   Expected<AggregateInspection> inspect(const std::string& aggregate, const std::string& id);
@@ -187,6 +146,7 @@ public:
   const RuntimeOptions& options() const;
 
 private:
+  friend struct detail::RuntimeAccess;  // the internals' one door, for FaultInjector (annals/fault_injector.hpp)
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -5,6 +5,7 @@
 #include "annals/command.hpp"
 #include "annals/log.hpp"
 #include "annals/persistence/event_store.hpp"
+#include "annals/projection_options.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -13,26 +14,6 @@
 namespace annals {
 
 class MetricsRegistry;  // annals/metrics_registry.hpp
-
-/// Supervision and delivery settings shared by all projections.
-struct ProjectionOptions {
-  /// A crashed projector restarts after initial_backoff, then factor times
-  /// longer each time up to max_backoff; back to initial after reset_after
-  /// of stable running.
-  std::chrono::milliseconds initial_backoff{50};
-  double backoff_factor = 2.0;
-  std::chrono::milliseconds max_backoff{std::chrono::seconds(5)};
-  std::chrono::milliseconds reset_after{std::chrono::seconds(30)};
-  /// The same event failing this many times is parked (dead letter) and skipped.
-  int max_attempts = 3;
-  /// Events read from the store per catch-up step.
-  std::size_t catch_up_batch = 500;
-  /// Committed batches in flight to one projector before the bus holds back
-  /// and lets it catch up from the store (bounds memory for slow projectors).
-  std::size_t bus_window = 64;
-  /// How long a query waits (for min_position, or for a restarting projector).
-  std::chrono::milliseconds query_timeout{std::chrono::seconds(5)};
-};
 
 struct RuntimeOptions {
   /// Where events live. Default: sqlite_store({"annals.db"}) in the working

@@ -1,6 +1,8 @@
 // `inject`: crash, fail or delay a projector, clear its faults, restart the runtime.
 #include "../step_context.hpp"
 
+#include "annals/fault_injector.hpp"
+
 namespace annals::scenarios {
 
 void run_step(StepContext& ctx, const Step&, const InjectStep& s, StepOutcome& out) {
@@ -13,7 +15,7 @@ void run_step(StepContext& ctx, const Step&, const InjectStep& s, StepOutcome& o
     auto before = ctx.rt().projection_status(s.projection);
     const auto restarts = before ? before->restarts : 0;
     const auto t = Clock::now();
-    ctx.rt().crash_projection(s.projection);
+    FaultInjector(ctx.rt()).crash_projection(s.projection);
     if (!s.wait) {
       out.summary = "crashed projector " + s.projection;
       return;
@@ -33,7 +35,7 @@ void run_step(StepContext& ctx, const Step&, const InjectStep& s, StepOutcome& o
     out.details["seconds"] = secs;
     if (!ok && !ctx.interrupted) fail(out, "the projector was not restarted and caught up within 15 s");
   } else if (s.fault == "fail_projector") {
-    check(ctx.rt().fail_projection_on(s.projection, s.match, s.times));
+    check(FaultInjector(ctx.rt()).fail_projection_on(s.projection, s.match, s.times));
     std::string what = (s.match.aggregate.empty() ? std::string("any") : s.match.aggregate) + "/" +
                        (s.match.id.empty() ? std::string("*") : s.match.id) + " " +
                        (s.match.event_type.empty() ? std::string("event") : s.match.event_type);
@@ -45,12 +47,12 @@ void run_step(StepContext& ctx, const Step&, const InjectStep& s, StepOutcome& o
                   ")";
     out.details["times"] = s.times;
   } else if (s.fault == "delay_projector") {
-    check(ctx.rt().delay_projection(s.projection, s.delay));
+    check(FaultInjector(ctx.rt()).delay_projection(s.projection, s.delay));
     out.summary = s.delay.count() ? s.projection + " now applies each event " + std::to_string(s.delay.count()) + " ms late"
                                   : s.projection + " delay removed";
     out.details["delay_ms"] = s.delay.count();
   } else if (s.fault == "clear_faults") {
-    check(ctx.rt().clear_projection_faults(s.projection));
+    check(FaultInjector(ctx.rt()).clear_projection_faults(s.projection));
     out.summary = s.projection + ": faults cleared";
   } else if (s.fault == "restart_runtime") {
     auto t = Clock::now();

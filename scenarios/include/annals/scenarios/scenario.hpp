@@ -3,7 +3,7 @@
 // (the format is documented, step by step, in docs/scenarios.md). These are
 // plain values: scenario_parser.hpp makes them, scenario_runner.hpp runs them.
 
-#include "annals/fault_injection.hpp"
+#include "annals/fault_injector.hpp"
 #include "annals/json.hpp"
 
 #include <chrono>

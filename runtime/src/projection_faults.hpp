@@ -1,15 +1,14 @@
 #pragma once
-// The faults injected into one projection (Runtime::fail_projection_on,
-// delay_projection, clear_projection_faults). One object per projection,
-// shared by the runtime (which sets faults from any thread), the supervisor
-// and every projector it spawns, so a fault outlives a projector's restart.
-// Only the live copy consults it: shadow copies (rebuild, reconcile) ignore
-// faults. No CAF here.
+// The faults injected into one projection (FaultInjector): the ApplyGate its
+// supervisor hands to every projector it spawns, so a fault outlives a
+// projector's restart. Created by the first injection into the projection;
+// the runtime (any thread) changes it, the live projector consults it. No CAF.
 //
 // The normal path costs one atomic load (armed()); everything else is
 // behind a mutex.
 
-#include "annals/fault_injection.hpp"
+#include "annals/actors/apply_gate.hpp"
+#include "annals/fault_injector.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -19,11 +18,11 @@
 #include <optional>
 #include <string>
 
-namespace annals::actors {
+namespace annals::detail {
 
-class ProjectionFaults {
+class ProjectionFaults final : public actors::ApplyGate {
 public:
-  /// Anything set at all? (One relaxed-enough atomic load.)
+  /// Anything set at all? (One atomic load.)
   bool armed() const { return armed_.load(std::memory_order_acquire); }
 
   /// The live projector fails on the next event matching `match` that it
@@ -35,16 +34,13 @@ public:
   /// Removes both faults.
   void clear();
 
-  std::chrono::milliseconds delay() const;
+  /// ApplyGate: the injected delay.
+  std::chrono::milliseconds pace() const override;
 
-  /// Called by the live copy before it applies `ev` (also for a retried
-  /// parked event). If the fail fault applies to it — it is bound to this
+  /// ApplyGate: if the fail fault applies to `ev` — it is bound to this
   /// position, or not bound yet and `ev` matches (it then binds) — one
   /// failure is used up and the message to throw is returned.
-  std::optional<std::string> take_failure(const Event& ev);
-
-  /// Failures the fail fault has left (0 when there is none or it is used up).
-  int failures_left() const;
+  std::optional<std::string> failure(const Event& ev) override;
 
 private:
   struct Fail {
@@ -63,4 +59,4 @@ private:
 
 using ProjectionFaultsPtr = std::shared_ptr<ProjectionFaults>;
 
-} // namespace annals::actors
+} // namespace annals::detail

@@ -1,8 +1,8 @@
-#include "annals/actors/projection_faults.hpp"
+#include "projection_faults.hpp"
 
 #include <algorithm>
 
-namespace annals::actors {
+namespace annals::detail {
 
 void ProjectionFaults::update_armed() {
   armed_.store((fail_ && fail_->left > 0) || delay_.count() > 0, std::memory_order_release);
@@ -28,13 +28,13 @@ void ProjectionFaults::clear() {
   update_armed();
 }
 
-std::chrono::milliseconds ProjectionFaults::delay() const {
+std::chrono::milliseconds ProjectionFaults::pace() const {
   if (!armed()) return std::chrono::milliseconds(0);
   std::lock_guard<std::mutex> lock(mtx_);
   return delay_;
 }
 
-std::optional<std::string> ProjectionFaults::take_failure(const Event& ev) {
+std::optional<std::string> ProjectionFaults::failure(const Event& ev) {
   if (!armed()) return std::nullopt;
   std::lock_guard<std::mutex> lock(mtx_);
   if (!fail_ || fail_->left <= 0) return std::nullopt;
@@ -48,9 +48,4 @@ std::optional<std::string> ProjectionFaults::take_failure(const Event& ev) {
   return msg;
 }
 
-int ProjectionFaults::failures_left() const {
-  std::lock_guard<std::mutex> lock(mtx_);
-  return fail_ ? fail_->left : 0;
-}
-
-} // namespace annals::actors
+} // namespace annals::detail

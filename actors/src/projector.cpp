@@ -1,10 +1,13 @@
-#include "annals/actors/projection_actor.hpp"
+#include "annals/actors/projector.hpp"
 
+#include "detail/apply_queue.hpp"
+
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -12,7 +15,6 @@
 
 #include <algorithm>
 #include <any>
-#include <deque>
 #include <utility>
 
 namespace annals::actors {
@@ -25,17 +27,19 @@ enum class Phase { starting, catching_up, live };
 // What waits for the queue of accepted events to be empty.
 enum class Next { nothing, read, go_live };
 
-// An accepted event, still in the batch it came in (live batches are shared
-// with other projectors; nothing is copied).
-struct Queued {
-  CommittedEvents batch;
-  std::size_t index = 0;
-  const Event& event() const { return (*batch)[index]; }
-};
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+
+// The projector's own timers, on top of its public interface.
+using projector_self_actor = projector_actor::extend<
+  caf::reacts_to<tick_atom>,                   // waiting queries may have expired
+  caf::reacts_to<drain_atom, std::uint64_t>>;  // the pace's timer: apply the next queued event
+
+using detail::Queued;
 
 struct PendingQuery {
   QueryRequest request;
-  caf::response_promise promise;
+  caf::typed_response_promise<QueryReply> promise;
 };
 
 struct ProjectorState {
@@ -44,53 +48,48 @@ struct ProjectorState {
   ProjectorSettings settings;
   ProjectorMode mode;
   std::set<std::int64_t> parked;
-  bool notified = false;  // a shadow copy has reported to mode.notify
+  bool notified = false;  // a shadow copy has reported to its owner
 
   Phase phase = Phase::starting;
   std::any model;
   std::int64_t checkpoint = 0;   // the last position applied (or skipped)
   std::int64_t seen_head = 0;    // the highest position the bus announced
   // Events accepted (past the duplicate and gap checks) but not applied yet,
-  // in position order. Without an injected delay it is drained as soon as
-  // events arrive; with one, one event per delay, on a timer.
-  std::deque<Queued> queue;
+  // in position order.
+  detail::ApplyQueue queue;
   Next next = Next::nothing;     // to do once the queue is empty
-  std::uint64_t drain_timer = 0; // the pending drain timer's number (0: none)
-  std::uint64_t timers = 0;
-  std::chrono::milliseconds timer_delay{0};
   int since_snapshot = 0;
   bool dead = false;
   std::vector<PendingQuery> waiting;  // queries for a position not yet applied
+  ApplyGatePtr gate;                  // null unless faults were injected
 
   static inline const char* name = "annals.projector";
 };
 
-using Self = caf::stateful_actor<ProjectorState>;
+using Self = projector_self_actor::stateful_pointer<ProjectorState>;
 
-void catch_up(Self* self);
+void catch_up(Self self);
 
 // The live copy: not a shadow copy still being built. Only it counts in the
-// metrics and is subject to injected faults.
-bool live_copy(const ProjectorState& st) { return !st.mode.notify || st.notified; }
+// metrics and passes its applies through the gate.
+bool live_copy(const ProjectorState& st) { return !st.mode.shadow || st.notified; }
 
 // The last position accepted: queued, or else applied.
-std::int64_t accepted(const ProjectorState& st) {
-  return st.queue.empty() ? st.checkpoint : st.queue.back().event().position;
+std::int64_t accepted(const ProjectorState& st) { return st.queue.accepted(st.checkpoint); }
+
+// How long the next event waits (0: none; always 0 without a gate).
+std::chrono::milliseconds pace_of(const ProjectorState& st) {
+  if (!st.gate || !live_copy(st)) return std::chrono::milliseconds(0);
+  return st.gate->pace();
 }
 
-// The injected per-event delay that applies to this copy (0: none).
-std::chrono::milliseconds delay_of(const ProjectorState& st) {
-  if (!st.deps.faults || !st.deps.faults->armed() || !live_copy(st)) return std::chrono::milliseconds(0);
-  return st.deps.faults->delay();
+// The gate's verdict on this event, thrown like a failing handler.
+void pass_gate(const ProjectorState& st, const Event& ev) {
+  if (!st.gate || !live_copy(st)) return;
+  if (auto failure = st.gate->failure(ev)) throw std::runtime_error(*failure);
 }
 
-// An injected failure for this event, thrown like a failing handler.
-void injected_failure(const ProjectorState& st, const Event& ev) {
-  if (!st.deps.faults || !live_copy(st)) return;
-  if (auto failure = st.deps.faults->take_failure(ev)) throw std::runtime_error(*failure);
-}
-
-QueryReply answer(Self* self, const QueryRequest& q) {
+QueryReply answer(Self self, const QueryRequest& q) {
   auto& st = self->state;
   QueryReply reply;
   reply.position = st.checkpoint;
@@ -118,7 +117,7 @@ bool ready(const ProjectorState& st, const QueryRequest& q) { return st.checkpoi
 // The answer to a waiting query whose deadline has passed: a plain query gets
 // the model as it is (catch-up never makes it fail), a read-your-writes query
 // a timeout saying how far the projection got.
-QueryReply expired(Self* self, const QueryRequest& q) {
+QueryReply expired(Self self, const QueryRequest& q) {
   auto& st = self->state;
   if (st.checkpoint >= q.min_position) return answer(self, q);
   QueryReply r;
@@ -132,7 +131,7 @@ QueryReply expired(Self* self, const QueryRequest& q) {
 // deadline has passed. Called after every applied event while queries wait:
 // a query is answered with the state at its position even if the next event
 // kills the projector.
-void answer_ready(Self* self) {
+void answer_ready(Self self) {
   auto& st = self->state;
   if (st.waiting.empty()) return;
   const auto now = std::chrono::steady_clock::now();
@@ -144,11 +143,11 @@ void answer_ready(Self* self) {
   st.waiting.erase(done, st.waiting.end());
 }
 
-ModelDump dump(Self* self) {
+ModelDump dump(Self self) {
   return ModelDump{self->state.type->model_to_json(self->state.model), self->state.checkpoint};
 }
 
-void save_snapshot(Self* self) {
+void save_snapshot(Self self) {
   auto& st = self->state;
   st.since_snapshot = 0;
   try {
@@ -160,26 +159,26 @@ void save_snapshot(Self* self) {
   }
 }
 
-void maybe_snapshot(Self* self) {
+void maybe_snapshot(Self self) {
   auto& st = self->state;
   const int every = st.type->snapshot_every();
   // A shadow copy never overwrites the live copy's snapshot.
-  if (every <= 0 || (st.mode.notify && !st.notified) || ++st.since_snapshot < every) return;
+  if (every <= 0 || !live_copy(st) || ++st.since_snapshot < every) return;
   save_snapshot(self);
 }
 
 // A shadow copy is done: hand its model to whoever asked.
-void report_ready(Self* self) {
+void report_ready(Self self) {
   auto& st = self->state;
-  if (!st.mode.notify || st.notified) return;
+  if (!st.mode.shadow || st.notified) return;
   st.notified = true;
-  self->send(st.mode.notify, ready_atom::value, dump(self));
+  self->send(st.deps.owner, ready_atom::value, dump(self));
 }
 
 // Applies one event in order. On failure: tell the supervisor which event,
 // then die (the model may be half-updated and cannot be trusted).
 // Brings a stored event to the current schema (a copy: live batches are shared).
-const Event& current_shape(Self* self, const Event& ev, Event& copy) {
+const Event& current_shape(Self self, const Event& ev, Event& copy) {
   const auto& up = self->state.deps.upcasters;
   if (up->current_version(ev.stream.aggregate, ev.type) == ev.schema_version) return ev;
   copy = ev;
@@ -187,18 +186,18 @@ const Event& current_shape(Self* self, const Event& ev, Event& copy) {
   return copy;
 }
 
-bool apply(Self* self, const Event& ev) {
+bool apply(Self self, const Event& ev) {
   auto& st = self->state;
   if (!st.parked.count(ev.position)) {
     try {
-      injected_failure(st, ev);
+      pass_gate(st, ev);
       Event copy;
       st.type->apply(st.model, current_shape(self, ev, copy));
     } catch (const std::exception& e) {
       if (live_copy(st)) st.deps.instruments.errors->Increment();
       // The supervisor counts this only when it comes from its live copy.
       DeadLetter letter{st.type->name(), ev.position, ev.stream, ev.type, e.what(), 0, 0};
-      self->send(st.deps.supervisor, failed_atom::value, std::move(letter));
+      self->send(st.deps.owner, failed_atom::value, std::move(letter));
       st.dead = true;
       self->quit(caf::make_error(caf::sec::runtime_error,
                                  "projection '" + st.type->name() + "' failed on event "
@@ -219,11 +218,11 @@ bool apply(Self* self, const Event& ev) {
   return true;
 }
 
-void read_more(Self* self);
-void go_live(Self* self);
+void read_more(Self self);
+void go_live(Self self);
 
 // Does what waited for the queue to be empty.
-void run_next(Self* self) {
+void run_next(Self self) {
   switch (std::exchange(self->state.next, Next::nothing)) {
     case Next::read: return read_more(self);
     case Next::go_live: return go_live(self);
@@ -231,27 +230,19 @@ void run_next(Self* self) {
   }
 }
 
-void schedule_drain(Self* self, std::chrono::milliseconds delay) {
-  auto& st = self->state;
-  if (st.drain_timer) return;
-  st.drain_timer = ++st.timers;
-  st.timer_delay = delay;
-  self->delayed_send(self, delay, drain_atom::value, st.drain_timer);
-}
-
-// Applies the queued events in order: all of them now or, with an injected
-// delay, the next one when its timer fires (queries are answered meanwhile,
-// from the model as it is). Once the queue is empty, runs what waited for it.
-void drain(Self* self) {
+// Applies the queued events in order: all of them now or, while the gate
+// sets a pace, the next one when its timer fires (queries are answered
+// meanwhile, from the model as it is). Once the queue is empty, runs what
+// waited for it.
+void drain(Self self) {
   auto& st = self->state;
   if (st.dead) return;
   while (!st.queue.empty()) {
-    if (auto delay = delay_of(st); delay.count() > 0) {
-      schedule_drain(self, delay);
+    if (auto pace = pace_of(st); pace.count() > 0) {
+      if (auto timer = st.queue.arm(pace)) self->delayed_send(self, pace, drain_atom::value, timer);
       break;
     }
-    const Queued q = std::move(st.queue.front());
-    st.queue.pop_front();
+    const Queued q = st.queue.pop();
     if (!apply(self, q.event())) return;
     answer_ready(self);  // before the next event, which may fail
   }
@@ -259,7 +250,7 @@ void drain(Self* self) {
   if (st.queue.empty()) run_next(self);
 }
 
-void go_live(Self* self) {
+void go_live(Self self) {
   auto& st = self->state;
   if (st.seen_head > st.checkpoint) return catch_up(self);
   st.phase = Phase::live;
@@ -273,7 +264,7 @@ void go_live(Self* self) {
 
 // Reads from the store what the bus did not bring, once the events already
 // accepted are applied.
-void catch_up(Self* self) {
+void catch_up(Self self) {
   auto& st = self->state;
   st.phase = Phase::catching_up;
   st.next = Next::read;
@@ -282,7 +273,7 @@ void catch_up(Self* self) {
 
 // One catch-up step: a batch from the store after the checkpoint (the queue
 // is empty). A full batch reads on once it is applied; a short one goes live.
-void read_more(Self* self) {
+void read_more(Self self) {
   auto& st = self->state;
   ReadRequest req;
   req.kind = ReadRequest::Kind::all;
@@ -306,7 +297,7 @@ void read_more(Self* self) {
         }
         auto events = std::make_shared<const std::vector<Event>>(std::move(reply.events));
         for (std::size_t i = 0; i < events->size(); ++i)
-          if ((*events)[i].position > accepted(s)) s.queue.push_back(Queued{events, i});
+          if ((*events)[i].position > accepted(s)) s.queue.push(Queued{events, i});
         if (s.mode.stop_at) {
           if (events->empty()) s.checkpoint = *s.mode.stop_at;  // nothing more to read
           s.next = Next::read;
@@ -320,30 +311,31 @@ void read_more(Self* self) {
       [=](caf::error& err) { self->quit(err); });
 }
 
-void on_live_batch(Self* self, const CommittedEvents& batch) {
+void on_live_batch(Self self, const CommittedEvents& batch) {
   auto& st = self->state;
   const auto& events = *batch;
   if (events.empty()) return;
   st.seen_head = std::max(st.seen_head, events.back().position);
   if (st.phase != Phase::live) return;  // the running catch-up will get there
-  // While events wait (an injected delay), at most catch_up_batch of them are
-  // held; beyond that the store has them.
-  const bool bounded = delay_of(st).count() > 0;
+  // While events wait (a pace), at most catch_up_batch of them are held;
+  // beyond that the store has them.
+  const bool bounded = pace_of(st).count() > 0;
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto& ev = events[i];
     const auto last = accepted(st);
     if (ev.position <= last) continue;  // already applied or queued
     if (ev.position != last + 1) return catch_up(self);  // a gap: read it from the store
     if (bounded && st.queue.size() >= st.settings.catch_up_batch) return catch_up(self);
-    st.queue.push_back(Queued{batch, i});
+    st.queue.push(Queued{batch, i});
   }
   drain(self);
 }
 
-void start(Self* self) {
+void start(Self self) {
   auto& st = self->state;
   if (!st.mode.stop_at)
-    self->send(st.deps.bus, subscribe_atom::value);  // first, so nothing committed from now on is missed
+    // First, so nothing committed from now on is missed.
+    self->send(st.deps.bus, subscribe_atom::value, caf::actor_cast<event_subscriber_actor>(self));
   if (st.type->snapshot_every() <= 0 || st.mode.fresh) return catch_up(self);
   ReadRequest req;
   req.kind = ReadRequest::Kind::projection_snapshot;
@@ -364,14 +356,15 @@ void start(Self* self) {
       [=](caf::error&) { catch_up(self); });
 }
 
-caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_t> parked, ProjectorDeps deps,
-                        ProjectorSettings settings, ProjectorMode mode) {
+projector_self_actor::behavior_type projector(Self self, ProjectionTypePtr type, std::set<std::int64_t> parked,
+                                              ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
   auto& st = self->state;
   st.mode = std::move(mode);
   st.type = std::move(type);
   st.parked = std::move(parked);
   st.deps = std::move(deps);
   st.settings = settings;
+  st.gate = st.deps.gate;
   st.model = st.type->empty_model();
   start(self);
   return {
@@ -387,15 +380,16 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
     },
     [=](query_atom, QueryRequest& q) {
       auto& s = self->state;
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<QueryReply>();
       if (ready(s, q)) {
         rp.deliver(answer(self, q));
-        return;
+        return rp;
       }
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(q.deadline - std::chrono::steady_clock::now());
       self->delayed_send(self, std::max(wait, std::chrono::milliseconds(0)) + std::chrono::milliseconds(1),
                          tick_atom::value);
       s.waiting.push_back(PendingQuery{std::move(q), rp});
+      return rp;
     },
     [=](tick_atom) {
       // Waiting queries whose time is up: plain ones get the model as it is,
@@ -406,7 +400,7 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       auto& s = self->state;
       StoreAck ack;
       try {
-        injected_failure(s, ev);  // a retry while an injected failure has attempts left fails too
+        pass_gate(s, ev);  // a retry while an injected failure has attempts left fails too
         Event copy;
         s.type->apply(s.model, current_shape(self, ev, copy));
       } catch (const std::exception& e) {
@@ -421,7 +415,7 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       return ack;
     },
     [=](status_atom) {
-      ProjectionInfo info;
+      ProjectionStatus info;
       info.name = self->state.type->name();
       info.running = true;
       info.checkpoint = self->state.checkpoint;
@@ -432,37 +426,31 @@ caf::behavior projector(Self* self, ProjectionTypePtr type, std::set<std::int64_
       if (self->state.type->snapshot_every() > 0) save_snapshot(self);
     },
     [=](drain_atom, std::uint64_t timer) {
-      // An injected delay is over: apply the next queued event.
+      // A pace's wait is over: apply the next queued event.
       auto& s = self->state;
-      if (timer != s.drain_timer) return;  // replaced by a newer timer
-      s.drain_timer = 0;
+      if (!s.queue.fired(timer)) return;  // replaced by a newer timer
       if (!s.queue.empty()) {
-        const Queued q = std::move(s.queue.front());
-        s.queue.pop_front();
+        const Queued q = s.queue.pop();
         if (!apply(self, q.event())) return;
       }
       drain(self);
     },
-    [=](faults_atom) {
-      // The injected faults changed: a new delay applies to the events still
-      // queued (none drains them at once).
-      auto& s = self->state;
-      const auto delay = delay_of(s);
-      if (s.drain_timer && delay == s.timer_delay) return;
-      s.drain_timer = 0;
-      drain(self);
+    [=](gate_atom, ApplyGatePtr& gate) {
+      self->state.gate = std::move(gate);
+      drain(self);  // its pace applies to the events still queued
+      return caf::ok_atom::value;
     },
-    [=](crash_atom) {
-      self->quit(caf::make_error(caf::sec::runtime_error, "crash injected into projection '"
-                                                            + self->state.type->name() + "'"));
+    [=](pace_atom) {
+      // A new pace applies to the events still queued (none drains them at once).
+      if (self->state.queue.repace(pace_of(self->state))) drain(self);
     },
   };
 }
 
 } // namespace
 
-caf::actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
-                           ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
+projector_actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
+                                ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
   return parent->spawn(projector, std::move(type), std::move(parked), std::move(deps), settings, std::move(mode));
 }
 

@@ -1,0 +1,35 @@
+#pragma once
+// What the runtime reports about a projection: its status and the outcome of
+// a reconciliation. Plain values, no CAF: the projection supervisor (actors/)
+// answers with them and Runtime (annals/runtime.hpp) hands them to callers
+// unchanged.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace annals {
+
+/// What operators watch per projection.
+struct ProjectionStatus {
+  std::string name;
+  bool running = false;         ///< false while its projector restarts
+  std::int64_t checkpoint = 0;  ///< the last position applied
+  std::int64_t head = 0;        ///< the store's last position
+  std::int64_t backlog = 0;     ///< head - checkpoint
+  std::int64_t restarts = 0;
+  std::int64_t parked = 0;      ///< events in its dead-letter list
+  std::chrono::milliseconds backoff{0};  ///< the delay before its latest restart
+  std::optional<std::string> last_error;
+};
+
+/// The outcome of reconcile_projection.
+struct Reconciliation {
+  bool equal = false;
+  std::int64_t position = 0;                 ///< the checkpoint both copies were compared at
+  std::vector<std::string> differences;      ///< JSON paths that differ (at most 100)
+};
+
+} // namespace annals
