@@ -28,8 +28,8 @@ public:
   virtual ~ApplyGate() = default;
 
   /// How long the live copy waits before it applies its next event (0: at
-  /// once). Asked before every apply; the gate tells the projector's
-  /// supervisor (pace_atom) when this changes, so that waiting events are
+  /// once). Asked before every apply; whoever changes it tells the
+  /// projector's supervisor (pace_atom), so that waiting events are
   /// rescheduled.
   virtual std::chrono::milliseconds pace() const = 0;
 
