@@ -1,6 +1,8 @@
-// The projection supervisor's pure parts: the restart policy (backoff growth,
+// The read side's pure parts: the restart policy (backoff growth,
 // cap, reset after a stable period) and the failure ledger (parking after
-// max_attempts). No actors, no clock: the tests pass the time.
+// max_attempts) of the supervisor, and the projector's apply queue (pacing
+// timers). No actors, no clock: the tests pass the time.
+#include "detail/apply_queue.hpp"
 #include "detail/failure_ledger.hpp"
 #include "detail/restart_policy.hpp"
 
@@ -73,4 +75,24 @@ TEST_CASE("failure ledger: max_attempts below 1 parks at the first failure") {
   FailureLedger ledger(0);
   ledger.record_failure(1);
   CHECK(ledger.due(1));
+}
+
+TEST_CASE("apply queue: one pacing timer at a time, stale timers recognised by their number") {
+  auto batch = std::make_shared<const std::vector<Event>>(std::vector<Event>(3));
+  ApplyQueue q;
+  CHECK(q.accepted(5) == 5);  // nothing queued: the checkpoint
+  const auto first = q.arm(10ms);
+  CHECK(first != 0);
+  CHECK(q.arm(10ms) == 0);     // already running
+  CHECK_FALSE(q.repace(10ms)); // the same pace: keep the timer
+  CHECK(q.repace(20ms));       // a new pace: drain anew, the old timer is stale
+  CHECK_FALSE(q.fired(first));
+  const auto second = q.arm(20ms);
+  CHECK(second != first);
+  CHECK(q.fired(second));
+  CHECK_FALSE(q.fired(second));  // once
+  q.push(Queued{batch, 0});
+  CHECK(q.size() == 1);
+  CHECK(q.pop().index == 0);
+  CHECK(q.empty());
 }
