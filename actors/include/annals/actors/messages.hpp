@@ -1,10 +1,10 @@
 #pragma once
 // What every actor's messages share. Local only: messages carry JSON values
 // and are never serialized, so they are allowed as "unsafe" message types.
-// The messages themselves are declared by area: store_messages.hpp (journal,
-// readers), command_messages.hpp (router, aggregates), projection_messages.hpp
-// (bus, projectors, supervisors). Included only by actors/ and the runtime
-// facade's .cpp files.
+// The messages themselves are declared by area: journal.hpp and
+// store_reader.hpp (their typed interfaces), command_messages.hpp (router,
+// aggregates), projection_messages.hpp (bus, projectors, supervisors).
+// Included only by actors/ and the runtime facade's .cpp files.
 
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
@@ -35,4 +35,3 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Event)
 // Until each area's messages move next to their actor's typed interface.
 #include "annals/actors/command_messages.hpp"
 #include "annals/actors/projection_messages.hpp"
-#include "annals/actors/store_messages.hpp"
