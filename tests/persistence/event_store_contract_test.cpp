@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -211,6 +212,33 @@ STORE_CONTRACT_TEST("event store: a batch with a stale append and an oversized e
   CHECK(amounts_of(store->read_stream(acc4, 1, all)) == std::vector<std::int64_t>{40});
   CHECK(amounts_of(store->read_all(0, all)) == std::vector<std::int64_t>{1, 10, 11, 40});
   CHECK(store->head_position() == out[3]->events[0].position);
+}
+
+STORE_CONTRACT_TEST("event store: the append rules give the same codes and messages in every backend",
+                    "[store][contract][batch]") {
+  auto s = TestType::open(StoreOptions{64});
+  auto store = s.connect();
+  append_ok(*store, request(acc1, 0, {deposited(1)}, std::string("key-K"), "fp-1"));
+
+  NewEvent not_a_number = ev("measured", json::object{{"value", std::numeric_limits<double>::quiet_NaN()}});
+  auto out = store->append({
+    request(acc2, 0, {deposited(2)}, std::string("key-K"), "fp-2"),            // key reused
+    request(acc1, 3, {deposited(3)}),                                          // stale
+    request(acc2, 0, {deposited(4), ev("memo", json::object{{"text", std::string(100, 'x')}})}),  // too large
+    request(acc2, 0, {not_a_number}),                                          // NaN
+  });
+  REQUIRE(out.size() == 4);
+  auto error_of = [&](std::size_t i) {
+    REQUIRE_FALSE(out[i].has_value());
+    return out[i].error().code + ": " + out[i].error().message;
+  };
+  CHECK(error_of(0) == "idempotency_conflict: idempotency key 'key-K' was already used for a different command "
+                       "(on account/acc-1)");
+  CHECK(error_of(1) == "concurrency_conflict: account/acc-1 is at version 1; the append expected version 3");
+  CHECK(error_of(2) == "payload_too_large: event 'memo' for account/acc-2 is 111 bytes; the limit is 64");
+  CHECK(error_of(3) == "internal_error: event 'measured' for account/acc-2 holds a number that is NaN or "
+                       "infinite, which JSON cannot store");
+  CHECK(store->event_count() == 1);
 }
 
 STORE_CONTRACT_TEST("event store: appends to one stream in the same batch see each other", "[store][contract][batch]") {
