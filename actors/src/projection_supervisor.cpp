@@ -147,16 +147,12 @@ void retry_apply(Self self, Retry retry, const Event& event) {
 
 void retry_read(Self self, Retry retry) {
   auto& st = self->state;
-  ReadRequest rr;
-  rr.kind = ReadRequest::Kind::all;
-  rr.from_version = retry.position;
-  rr.max_count = 1;
-  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, rr)
+  self->request(st.deps.reader, st.settings.store_timeout, ReadAll{retry.position, 1})
     .then(
-      [=](ReadReply& reply) mutable {
-        if (reply.error || reply.events.empty() || reply.events.front().position != retry.position)
-          return retry.fail(reply.error ? *reply.error : Error{errc::store_unavailable, "event not found"});
-        retry_apply(self, retry, reply.events.front());
+      [=](Expected<std::vector<Event>>& read) mutable {
+        if (!read || read->empty() || read->front().position != retry.position)
+          return retry.fail(!read ? read.error() : Error{errc::store_unavailable, "event not found"});
+        retry_apply(self, retry, read->front());
       },
       [=](caf::error& e) mutable { retry.fail(Error{errc::store_unavailable, self->system().render(e)}); });
 }
@@ -242,16 +238,14 @@ supervisor_self_actor::behavior_type supervisor(Self self, ProjectionTypePtr typ
     self->quit(msg.reason);
   });
   // Parked events stay parked across restarts of the runtime.
-  ReadRequest req;
-  req.kind = ReadRequest::Kind::dead_letters;
-  req.projection = st.type->name();
-  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, ReadDeadLetters{st.type->name()})
     .then(
-      [=](ReadReply& reply) {
+      [=](Expected<std::vector<DeadLetter>>& letters) {
         auto& s = self->state;
-        for (const auto& d : reply.dead_letters) s.ledger.mark_parked(d.position);
+        if (letters)
+          for (const auto& d : *letters) s.ledger.mark_parked(d.position);
         update_parked_gauge(s);
-        if (reply.error) s.last_error = reply.error->message;
+        if (!letters) s.last_error = letters.error().message;
         start_child(self);
       },
       [=](caf::error&) { start_child(self); });

@@ -105,8 +105,8 @@ struct Runtime::Impl {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   event_bus_actor bus;
-  caf::actor journal;
-  std::vector<caf::actor> readers;
+  JournalActor journal;
+  std::vector<StoreReaderActor> readers;
   std::mutex projections_mtx;
   std::map<std::string, RegisteredProjection> projections;
   caf::actor router;

@@ -10,7 +10,9 @@
 // what it holds, and stops.
 
 #include "annals/actors/instruments.hpp"
+#include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
+#include "annals/actors/store_reader.hpp"
 
 #include <caf/actor.hpp>
 
@@ -28,8 +30,8 @@ struct AggregateSettings {
 };
 
 struct AggregateDeps {
-  caf::actor journal;
-  caf::actor reader;
+  JournalActor journal;
+  StoreReaderActor reader;
   caf::actor router;
   UpcastersPtr upcasters;  ///< stored events are brought to the current schema before evolve
   AggregateInstruments instruments;

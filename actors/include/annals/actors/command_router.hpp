@@ -31,8 +31,8 @@ using RegisteredAggregatePtr = std::shared_ptr<const RegisteredAggregate>;
 using TypeLookup = std::function<RegisteredAggregatePtr(const std::string&)>;
 
 struct RouterDeps {
-  caf::actor journal;
-  std::vector<caf::actor> readers;  ///< one is chosen per stream
+  JournalActor journal;
+  std::vector<StoreReaderActor> readers;  ///< one is chosen per stream
   TypeLookup types;
   UpcastersPtr upcasters;
   LoggerPtr log;

@@ -1,11 +1,10 @@
 #pragma once
 // What every actor's messages share. Local only: messages carry JSON values
 // and are never serialized, so they are allowed as "unsafe" message types.
-// The messages themselves are declared by area: store_messages.hpp (journal,
-// readers), command_messages.hpp (router, aggregates); the read side's
-// messages are declared with the typed interfaces of the event bus, the
-// projector and the projection supervisor. Included only by actors/ and the runtime
-// facade's .cpp files.
+// The messages themselves are declared with the actors' typed interfaces
+// (journal.hpp, store_reader.hpp, event_bus.hpp, projector.hpp,
+// projection_supervisor.hpp), except command_messages.hpp (router,
+// aggregates). Included only by actors/ and the runtime facade's .cpp files.
 
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
@@ -35,4 +34,3 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Event)
 
 // Until each area's messages move next to their actor's typed interface.
 #include "annals/actors/command_messages.hpp"
-#include "annals/actors/store_messages.hpp"

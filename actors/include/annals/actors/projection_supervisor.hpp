@@ -68,8 +68,8 @@ using projection_supervisor_actor = caf::typed_actor<
   caf::reacts_to<pace_atom>>;
 
 struct SupervisorDeps {
-  caf::actor reader;
-  caf::actor journal;
+  StoreReaderActor reader;
+  JournalActor journal;
   event_bus_actor bus;
   UpcastersPtr upcasters;
   ProjectionInstruments instruments;

@@ -25,7 +25,9 @@
 #include "annals/actors/apply_gate.hpp"
 #include "annals/actors/event_bus.hpp"
 #include "annals/actors/instruments.hpp"
+#include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
+#include "annals/actors/store_reader.hpp"
 #include "annals/projection_status.hpp"
 #include "annals/projection_type.hpp"
 
@@ -102,8 +104,8 @@ using projector_owner_actor = caf::typed_actor<
 using ProjectionTypePtr = std::shared_ptr<const ProjectionType>;
 
 struct ProjectorDeps {
-  caf::actor reader;
-  caf::actor journal;
+  StoreReaderActor reader;
+  JournalActor journal;
   event_bus_actor bus;
   projector_owner_actor owner;
   UpcastersPtr upcasters;
