@@ -6,6 +6,7 @@
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -19,8 +20,10 @@ namespace {
 
 struct QueuedCommand {
   CommandEnvelope envelope;
-  caf::response_promise promise;
+  caf::typed_response_promise<CommandResult> promise;
 };
+
+using InspectionPromise = caf::typed_response_promise<Expected<AggregateInspection>>;
 
 // The visible lifecycle: recovering -> running -> (leaving) -> stopped.
 enum class Phase { recovering, running, leaving };
@@ -38,22 +41,22 @@ struct AggregateState {
   std::chrono::steady_clock::time_point recovery_started = std::chrono::steady_clock::now();
 
   std::deque<QueuedCommand> queue;
-  std::vector<caf::response_promise> inspections;  // asked while recovering
+  std::vector<InspectionPromise> inspections;  // asked while recovering
   bool busy = false;       // the front command is waiting for the store
   bool retried = false;    // the front command already reloaded after a conflict
 
   static inline const char* name = "annals.aggregate";
 };
 
-using Self = caf::stateful_actor<AggregateState>;
+using Self = aggregate_actor::stateful_pointer<AggregateState>;
 
-void pump(Self* self);
-void start_recovery(Self* self);
-AggregateView view_of(Self* self);
-void leave(Self* self);
+void pump(Self self);
+void start_recovery(Self self);
+Expected<AggregateInspection> view_of(Self self);
+void leave(Self self);
 
 // Answers the front command and moves on.
-void complete(Self* self, CommandResult result) {
+void complete(Self self, CommandResult result) {
   auto& st = self->state;
   st.queue.front().promise.deliver(std::move(result));
   st.queue.pop_front();
@@ -61,14 +64,14 @@ void complete(Self* self, CommandResult result) {
   st.retried = false;
 }
 
-CommandResult rejected(Self* self, Error e) {
+CommandResult rejected(Self self, Error e) {
   return CommandResult::reject(self->state.stream, std::move(e), self->state.version);
 }
-CommandResult failed(Self* self, Error e) {
+CommandResult failed(Self self, Error e) {
   return CommandResult::fail(self->state.stream, std::move(e), self->state.version);
 }
 
-Error from_caf(Self* self, const caf::error& err, const char* what) {
+Error from_caf(Self self, const caf::error& err, const char* what) {
   if (err == caf::sec::request_timeout)
     return Error{errc::timeout, std::string(what) + " did not answer in time; the outcome is unknown"};
   return Error{errc::store_unavailable, std::string(what) + " is unavailable: " + self->system().render(err)};
@@ -77,7 +80,7 @@ Error from_caf(Self* self, const caf::error& err, const char* what) {
 // Applies committed events to the state. A throwing event handler is a bug in
 // domain code: the state can no longer be trusted, so the actor leaves and
 // the next activation rebuilds it (and reports the same error if it persists).
-bool evolve_all(Self* self, std::vector<Event>& events) {
+bool evolve_all(Self self, std::vector<Event>& events) {
   auto& st = self->state;
   for (auto& ev : events) {
     if (auto err = st.deps.upcasters->upcast(ev)) {
@@ -95,7 +98,7 @@ bool evolve_all(Self* self, std::vector<Event>& events) {
   return true;
 }
 
-void maybe_snapshot(Self* self, std::int64_t before) {
+void maybe_snapshot(Self self, std::int64_t before) {
   auto& st = self->state;
   const int every = st.type->snapshot_every();
   if (every <= 0 || st.version / every == before / every) return;
@@ -109,14 +112,14 @@ void maybe_snapshot(Self* self, std::int64_t before) {
 }
 
 // Reads the stream from version+1 in batches and applies it; then calls `done`.
-void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
+void catch_up(Self self, std::function<void(std::optional<Error>)> done) {
   auto& st = self->state;
   ReadRequest req;
   req.kind = ReadRequest::Kind::stream;
   req.stream = st.stream;
   req.from_version = st.version + 1;
   req.max_count = st.settings.recovery_batch;
-  self->request(st.deps.reader, st.settings.journal_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
     .then(
       [=](ReadReply& reply) {
         if (reply.error) return done(reply.error);
@@ -130,7 +133,7 @@ void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
 
 
 // Step 2 of a command (after the idempotency check): decide, then append.
-void decide_and_append(Self* self) {
+void decide_and_append(Self self) {
   auto& st = self->state;
   const Command& cmd = st.queue.front().envelope.command;
   if (cmd.expected_version && *cmd.expected_version != st.version) {
@@ -176,17 +179,9 @@ void decide_and_append(Self* self) {
   req.metadata.principal = cmd.metadata.principal;
   req.idempotency_key = cmd.idempotency_key;
   if (cmd.idempotency_key) req.fingerprint = cmd.fingerprint();
-  if (st.settings.audit) {
-    AuditRecord rec;
-    rec.principal = cmd.metadata.principal;
-    rec.correlation_id = cmd.metadata.correlation_id;
-    rec.command_id = cmd.command_id;
-    rec.stream = st.stream;
-    rec.command = cmd.command;
-    req.audit = std::move(rec);
-  }
+  req.audit = st.queue.front().envelope.audit;  // copied: a retry after a conflict needs it again
   st.busy = true;
-  self->request(st.deps.journal, st.settings.journal_timeout, append_atom::value, std::move(req))
+  self->request(st.deps.journal, st.settings.store_timeout, append_atom::value, std::move(req))
     .then(
       [=](AppendOutcome& outcome) {
         auto& s = self->state;
@@ -239,7 +234,7 @@ void decide_and_append(Self* self) {
 
 // Step 1 of a command: a command with an idempotency key that was seen
 // before gets its first result back instead of being decided again.
-void start_command(Self* self) {
+void start_command(Self self) {
   auto& st = self->state;
   QueuedCommand& front = st.queue.front();
   if (std::chrono::steady_clock::now() > front.envelope.deadline) {
@@ -255,7 +250,7 @@ void start_command(Self* self) {
   ReadRequest req;
   req.kind = ReadRequest::Kind::idempotency_key;
   req.key = *cmd.idempotency_key;
-  self->request(st.deps.reader, st.settings.journal_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
     .then(
       [=](ReadReply& reply) {
         auto& s = self->state;
@@ -284,7 +279,7 @@ void start_command(Self* self) {
 }
 
 // Starts queued commands until one has to wait for the store.
-void pump(Self* self) {
+void pump(Self self) {
   auto& st = self->state;
   while (!st.busy && !st.queue.empty()) {
     if (st.phase == Phase::recovering) return;
@@ -297,12 +292,12 @@ void pump(Self* self) {
   if (st.phase == Phase::leaving && !st.busy && st.queue.empty()) self->quit();
 }
 
-// Asks the router to forget this actor, so no new command is sent here,
-// then stops once the queue is empty.
-void leave(Self* self) {
+// Asks the activation registry to forget this actor, so no new command is
+// sent here, then stops once the queue is empty.
+void leave(Self self) {
   auto& st = self->state;
   if (st.phase == Phase::leaving) return;
-  self->request(st.deps.router, st.settings.journal_timeout, passivate_atom::value)
+  self->request(st.deps.registry, st.settings.registry_timeout, passivate_atom::value)
     .then(
       [=](bool) {
         self->state.phase = Phase::leaving;
@@ -311,7 +306,7 @@ void leave(Self* self) {
       [=](caf::error&) { self->quit(); });
 }
 
-void start_recovery(Self* self) {
+void start_recovery(Self self) {
   auto& st = self->state;
   auto finish = [=](std::optional<Error> err) {
     auto& s = self->state;
@@ -341,7 +336,7 @@ void start_recovery(Self* self) {
   ReadRequest req;
   req.kind = ReadRequest::Kind::snapshot;
   req.stream = st.stream;
-  self->request(st.deps.reader, st.settings.journal_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
     .then(
       [=](ReadReply& reply) {
         auto& s = self->state;
@@ -360,16 +355,13 @@ void start_recovery(Self* self) {
       [=](caf::error&) { catch_up(self, finish); });
 }
 
-AggregateView view_of(Self* self) {
+Expected<AggregateInspection> view_of(Self self) {
   auto& s = self->state;
-  AggregateView view;
-  view.version = s.version;
-  if (s.broken) view.error = s.broken;
-  else view.state = s.type->state_to_json(s.state);
-  return view;
+  if (s.broken) return *s.broken;
+  return AggregateInspection{s.version, s.type->state_to_json(s.state)};
 }
 
-caf::behavior aggregate(Self* self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
+aggregate_actor::behavior_type aggregate(Self self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
                         AggregateSettings settings) {
   auto& st = self->state;
   st.stream = std::move(stream);
@@ -381,21 +373,23 @@ caf::behavior aggregate(Self* self, StreamId stream, AggregateTypePtr type, Aggr
   return {
     [=](execute_atom, CommandEnvelope& env) {
       auto& s = self->state;
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<CommandResult>();
       if (s.queue.size() >= s.settings.max_queued_commands) {
         rp.deliver(CommandResult::fail(s.stream, Error{errc::overloaded,
                                                         std::to_string(s.queue.size())
                                                           + " commands are already waiting for "
                                                           + s.stream.to_string()}));
-        return;
+        return rp;
       }
       s.queue.push_back(QueuedCommand{std::move(env), rp});
       pump(self);
+      return rp;
     },
     [=](inspect_atom) {
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<Expected<AggregateInspection>>();
       if (self->state.phase == Phase::recovering) self->state.inspections.push_back(rp);
       else rp.deliver(view_of(self));
+      return rp;
     },
     caf::after(settings.passivate_after) >> [=] {
       auto& s = self->state;
@@ -406,8 +400,8 @@ caf::behavior aggregate(Self* self, StreamId stream, AggregateTypePtr type, Aggr
 
 } // namespace
 
-caf::actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
-                           AggregateDeps deps, AggregateSettings settings) {
+aggregate_actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
+                                AggregateDeps deps, AggregateSettings settings) {
   return parent->spawn(aggregate, std::move(stream), std::move(type), std::move(deps), settings);
 }
 

@@ -37,22 +37,20 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
   const QueryInstruments* metrics = impl_->query_metrics(projection, name);
   const auto limit = timeout.value_or(impl_->options.projections.query_timeout);
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  auto ticket = impl_->calls.enter();
+  if (!ticket) return shutting_down_error();
   std::optional<Expected<json::value>> out;
   {
-    caf::scoped_actor self{*impl_->sys};
     QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
     // A little longer than the query's own deadline, so that its precise
     // timeout error (with positions) wins over a generic one.
-    self->request(target, limit + std::chrono::milliseconds(500), query_atom::value, std::move(q))
-      .receive(
-        [&](QueryReply& r) {
-          if (r.error) out.emplace(std::move(*r.error));
-          else out.emplace(std::move(r.value));
-        },
-        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
+    auto r = ask<QueryReply>(*impl_->sys, *ticket, target, limit + std::chrono::milliseconds(500),
+                             query_atom::value, std::move(q));
+    if (!r) out.emplace(r.error());
+    else if (r->error) out.emplace(std::move(*r->error));
+    else out.emplace(std::move(r->value));
   }
-  impl_->leave();
+  ticket->release();
   metrics->record(out->has_value(), seconds_since(t0));
   return std::move(*out);
 }
@@ -60,26 +58,25 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
 Expected<ProjectionStatus> Runtime::projection_status(const std::string& projection) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
   std::optional<Expected<ProjectionStatus>> out;
   {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, impl_->options.command_timeout, status_atom::value)
-      .receive(
-        [&](ProjectionInfo& info) {
-          ProjectionStatus st;
-          st.name = info.name;
-          st.running = info.running;
-          st.checkpoint = info.checkpoint;
-          st.restarts = info.restarts;
-          st.parked = info.parked;
-          st.backoff = info.backoff;
-          st.last_error = info.last_error;
-          out.emplace(std::move(st));
-        },
-        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
+    auto r = ask<ProjectionInfo>(*impl_->sys, impl_->calls, target, impl_->options.command_timeout,
+                                 status_atom::value);
+    if (!r) {
+      out.emplace(r.error());
+    } else {
+      ProjectionInfo& info = *r;
+      ProjectionStatus st;
+      st.name = info.name;
+      st.running = info.running;
+      st.checkpoint = info.checkpoint;
+      st.restarts = info.restarts;
+      st.parked = info.parked;
+      st.backoff = info.backoff;
+      st.last_error = info.last_error;
+      out.emplace(std::move(st));
+    }
   }
-  impl_->leave();
   if (*out) {
     (*out)->head = head_position();
     (*out)->backlog = std::max<std::int64_t>(0, (*out)->head - (*out)->checkpoint);
@@ -102,50 +99,27 @@ std::vector<DeadLetter> Runtime::dead_letters(const std::string& projection) {
 std::optional<Error> Runtime::retry_dead_letter(const std::string& projection, std::int64_t position) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
-  std::optional<Error> out;
-  {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, impl_->options.store_timeout, retry_atom::value, position)
-      .receive([&](StoreAck& ack) { out = ack.error; },
-               [&](caf::error& e) { out = from_caf_error(*impl_->sys, e); });
-  }
-  impl_->leave();
-  return out;
+  auto ack = ask<StoreAck>(*impl_->sys, impl_->calls, target, impl_->options.store_timeout, retry_atom::value,
+                           position);
+  if (!ack) return ack.error();
+  return ack->error;
 }
 
 std::optional<Error> Runtime::rebuild_projection(const std::string& projection, std::chrono::milliseconds timeout) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
-  std::optional<Error> out;
-  {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, timeout, rebuild_atom::value)
-      .receive([&](StoreAck& ack) { out = ack.error; },
-               [&](caf::error& e) { out = from_caf_error(*impl_->sys, e); });
-  }
-  impl_->leave();
-  return out;
+  auto ack = ask<StoreAck>(*impl_->sys, impl_->calls, target, timeout, rebuild_atom::value);
+  if (!ack) return ack.error();
+  return ack->error;
 }
 
 Expected<Reconciliation> Runtime::reconcile_projection(const std::string& projection, std::chrono::milliseconds timeout) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
-  std::optional<Expected<Reconciliation>> out;
-  {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, timeout, reconcile_atom::value)
-      .receive(
-        [&](ReconcileReport& r) {
-          if (r.error) out.emplace(std::move(*r.error));
-          else out.emplace(Reconciliation{r.differences.empty(), r.position, std::move(r.differences)});
-        },
-        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
-  }
-  impl_->leave();
-  return std::move(*out);
+  auto r = ask<ReconcileReport>(*impl_->sys, impl_->calls, target, timeout, reconcile_atom::value);
+  if (!r) return r.error();
+  if (r->error) return std::move(*r->error);
+  return Reconciliation{r->differences.empty(), r->position, std::move(r->differences)};
 }
 
 void Runtime::crash_projection(const std::string& projection) {

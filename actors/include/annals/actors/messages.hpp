@@ -2,9 +2,10 @@
 // What every actor's messages share. Local only: messages carry JSON values
 // and are never serialized, so they are allowed as "unsafe" message types.
 // The messages themselves are declared by area: store_messages.hpp (journal,
-// readers), command_messages.hpp (router, aggregates), projection_messages.hpp
-// (bus, projectors, supervisors). Included only by actors/ and the runtime
-// facade's .cpp files.
+// readers), projection_messages.hpp (bus, projectors, supervisors); the
+// command side's are declared with their actors' typed interfaces
+// (aggregate_actor.hpp, activation_registry.hpp, ordered_relay.hpp).
+// Included only by actors/ and the runtime facade's .cpp files.
 
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
@@ -24,7 +25,6 @@ namespace annals::actors {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
-using AggregateTypePtr = std::shared_ptr<const AggregateType>;
 using UpcastersPtr = std::shared_ptr<const Upcasters>;
 
 } // namespace annals::actors
@@ -33,6 +33,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::StreamId)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Event)
 
 // Until each area's messages move next to their actor's typed interface.
-#include "annals/actors/command_messages.hpp"
 #include "annals/actors/projection_messages.hpp"
 #include "annals/actors/store_messages.hpp"
