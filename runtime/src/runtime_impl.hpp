@@ -26,14 +26,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
-#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
-#include <shared_mutex>
 
 namespace annals {
 
