@@ -28,9 +28,9 @@ struct RegistryState {
   static inline const char* name = "annals.activation_registry";
 };
 
-using Self = activation_registry_actor::stateful_pointer<RegistryState>;
+using Self = activation_registry_actor::stateful_base<RegistryState>;
 
-void forget(Self self, const caf::actor_addr& who) {
+void forget(Self* self, const caf::actor_addr& who) {
   auto& st = self->state;
   auto it = st.streams.find(who);
   if (it == st.streams.end()) return;
@@ -41,7 +41,7 @@ void forget(Self self, const caf::actor_addr& who) {
 }
 
 // The actor of `stream`, activated on first use.
-aggregate_actor activate(Self self, const RegisteredAggregate& registered, const StreamId& stream) {
+aggregate_actor activate(Self* self, const RegisteredAggregate& registered, const StreamId& stream) {
   auto& st = self->state;
   auto it = st.active.find(stream);
   if (it != st.active.end()) return it->second;
@@ -58,7 +58,7 @@ aggregate_actor activate(Self self, const RegisteredAggregate& registered, const
   return a;
 }
 
-activation_registry_actor::behavior_type activation_registry(Self self, RegistryDeps deps,
+activation_registry_actor::behavior_type activation_registry(Self* self, RegistryDeps deps,
                                                              AggregateSettings settings) {
   self->state.deps = std::move(deps);
   self->state.settings = settings;

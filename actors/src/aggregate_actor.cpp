@@ -48,15 +48,15 @@ struct AggregateState {
   static inline const char* name = "annals.aggregate";
 };
 
-using Self = aggregate_actor::stateful_pointer<AggregateState>;
+using Self = aggregate_actor::stateful_base<AggregateState>;
 
-void pump(Self self);
-void start_recovery(Self self);
-Expected<AggregateInspection> view_of(Self self);
-void leave(Self self);
+void pump(Self* self);
+void start_recovery(Self* self);
+Expected<AggregateInspection> view_of(Self* self);
+void leave(Self* self);
 
 // Answers the front command and moves on.
-void complete(Self self, CommandResult result) {
+void complete(Self* self, CommandResult result) {
   auto& st = self->state;
   st.queue.front().promise.deliver(std::move(result));
   st.queue.pop_front();
@@ -64,14 +64,14 @@ void complete(Self self, CommandResult result) {
   st.retried = false;
 }
 
-CommandResult rejected(Self self, Error e) {
+CommandResult rejected(Self* self, Error e) {
   return CommandResult::reject(self->state.stream, std::move(e), self->state.version);
 }
-CommandResult failed(Self self, Error e) {
+CommandResult failed(Self* self, Error e) {
   return CommandResult::fail(self->state.stream, std::move(e), self->state.version);
 }
 
-Error from_caf(Self self, const caf::error& err, const char* what) {
+Error from_caf(Self* self, const caf::error& err, const char* what) {
   if (err == caf::sec::request_timeout)
     return Error{errc::timeout, std::string(what) + " did not answer in time; the outcome is unknown"};
   return Error{errc::store_unavailable, std::string(what) + " is unavailable: " + self->system().render(err)};
@@ -80,7 +80,7 @@ Error from_caf(Self self, const caf::error& err, const char* what) {
 // Applies committed events to the state. A throwing event handler is a bug in
 // domain code: the state can no longer be trusted, so the actor leaves and
 // the next activation rebuilds it (and reports the same error if it persists).
-bool evolve_all(Self self, std::vector<Event>& events) {
+bool evolve_all(Self* self, std::vector<Event>& events) {
   auto& st = self->state;
   for (auto& ev : events) {
     if (auto err = st.deps.upcasters->upcast(ev)) {
@@ -98,7 +98,7 @@ bool evolve_all(Self self, std::vector<Event>& events) {
   return true;
 }
 
-void maybe_snapshot(Self self, std::int64_t before) {
+void maybe_snapshot(Self* self, std::int64_t before) {
   auto& st = self->state;
   const int every = st.type->snapshot_every();
   if (every <= 0 || st.version / every == before / every) return;
@@ -112,7 +112,7 @@ void maybe_snapshot(Self self, std::int64_t before) {
 }
 
 // Reads the stream from version+1 in batches and applies it; then calls `done`.
-void catch_up(Self self, std::function<void(std::optional<Error>)> done) {
+void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
   auto& st = self->state;
   ReadRequest req;
   req.kind = ReadRequest::Kind::stream;
@@ -133,7 +133,7 @@ void catch_up(Self self, std::function<void(std::optional<Error>)> done) {
 
 
 // Step 2 of a command (after the idempotency check): decide, then append.
-void decide_and_append(Self self) {
+void decide_and_append(Self* self) {
   auto& st = self->state;
   const Command& cmd = st.queue.front().envelope.command;
   if (cmd.expected_version && *cmd.expected_version != st.version) {
@@ -234,7 +234,7 @@ void decide_and_append(Self self) {
 
 // Step 1 of a command: a command with an idempotency key that was seen
 // before gets its first result back instead of being decided again.
-void start_command(Self self) {
+void start_command(Self* self) {
   auto& st = self->state;
   QueuedCommand& front = st.queue.front();
   if (std::chrono::steady_clock::now() > front.envelope.deadline) {
@@ -279,7 +279,7 @@ void start_command(Self self) {
 }
 
 // Starts queued commands until one has to wait for the store.
-void pump(Self self) {
+void pump(Self* self) {
   auto& st = self->state;
   while (!st.busy && !st.queue.empty()) {
     if (st.phase == Phase::recovering) return;
@@ -294,7 +294,7 @@ void pump(Self self) {
 
 // Asks the activation registry to forget this actor, so no new command is
 // sent here, then stops once the queue is empty.
-void leave(Self self) {
+void leave(Self* self) {
   auto& st = self->state;
   if (st.phase == Phase::leaving) return;
   self->request(st.deps.registry, st.settings.registry_timeout, passivate_atom::value)
@@ -306,7 +306,7 @@ void leave(Self self) {
       [=](caf::error&) { self->quit(); });
 }
 
-void start_recovery(Self self) {
+void start_recovery(Self* self) {
   auto& st = self->state;
   auto finish = [=](std::optional<Error> err) {
     auto& s = self->state;
@@ -355,13 +355,13 @@ void start_recovery(Self self) {
       [=](caf::error&) { catch_up(self, finish); });
 }
 
-Expected<AggregateInspection> view_of(Self self) {
+Expected<AggregateInspection> view_of(Self* self) {
   auto& s = self->state;
   if (s.broken) return *s.broken;
   return AggregateInspection{s.version, s.type->state_to_json(s.state)};
 }
 
-aggregate_actor::behavior_type aggregate(Self self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
+aggregate_actor::behavior_type aggregate(Self* self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
                         AggregateSettings settings) {
   auto& st = self->state;
   st.stream = std::move(stream);
