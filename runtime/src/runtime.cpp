@@ -32,7 +32,7 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   for (std::size_t i = 0; i < n_relays; ++i) relays.push_back(spawn_ordered_relay(*sys, registry));
   dispatcher = std::make_unique<pipeline::LocalDispatcher>(*sys, registry, relays);
   std::vector<std::unique_ptr<pipeline::CommandStage>> stages;
-  stages.push_back(pipeline::record_metrics(instruments->command("(invalid)", "(invalid)")));
+  stages.push_back(pipeline::record_metrics(invalid_commands));
   stages.push_back(pipeline::validate_envelope(options.limits));
   stages.push_back(pipeline::resolve_aggregate(types));
   stages.push_back(pipeline::authorize(options.authorize));

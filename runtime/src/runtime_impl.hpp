@@ -61,6 +61,8 @@ struct Runtime::Impl {
   // The registry in use: the shared one of options.metrics, or one of its own.
   std::shared_ptr<MetricsRegistry> metrics = options.metrics ? options.metrics : make_metrics_registry();
   std::shared_ptr<Instruments> instruments = metrics->impl().instruments;
+  // Where commands of no known aggregate or command type are counted.
+  CommandInstruments invalid_commands = instruments->command("(invalid)", "(invalid)");
   TypeRegistry types;
   std::shared_ptr<Upcasters> upcasters = std::make_shared<Upcasters>();
 
