@@ -39,18 +39,16 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
   const auto limit = timeout.value_or(impl_->options.projections.query_timeout);
   auto ticket = impl_->calls.enter();
   if (!ticket) return shutting_down_error();
-  std::optional<Expected<json::value>> out;
-  {
-    QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
-    // A little longer than the query's own deadline, so that its precise
-    // timeout error (with positions) wins over a generic one.
-    auto r = ask<QueryReply>(*impl_->sys, *ticket, target, limit + std::chrono::milliseconds(500),
-                             query_atom::value, std::move(q));
-    if (!r) out.emplace(r.error());
-    else if (r->error) out.emplace(std::move(*r->error));
-    else out.emplace(std::move(r->value));
-  }
+  QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
+  // A little longer than the query's own deadline, so that its precise
+  // timeout error (with positions) wins over a generic one.
+  auto r = ask<QueryReply>(*impl_->sys, *ticket, target, limit + std::chrono::milliseconds(500), query_atom::value,
+                           std::move(q));
   ticket->release();
+  std::optional<Expected<json::value>> out;
+  if (!r) out.emplace(r.error());
+  else if (r->error) out.emplace(std::move(*r->error));
+  else out.emplace(std::move(r->value));
   metrics->record(out->has_value(), seconds_since(t0));
   return std::move(*out);
 }
