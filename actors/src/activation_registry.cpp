@@ -19,7 +19,7 @@ namespace {
 struct RegistryState {
   RegistryDeps deps;
   AggregateSettings settings;
-  std::map<StreamId, aggregate_actor> active;
+  std::map<StreamId, AggregateActor> active;
   struct Active {
     StreamId stream;
     prometheus::Gauge* gauge;  // active instances of its type
@@ -28,7 +28,7 @@ struct RegistryState {
   static inline const char* name = "annals.activation_registry";
 };
 
-using Self = activation_registry_actor::stateful_base<RegistryState>;
+using Self = ActivationRegistryActor::stateful_base<RegistryState>;
 
 void forget(Self* self, const caf::actor_addr& who) {
   auto& st = self->state;
@@ -41,14 +41,14 @@ void forget(Self* self, const caf::actor_addr& who) {
 }
 
 // The actor of `stream`, activated on first use.
-aggregate_actor activate(Self* self, const RegisteredAggregate& registered, const StreamId& stream) {
+AggregateActor activate(Self* self, const RegisteredAggregate& registered, const StreamId& stream) {
   auto& st = self->state;
   auto it = st.active.find(stream);
   if (it != st.active.end()) return it->second;
   const auto& readers = st.deps.readers;
   auto reader = readers[std::hash<std::string>{}(stream.to_string()) % readers.size()];
   auto a = spawn_aggregate(self, stream, registered.type,
-                           AggregateDeps{st.deps.journal, reader, caf::actor_cast<passivation_actor>(self),
+                           AggregateDeps{st.deps.journal, reader, caf::actor_cast<PassivationActor>(self),
                                          st.deps.upcasters, registered.instruments, st.deps.log},
                            st.settings);
   self->monitor(a);
@@ -58,7 +58,7 @@ aggregate_actor activate(Self* self, const RegisteredAggregate& registered, cons
   return a;
 }
 
-activation_registry_actor::behavior_type activation_registry(Self* self, RegistryDeps deps,
+ActivationRegistryActor::behavior_type activation_registry(Self* self, RegistryDeps deps,
                                                              AggregateSettings settings) {
   self->state.deps = std::move(deps);
   self->state.settings = settings;
@@ -89,7 +89,7 @@ activation_registry_actor::behavior_type activation_registry(Self* self, Registr
 
 } // namespace
 
-activation_registry_actor spawn_activation_registry(caf::actor_system& sys, RegistryDeps deps,
+ActivationRegistryActor spawn_activation_registry(caf::actor_system& sys, RegistryDeps deps,
                                                     AggregateSettings settings) {
   return sys.spawn(activation_registry, std::move(deps), settings);
 }

@@ -48,7 +48,7 @@ struct AggregateState {
   static inline const char* name = "annals.aggregate";
 };
 
-using Self = aggregate_actor::stateful_base<AggregateState>;
+using Self = AggregateActor::stateful_base<AggregateState>;
 
 void pump(Self* self);
 void start_recovery(Self* self);
@@ -114,17 +114,13 @@ void maybe_snapshot(Self* self, std::int64_t before) {
 // Reads the stream from version+1 in batches and applies it; then calls `done`.
 void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
   auto& st = self->state;
-  ReadRequest req;
-  req.kind = ReadRequest::Kind::stream;
-  req.stream = st.stream;
-  req.from_version = st.version + 1;
-  req.max_count = st.settings.recovery_batch;
-  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout,
+                ReadStream{st.stream, st.version + 1, st.settings.recovery_batch})
     .then(
-      [=](ReadReply& reply) {
-        if (reply.error) return done(reply.error);
-        const bool more = reply.events.size() >= self->state.settings.recovery_batch;
-        if (!evolve_all(self, reply.events)) return done(self->state.broken);
+      [=](Expected<std::vector<Event>>& events) {
+        if (!events) return done(events.error());
+        const bool more = events->size() >= self->state.settings.recovery_batch;
+        if (!evolve_all(self, *events)) return done(self->state.broken);
         if (more) return catch_up(self, done);
         done(std::nullopt);
       },
@@ -247,25 +243,17 @@ void start_command(Self* self) {
     return;
   }
   st.busy = true;
-  ReadRequest req;
-  req.kind = ReadRequest::Kind::idempotency_key;
-  req.key = *cmd.idempotency_key;
-  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, FindIdempotencyKey{*cmd.idempotency_key})
     .then(
-      [=](ReadReply& reply) {
+      [=](Expected<std::optional<IdempotencyRecord>>& recorded) {
         auto& s = self->state;
         const Command& c = s.queue.front().envelope.command;
-        if (reply.error) {
-          complete(self, failed(self, *reply.error));
-        } else if (reply.key && reply.key->fingerprint != c.fingerprint()) {
-          complete(self, rejected(self, Error{errc::idempotency_conflict,
-                                              "idempotency key '" + *c.idempotency_key
-                                                + "' was already used for a different command (on "
-                                                + reply.key->stream.to_string() + ")"}));
-        } else if (reply.key) {
-          CommandResult first = std::move(reply.key->result);
-          first.replayed = true;
-          complete(self, std::move(first));
+        if (!recorded) {
+          complete(self, failed(self, recorded.error()));
+        } else if (*recorded) {
+          // The store's rule: the first result again, or idempotency_conflict.
+          auto first = (*recorded)->replay_for(c.fingerprint());
+          complete(self, first ? std::move(*first) : rejected(self, first.error()));
         } else {
           s.busy = false;
           decide_and_append(self);
@@ -333,21 +321,19 @@ void start_recovery(Self* self) {
     catch_up(self, finish);
     return;
   }
-  ReadRequest req;
-  req.kind = ReadRequest::Kind::snapshot;
-  req.stream = st.stream;
-  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, LoadSnapshot{st.stream})
     .then(
-      [=](ReadReply& reply) {
+      [=](Expected<std::optional<Snapshot>>& loaded) {
         auto& s = self->state;
+        const Snapshot* snapshot = loaded && *loaded ? &**loaded : nullptr;
         // A snapshot is only a shortcut: one that cannot be read is ignored
         // and the state rebuilt from all events; one of another shape
         // (snapshot_version) is ignored too, never misread.
-        if (reply.snapshot && reply.snapshot->snapshot_version == s.type->snapshot_version()) {
-          auto restored = s.type->from_snapshot(reply.snapshot->state);
+        if (snapshot && snapshot->snapshot_version == s.type->snapshot_version()) {
+          auto restored = s.type->from_snapshot(snapshot->state);
           if (restored) {
             s.state = std::move(*restored);
-            s.version = reply.snapshot->version;
+            s.version = snapshot->version;
           }
         }
         catch_up(self, finish);
@@ -361,7 +347,7 @@ Expected<AggregateInspection> view_of(Self* self) {
   return AggregateInspection{s.version, s.type->state_to_json(s.state)};
 }
 
-aggregate_actor::behavior_type aggregate(Self* self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
+AggregateActor::behavior_type aggregate(Self* self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
                         AggregateSettings settings) {
   auto& st = self->state;
   st.stream = std::move(stream);
@@ -400,7 +386,7 @@ aggregate_actor::behavior_type aggregate(Self* self, StreamId stream, AggregateT
 
 } // namespace
 
-aggregate_actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
+AggregateActor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
                                 AggregateDeps deps, AggregateSettings settings) {
   return parent->spawn(aggregate, std::move(stream), std::move(type), std::move(deps), settings);
 }

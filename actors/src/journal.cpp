@@ -3,12 +3,11 @@
 #include "annals/actors/messages.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
-#include <cstdio>
 #include <utility>
 #include <vector>
 
@@ -16,9 +15,15 @@ namespace annals::actors {
 
 namespace {
 
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+// The journal's own interface: the public protocol plus the flush it sends
+// itself once the appends already in its mailbox are queued.
+using JournalImpl = JournalActor::extend<caf::reacts_to<flush_atom>>;
+
 struct PendingAppend {
   AppendRequest request;
-  caf::response_promise promise;
+  caf::typed_response_promise<AppendOutcome> promise;
 };
 
 struct JournalState {
@@ -34,73 +39,86 @@ struct JournalState {
   static inline const char* name = "annals.journal";
 };
 
-using JournalActor = caf::stateful_actor<JournalState>;
+using Self = JournalImpl::stateful_pointer<JournalState>;
 
-// Commits everything pending in one transaction, answers each append, then
+// Commits the pending appends in one transaction, answers each, then
 // publishes the committed events in position order.
-void flush(JournalActor* self) {
-  auto& st = self->state;
-  st.flush_scheduled = false;
-  if (!st.pending.empty()) {
-    std::vector<PendingAppend> batch;
-    batch.swap(st.pending);
-    std::vector<AppendRequest> requests;
-    requests.reserve(batch.size());
-    for (auto& p : batch) requests.push_back(std::move(p.request));
-    std::vector<AppendOutcome> outcomes;
-    try {
-      outcomes = st.store->append(requests);
-    } catch (const StoreError& e) {
-      outcomes.assign(batch.size(), AppendOutcome{e.error()});
-      st.log->log(LogLevel::error, "store.error", e.what(),
-                  {{"failure", to_string(e.kind())}, {"appends_failed", batch.size()}});
-    } catch (const std::exception& e) {
-      outcomes.assign(batch.size(), AppendOutcome{Error{errc::store_unavailable, e.what()}});
-      st.log->log(LogLevel::error, "store.error", e.what(), {{"appends_failed", batch.size()}});
-    }
-    auto published = std::make_shared<std::vector<Event>>();
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (outcomes[i] && !outcomes[i]->replay)
-        for (const auto& ev : outcomes[i]->events) published->push_back(ev);
-      batch[i].promise.deliver(std::move(outcomes[i]));
-    }
-    if (st.bus && !published->empty())
-      caf::anon_send(st.bus, committed_atom::value, CommittedEvents{std::move(published)});
+void commit_appends(JournalState& st, EventLog& log) {
+  if (st.pending.empty()) return;
+  std::vector<PendingAppend> batch;
+  batch.swap(st.pending);
+  std::vector<AppendRequest> requests;
+  requests.reserve(batch.size());
+  for (auto& p : batch) requests.push_back(std::move(p.request));
+  std::vector<AppendOutcome> outcomes;
+  try {
+    outcomes = log.append(requests);
+  } catch (const StoreError& e) {
+    outcomes.assign(batch.size(), AppendOutcome{e.error()});
+    st.log->log(LogLevel::error, "store.error", e.what(),
+                {{"failure", to_string(e.kind())}, {"appends_failed", batch.size()}});
+  } catch (const std::exception& e) {
+    outcomes.assign(batch.size(), AppendOutcome{Error{errc::store_unavailable, e.what()}});
+    st.log->log(LogLevel::error, "store.error", e.what(), {{"appends_failed", batch.size()}});
   }
-  // Snapshots are an optimisation: written after the events, failures ignored.
+  auto published = std::make_shared<std::vector<Event>>();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (outcomes[i] && !outcomes[i]->replay)
+      for (const auto& ev : outcomes[i]->events) published->push_back(ev);
+    batch[i].promise.deliver(std::move(outcomes[i]));
+  }
+  if (st.bus && !published->empty())
+    caf::anon_send(st.bus, committed_atom::value, CommittedEvents{std::move(published)});
+}
+
+// Snapshots are an optimisation: written after the events, failures ignored.
+void save_snapshots(JournalState& st, AggregateSnapshotStore& aggregates, ProjectionStateStore& projections) {
   for (auto& snap : st.snapshots) {
     try {
-      st.store->save_snapshot(snap);
+      aggregates.save_snapshot(snap);
     } catch (const std::exception&) {
     }
   }
   st.snapshots.clear();
   for (auto& snap : st.projection_snapshots) {
     try {
-      st.store->save_projection_snapshot(snap);
+      projections.save_projection_snapshot(snap);
     } catch (const std::exception&) {
     }
   }
   st.projection_snapshots.clear();
-  if (!st.audit.empty()) {
-    std::vector<AuditRecord> records;
-    records.swap(st.audit);
-    try {
-      st.store->append_audit(records);
-    } catch (const std::exception& e) {
-      st.log->log(LogLevel::error, "store.error",
-                  std::to_string(records.size()) + " audit record(s) could not be written: " + e.what(),
-                  {{"audit_records_lost", records.size()}});
-    }
+}
+
+void write_audit(JournalState& st, AuditTrail& trail) {
+  if (st.audit.empty()) return;
+  std::vector<AuditRecord> records;
+  records.swap(st.audit);
+  try {
+    trail.append_audit(records);
+  } catch (const std::exception& e) {
+    st.log->log(LogLevel::error, "store.error",
+                std::to_string(records.size()) + " audit record(s) could not be written: " + e.what(),
+                {{"audit_records_lost", records.size()}});
   }
 }
 
-// Runs one small write that is not an append; errors come back as values.
+// Writes everything pending: appends first (their callers wait), then
+// snapshots and audit lines.
+void flush(Self self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  EventStore& store = *st.store;
+  commit_appends(st, store);
+  save_snapshots(st, store, store);
+  write_audit(st, store);
+}
+
+// Runs one small write of projection state; errors come back as values.
 template <class F>
-StoreAck write(JournalActor* self, F&& f) {
+StoreAck write(ProjectionStateStore& projections, F&& f) {
   StoreAck ack;
   try {
-    f(*self->state.store);
+    f(projections);
   } catch (const StoreError& e) {
     ack.error = e.error();
   } catch (const std::exception& e) {
@@ -109,15 +127,15 @@ StoreAck write(JournalActor* self, F&& f) {
   return ack;
 }
 
-void schedule_flush(JournalActor* self) {
+void schedule_flush(Self self) {
   if (!self->state.flush_scheduled) {
     self->state.flush_scheduled = true;
-    self->send(self, flush_atom::value);
+    self->send(JournalImpl{self}, flush_atom::value);
   }
 }
 
-caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventStore>> store,
-                      JournalOptions options, caf::actor bus, LoggerPtr log) {
+JournalImpl::behavior_type journal(Self self, std::shared_ptr<std::unique_ptr<EventStore>> store,
+                                   JournalOptions options, caf::actor bus, LoggerPtr log) {
   self->state.log = std::move(log);
   self->state.store = std::move(*store);
   self->state.options = options;
@@ -131,7 +149,8 @@ caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventS
   return {
     [=](append_atom, AppendRequest& req) {
       auto& st = self->state;
-      st.pending.push_back(PendingAppend{std::move(req), self->make_response_promise()});
+      auto promise = self->make_response_promise<AppendOutcome>();
+      st.pending.push_back(PendingAppend{std::move(req), promise});
       if (st.pending.size() >= st.options.max_batch) {
         flush(self);
       } else {
@@ -139,6 +158,7 @@ caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventS
         // message, so it all goes into one transaction.
         schedule_flush(self);
       }
+      return promise;
     },
     [=](snapshot_atom, Snapshot& snap) {
       self->state.snapshots.push_back(std::move(snap));
@@ -153,10 +173,10 @@ caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventS
       schedule_flush(self);
     },
     [=](park_atom, const DeadLetter& letter) {
-      return write(self, [&](EventStore& s) { s.park_event(letter); });
+      return write(*self->state.store, [&](ProjectionStateStore& s) { s.park_event(letter); });
     },
     [=](unpark_atom, const std::string& projection, std::int64_t position) {
-      return write(self, [&](EventStore& s) { s.remove_dead_letter(projection, position); });
+      return write(*self->state.store, [&](ProjectionStateStore& s) { s.remove_dead_letter(projection, position); });
     },
     [=](flush_atom) {
       if (self->state.flush_scheduled) flush(self);
@@ -166,8 +186,8 @@ caf::behavior journal(JournalActor* self, std::shared_ptr<std::unique_ptr<EventS
 
 } // namespace
 
-caf::actor spawn_journal(caf::actor_system& sys, std::unique_ptr<EventStore> store,
-                         JournalOptions options, caf::actor bus, LoggerPtr log) {
+JournalActor spawn_journal(caf::actor_system& sys, std::unique_ptr<EventStore> store, JournalOptions options,
+                           caf::actor bus, LoggerPtr log) {
   // A unique_ptr cannot be copied into the spawn arguments; hand it over in a shared box.
   auto box = std::make_shared<std::unique_ptr<EventStore>>(std::move(store));
   return sys.spawn<caf::detached>(journal, box, options, std::move(bus), std::move(log));

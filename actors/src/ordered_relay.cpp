@@ -9,8 +9,8 @@ namespace annals::actors {
 
 namespace {
 
-ordered_relay_actor::behavior_type ordered_relay(ordered_relay_actor::pointer self,
-                                                 activation_registry_actor registry) {
+OrderedRelayActor::behavior_type ordered_relay(OrderedRelayActor::pointer self,
+                                                 ActivationRegistryActor registry) {
   return {
     [=](CommandResult& early, ResultCallback& done) { (*done)(std::move(early)); },
     [=](execute_atom, RegisteredAggregatePtr& type, CommandEnvelope& env, ResultCallback& done) {
@@ -27,7 +27,7 @@ ordered_relay_actor::behavior_type ordered_relay(ordered_relay_actor::pointer se
 
 } // namespace
 
-ordered_relay_actor spawn_ordered_relay(caf::actor_system& sys, activation_registry_actor registry) {
+OrderedRelayActor spawn_ordered_relay(caf::actor_system& sys, ActivationRegistryActor registry) {
   return sys.spawn(ordered_relay, std::move(registry));
 }
 

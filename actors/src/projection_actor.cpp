@@ -284,10 +284,7 @@ void catch_up(Self* self) {
 // is empty). A full batch reads on once it is applied; a short one goes live.
 void read_more(Self* self) {
   auto& st = self->state;
-  ReadRequest req;
-  req.kind = ReadRequest::Kind::all;
-  req.from_version = st.checkpoint + 1;
-  req.max_count = st.settings.catch_up_batch;
+  ReadAll req{st.checkpoint + 1, st.settings.catch_up_batch};
   if (st.mode.stop_at) {
     if (st.checkpoint >= *st.mode.stop_at) {
       report_ready(self);
@@ -296,15 +293,15 @@ void read_more(Self* self) {
     }
     req.max_count = std::min<std::size_t>(req.max_count, static_cast<std::size_t>(*st.mode.stop_at - st.checkpoint));
   }
-  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, req)
     .then(
-      [=](ReadReply& reply) {
+      [=](Expected<std::vector<Event>>& read) {
         auto& s = self->state;
-        if (reply.error) {
-          self->quit(caf::make_error(caf::sec::runtime_error, "catch-up failed: " + reply.error->message));
+        if (!read) {
+          self->quit(caf::make_error(caf::sec::runtime_error, "catch-up failed: " + read.error().message));
           return;
         }
-        auto events = std::make_shared<const std::vector<Event>>(std::move(reply.events));
+        auto events = std::make_shared<const std::vector<Event>>(std::move(*read));
         for (std::size_t i = 0; i < events->size(); ++i)
           if ((*events)[i].position > accepted(s)) s.queue.push_back(Queued{events, i});
         if (s.mode.stop_at) {
@@ -345,18 +342,16 @@ void start(Self* self) {
   if (!st.mode.stop_at)
     self->send(st.deps.bus, subscribe_atom::value);  // first, so nothing committed from now on is missed
   if (st.type->snapshot_every() <= 0 || st.mode.fresh) return catch_up(self);
-  ReadRequest req;
-  req.kind = ReadRequest::Kind::projection_snapshot;
-  req.projection = st.type->name();
-  self->request(st.deps.reader, st.settings.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.store_timeout, LoadProjectionSnapshot{st.type->name()})
     .then(
-      [=](ReadReply& reply) {
+      [=](Expected<std::optional<ProjectionSnapshot>>& loaded) {
         auto& s = self->state;
-        if (reply.projection_snapshot && reply.projection_snapshot->snapshot_version == s.type->snapshot_version()) {
-          auto model = s.type->model_from_json(reply.projection_snapshot->model);
+        const ProjectionSnapshot* snapshot = loaded && *loaded ? &**loaded : nullptr;
+        if (snapshot && snapshot->snapshot_version == s.type->snapshot_version()) {
+          auto model = s.type->model_from_json(snapshot->model);
           if (model) {
             s.model = std::move(*model);
-            s.checkpoint = reply.projection_snapshot->position;
+            s.checkpoint = snapshot->position;
           }
         }
         catch_up(self);

@@ -314,15 +314,13 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
     self->quit(msg.reason);
   });
   // Parked events stay parked across restarts of the runtime.
-  ReadRequest req;
-  req.kind = ReadRequest::Kind::dead_letters;
-  req.projection = st.type->name();
-  self->request(st.deps.reader, st.settings.projector.store_timeout, read_atom::value, req)
+  self->request(st.deps.reader, st.settings.projector.store_timeout, ReadDeadLetters{st.type->name()})
     .then(
-      [=](ReadReply& reply) {
-        for (const auto& d : reply.dead_letters) self->state.parked.insert(d.position);
+      [=](Expected<std::vector<DeadLetter>>& letters) {
+        if (letters)
+          for (const auto& d : *letters) self->state.parked.insert(d.position);
         self->state.deps.instruments.parked->Set(static_cast<double>(self->state.parked.size()));
-        if (reply.error) self->state.last_error = reply.error->message;
+        if (!letters) self->state.last_error = letters.error().message;
         start_child(self);
       },
       [=](caf::error&) { start_child(self); });
@@ -408,19 +406,15 @@ caf::behavior supervisor(Self* self, ProjectionTypePtr type, SupervisorDeps deps
         return fail(Error{errc::invalid_query, "event " + std::to_string(position) + " is not parked for projection '"
                                                  + s.type->name() + "'"});
       if (!s.child) return fail(Error{errc::overloaded, "projection '" + s.type->name() + "' is restarting; try again"});
-      ReadRequest rr;
-      rr.kind = ReadRequest::Kind::all;
-      rr.from_version = position;
-      rr.max_count = 1;
       const auto timeout = s.settings.projector.store_timeout;
-      self->request(s.deps.reader, timeout, read_atom::value, rr)
+      self->request(s.deps.reader, timeout, ReadAll{position, 1})
         .then(
-          [=](ReadReply& reply) mutable {
-            if (reply.error || reply.events.empty() || reply.events.front().position != position)
-              return fail(reply.error ? *reply.error : Error{errc::store_unavailable, "event not found"});
+          [=](Expected<std::vector<Event>>& read) mutable {
+            if (!read || read->empty() || read->front().position != position)
+              return fail(!read ? read.error() : Error{errc::store_unavailable, "event not found"});
             auto& s2 = self->state;
             if (!s2.child) return fail(Error{errc::overloaded, "projection restarting; try again"});
-            self->request(s2.child, timeout, retry_atom::value, reply.events.front())
+            self->request(s2.child, timeout, retry_atom::value, read->front())
               .then(
                 [=](StoreAck& applied) mutable {
                   if (applied.error) return fail(*applied.error);

@@ -1,10 +1,11 @@
 #include "annals/actors/store_reader.hpp"
 
-#include "annals/actors/messages.hpp"
-
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <exception>
+#include <utility>
 
 namespace annals::actors {
 
@@ -15,48 +16,57 @@ struct ReaderState {
   static inline const char* name = "annals.store_reader";
 };
 
-ReadReply serve(EventStore& store, const ReadRequest& req) {
-  ReadReply reply;
+using Self = StoreReaderActor::stateful_pointer<ReaderState>;
+
+// Runs one read; a failing store becomes the answer's Error.
+template <class Read>
+auto guarded(Read&& read) -> Expected<decltype(read())> {
   try {
-    switch (req.kind) {
-      case ReadRequest::Kind::snapshot:
-        reply.snapshot = store.load_snapshot(req.stream);
-        break;
-      case ReadRequest::Kind::stream:
-        reply.events = store.read_stream(req.stream, req.from_version, req.max_count);
-        break;
-      case ReadRequest::Kind::idempotency_key:
-        reply.key = store.find_idempotency_key(req.key);
-        break;
-      case ReadRequest::Kind::all:
-        reply.events = store.read_all(req.from_version, req.max_count);
-        break;
-      case ReadRequest::Kind::dead_letters:
-        reply.dead_letters = store.dead_letters(req.projection);
-        break;
-      case ReadRequest::Kind::projection_snapshot:
-        reply.projection_snapshot = store.load_projection_snapshot(req.projection);
-        break;
-    }
+    return read();
   } catch (const StoreError& e) {
-    reply.error = e.error();
+    return e.error();
   } catch (const std::exception& e) {
-    reply.error = Error{errc::store_unavailable, e.what()};
+    return Error{errc::store_unavailable, e.what()};
   }
-  return reply;
 }
 
-caf::behavior store_reader(caf::stateful_actor<ReaderState>* self,
-                           std::shared_ptr<std::unique_ptr<EventStore>> store) {
+// Each read takes the port it reads from.
+Expected<std::vector<Event>> read(EventLog& log, const ReadStream& r) {
+  return guarded([&] { return log.read_stream(r.stream, r.from_version, r.max_count); });
+}
+Expected<std::vector<Event>> read(EventLog& log, const ReadAll& r) {
+  return guarded([&] { return log.read_all(r.from_position, r.max_count); });
+}
+Expected<std::optional<IdempotencyRecord>> read(EventLog& log, const FindIdempotencyKey& r) {
+  return guarded([&] { return log.find_idempotency_key(r.key); });
+}
+Expected<std::optional<Snapshot>> read(AggregateSnapshotStore& snapshots, const LoadSnapshot& r) {
+  return guarded([&] { return snapshots.load_snapshot(r.stream); });
+}
+Expected<std::vector<DeadLetter>> read(ProjectionStateStore& projections, const ReadDeadLetters& r) {
+  return guarded([&] { return projections.dead_letters(r.projection); });
+}
+Expected<std::optional<ProjectionSnapshot>> read(ProjectionStateStore& projections, const LoadProjectionSnapshot& r) {
+  return guarded([&] { return projections.load_projection_snapshot(r.projection); });
+}
+
+StoreReaderActor::behavior_type store_reader(Self self, std::shared_ptr<std::unique_ptr<EventStore>> store) {
   self->state.store = std::move(*store);
+  EventStore* s = self->state.store.get();  // owned by the state, which outlives the behavior
   return {
-    [=](read_atom, const ReadRequest& req) { return serve(*self->state.store, req); },
+    [=](const ReadStream& r) { return read(*s, r); },
+    [=](const ReadAll& r) { return read(*s, r); },
+    [=](const LoadSnapshot& r) { return read(*s, r); },
+    [=](const FindIdempotencyKey& r) { return read(*s, r); },
+    [=](const ReadDeadLetters& r) { return read(*s, r); },
+    [=](const LoadProjectionSnapshot& r) { return read(*s, r); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_store_reader(caf::actor_system& sys, std::unique_ptr<EventStore> store) {
+StoreReaderActor spawn_store_reader(caf::actor_system& sys, std::unique_ptr<EventStore> store) {
+  // A unique_ptr cannot be copied into the spawn arguments; hand it over in a shared box.
   auto box = std::make_shared<std::unique_ptr<EventStore>>(std::move(store));
   return sys.spawn<caf::detached>(store_reader, box);
 }

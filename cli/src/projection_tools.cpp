@@ -44,7 +44,7 @@ std::optional<std::int64_t> position_of(const std::optional<ProjectionSnapshot>&
   return snap->position;
 }
 
-std::optional<std::int64_t> snapshot_position(EventStore& store, const std::string& projection) {
+std::optional<std::int64_t> snapshot_position(ProjectionStateStore& store, const std::string& projection) {
   auto snap = store.load_projection_snapshot(projection);
   if (!snap) return std::nullopt;
   return snap->position;
@@ -248,7 +248,7 @@ struct RebuildArgs {
 };
 
 // Events of the store up to `checkpoint`, not counting what is parked for the projection.
-std::int64_t events_up_to(EventStore& store, std::int64_t checkpoint) {
+std::int64_t events_up_to(EventLog& store, std::int64_t checkpoint) {
   std::int64_t n = store.event_count();
   for (std::int64_t from = checkpoint + 1;;) {
     const auto later = store.read_all(from, 1000);

@@ -1,5 +1,7 @@
 #include "annals/persistence/memory_event_store.hpp"
 
+#include "detail/append_rules.hpp"
+
 #include <limits>
 #include <map>
 #include <mutex>
@@ -182,63 +184,29 @@ private:
     return d_->log[it->second.back()].version;
   }
 
+  // One append under the store's lock; the rules are the shared ones.
   AppendOutcome append_one(const AppendRequest& req, std::int64_t now) {
-    if (req.idempotency_key) {
-      auto k = d_->keys.find(*req.idempotency_key);
-      if (k != d_->keys.end()) {
-        if (k->second.fingerprint != req.fingerprint)
-          return Error{errc::idempotency_conflict,
-                       "idempotency key '" + *req.idempotency_key + "' was already used for a different command (on "
-                         + k->second.stream.to_string() + ")"};
-        AppendResult replay;
-        replay.version = k->second.result.version;
-        replay.replay = k->second.result;
-        replay.replay->replayed = true;
-        return replay;
-      }
-    }
-    const std::int64_t current = version_of(req.stream);
-    if (current != req.expected_version)
-      return Error{errc::concurrency_conflict,
-                   req.stream.to_string() + " is at version " + std::to_string(current)
-                     + "; the append expected version " + std::to_string(req.expected_version)};
-    for (const auto& ev : req.events) {
-      if (!is_finite_json(ev.data))
-        return Error{errc::internal_error, "event '" + ev.type + "' for " + req.stream.to_string()
-                                             + " holds a number that is NaN or infinite, which JSON cannot store"};
-      std::size_t n = json::serialize(ev.data).size();
-      if (n > d_->opts.max_event_bytes)
-        return Error{errc::payload_too_large,
-                     "event '" + ev.type + "' for " + req.stream.to_string() + " is " + std::to_string(n)
-                       + " bytes; the limit is " + std::to_string(d_->opts.max_event_bytes)};
-    }
+    auto verdict = append_rules::check_append(
+      req, d_->opts.max_event_bytes,
+      [&](const std::string& key) -> std::optional<IdempotencyRecord> {
+        auto k = d_->keys.find(key);
+        if (k == d_->keys.end()) return std::nullopt;
+        return k->second;
+      },
+      [&](const StreamId& s) { return version_of(s); });
+    if (verdict.decided) return std::move(*verdict.decided);
     AppendResult res;
-    res.version = current;
+    res.version = verdict.checked.current_version;
+    const EventMetadata md = append_rules::commit_metadata(req, now);
     auto& index = d_->streams[req.stream];
-    for (const auto& ev : req.events) {
-      Event e;
-      e.stream = req.stream;
-      e.version = ++res.version;
-      e.position = static_cast<std::int64_t>(d_->log.size()) + 1;
-      e.type = ev.type;
-      e.schema_version = ev.schema_version;
-      e.data = ev.data;
-      e.metadata = req.metadata;
-      e.metadata.timestamp_us = now;
+    for (std::size_t i = 0; i < req.events.size(); ++i) {
+      Event e = append_rules::committed_event(req, i, ++res.version, static_cast<std::int64_t>(d_->log.size()) + 1, md);
       index.push_back(d_->log.size());
       d_->log.push_back(e);
       res.events.push_back(std::move(e));
     }
-    if (req.audit) {
-      AuditRecord rec = *req.audit;
-      rec.at_us = now;
-      rec.outcome = "accepted";
-      rec.position = res.events.empty() ? 0 : res.events.back().position;
-      add_audit(std::move(rec));
-    }
-    if (req.idempotency_key)
-      d_->keys[*req.idempotency_key] =
-        IdempotencyRecord{*req.idempotency_key, req.stream, req.fingerprint, res.to_result(req.stream)};
+    if (req.audit) add_audit(append_rules::accepted_audit(*req.audit, res, now));
+    if (req.idempotency_key) d_->keys[*req.idempotency_key] = append_rules::key_record(req, res);
     return res;
   }
 

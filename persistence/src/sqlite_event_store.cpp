@@ -1,8 +1,10 @@
-#include "annals/persistence/sqlite_event_store.hpp"
+// The SQLite store: opening (identity, migration, pragmas), prepared
+// statements, aggregate snapshots, projection state and the audit trail.
+// The event log's methods are in sqlite_event_log.cpp.
+#include "sqlite_store_impl.hpp"
 
 #include "sqlite_schema.hpp"
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -13,10 +15,8 @@
 
 namespace annals {
 
-namespace {
+namespace detail {
 
-// Turns an SQLite failure into a StoreError whose message says what the
-// operator should look at.
 StoreError to_store_error(const SQLite::Exception& e, const std::string& path,
                           const std::string& doing, std::chrono::milliseconds busy) {
   const std::string file = "'" + path + "'";
@@ -41,14 +41,6 @@ StoreError to_store_error(const SQLite::Exception& e, const std::string& path,
   }
 }
 
-// Resets a statement when leaving scope, so that no read transaction stays
-// open between calls (a stepped SELECT would make writers of other
-// connections fail with SQLITE_BUSY at once).
-struct ResetOnExit {
-  SQLite::Statement& s;
-  ~ResetOnExit() { s.tryReset(); }
-};
-
 json::value parse_stored(const std::string& text, const std::string& what) {
   json::error_code ec;
   json::value v = json::parse(text, ec);
@@ -56,565 +48,300 @@ json::value parse_stored(const std::string& text, const std::string& what) {
   return v;
 }
 
-class SqliteEventStore final : public EventStore {
-public:
-  explicit SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(opts)) {
-    guard("opening the store", [&] {
-      const int flags = opts_.read_only ? SQLite::OPEN_READONLY
-                                        : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-      db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
-                                               static_cast<int>(opts_.busy_timeout.count()));
-      // The first statement is where a non-database file shows itself.
-      db_->execAndGet("PRAGMA application_id");
-      read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
-      if (read_only_) {
-        check_readable_schema();
-      } else {
-        // Identify the file before changing anything in it: switching the
-        // journal mode would already rewrite a foreign file's header.
-        sqlite_schema::check_identity(*db_, opts_.path.c_str());
-        db_->execAndGet("PRAGMA journal_mode=WAL");
-        sqlite_schema::migrate(*db_, opts_.path.c_str());
-      }
-      db_->exec(opts_.durability == Durability::full ? "PRAGMA synchronous=FULL"
-                                                     : "PRAGMA synchronous=NORMAL");
-      if (opts_.max_size_bytes > 0) {
-        std::int64_t page = db_->execAndGet("PRAGMA page_size").getInt64();
-        std::int64_t pages = std::max<std::int64_t>(1, opts_.max_size_bytes / page);
-        db_->execAndGet("PRAGMA max_page_count=" + std::to_string(pages));
-      }
-      prepare();
-    });
-  }
-
-  std::vector<AppendOutcome> append(const std::vector<AppendRequest>& batch) override {
-    require_writable("cannot append");
-    std::vector<AppendOutcome> out;
-    out.reserve(batch.size());
-    guard("appending " + std::to_string(batch.size()) + " command(s)", [&] {
-      SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-      const std::int64_t now = now_us();
-      for (const auto& req : batch) out.push_back(append_one(req, now));
-      tx.commit();
-    });
-    return out;
-  }
-
-  std::vector<Event> read_stream(const StreamId& s, std::int64_t from_version,
-                                 std::size_t max_count) override {
-    std::vector<Event> out;
-    guard("reading stream " + s.to_string(), [&] {
-      auto& q = *read_stream_;
-      ResetOnExit r{q};
-      q.bind(1, s.aggregate);
-      q.bind(2, s.id);
-      q.bind(3, static_cast<std::int64_t>(from_version));
-      q.bind(4, static_cast<std::int64_t>(max_count));
-      while (q.executeStep()) {
-        Event e;
-        e.stream = s;
-        e.position = q.getColumn(0).getInt64();
-        e.version = q.getColumn(1).getInt64();
-        fill(e, q, 2);
-        out.push_back(std::move(e));
-      }
-    });
-    return out;
-  }
-
-  std::vector<Event> read_all(std::int64_t from_position, std::size_t max_count) override {
-    std::vector<Event> out;
-    guard("reading events from position " + std::to_string(from_position), [&] {
-      auto& q = *read_all_;
-      ResetOnExit r{q};
-      q.bind(1, static_cast<std::int64_t>(from_position));
-      q.bind(2, static_cast<std::int64_t>(max_count));
-      while (q.executeStep()) {
-        Event e;
-        e.position = q.getColumn(0).getInt64();
-        e.stream.aggregate = q.getColumn(1).getString();
-        e.stream.id = q.getColumn(2).getString();
-        e.version = q.getColumn(3).getInt64();
-        fill(e, q, 4);
-        out.push_back(std::move(e));
-      }
-    });
-    return out;
-  }
-
-  std::int64_t head_position() override {
-    std::int64_t v = 0;
-    guard("reading the head position", [&] {
-      ResetOnExit r{*head_};
-      if (head_->executeStep()) v = head_->getColumn(0).getInt64();
-    });
-    return v;
-  }
-
-  std::int64_t stream_version(const StreamId& s) override {
-    std::int64_t v = 0;
-    guard("reading the version of " + s.to_string(), [&] { v = current_version(s); });
-    return v;
-  }
-
-  std::optional<Snapshot> load_snapshot(const StreamId& s) override {
-    std::optional<Snapshot> out;
-    guard("loading the snapshot of " + s.to_string(), [&] {
-      auto& q = *load_snapshot_;
-      ResetOnExit r{q};
-      q.bind(1, s.aggregate);
-      q.bind(2, s.id);
-      if (!q.executeStep()) return;
-      Snapshot snap;
-      snap.stream = s;
-      snap.version = q.getColumn(0).getInt64();
-      snap.snapshot_version = q.getColumn(1).getInt();
-      snap.state = parse_stored(q.getColumn(2).getString(), "the snapshot of " + s.to_string());
-      snap.taken_at_us = q.getColumn(3).getInt64();
-      out = std::move(snap);
-    });
-    return out;
-  }
-
-  void save_snapshot(const Snapshot& snap) override {
-    if (read_only_) return;  // a snapshot is an optimisation; never an error
-    guard("saving the snapshot of " + snap.stream.to_string(), [&] {
-      auto& q = *save_snapshot_;
-      ResetOnExit r{q};
-      q.bind(1, snap.stream.aggregate);
-      q.bind(2, snap.stream.id);
-      q.bind(3, static_cast<std::int64_t>(snap.version));
-      q.bind(4, snap.snapshot_version);
-      q.bind(5, json::serialize(snap.state));
-      q.bind(6, static_cast<std::int64_t>(snap.taken_at_us ? snap.taken_at_us : now_us()));
-      q.exec();
-    });
-  }
-
-  std::optional<IdempotencyRecord> find_idempotency_key(const std::string& key) override {
-    std::optional<IdempotencyRecord> out;
-    guard("looking up an idempotency key", [&] { out = lookup_key(key); });
-    return out;
-  }
-
-  std::int64_t event_count() override {
-    std::int64_t n = 0;
-    guard("counting events", [&] { n = db_->execAndGet("SELECT count(*) FROM events").getInt64(); });
-    return n;
-  }
-
-  std::vector<StreamInfo> streams(const std::string& aggregate, const std::optional<StreamId>& after,
-                                  std::size_t max_count) override {
-    std::vector<StreamInfo> out;
-    guard(aggregate.empty() ? std::string("listing streams") : "listing streams of '" + aggregate + "'", [&] {
-      // One GROUP BY over the (stream_type, stream_id, version) index, which
-      // also holds the position (the rowid): no table access.
-      std::string sql =
-        "SELECT stream_type, stream_id, MAX(version), COUNT(*), MIN(position), MAX(position) FROM events";
-      std::vector<std::string> where;
-      if (!aggregate.empty()) where.push_back("stream_type = :aggregate");
-      if (after) where.push_back("(stream_type, stream_id) > (:after_type, :after_id)");
-      for (std::size_t i = 0; i < where.size(); ++i) sql += (i == 0 ? " WHERE " : " AND ") + where[i];
-      sql += " GROUP BY stream_type, stream_id ORDER BY stream_type, stream_id LIMIT :limit";
-      SQLite::Statement q(*db_, sql);
-      if (!aggregate.empty()) q.bind(":aggregate", aggregate);
-      if (after) {
-        q.bind(":after_type", after->aggregate);
-        q.bind(":after_id", after->id);
-      }
-      q.bind(":limit", static_cast<std::int64_t>(
-                         std::min<std::size_t>(max_count, static_cast<std::size_t>(INT64_MAX))));
-      while (q.executeStep()) {
-        StreamInfo info;
-        info.stream = {q.getColumn(0).getString(), q.getColumn(1).getString()};
-        info.version = q.getColumn(2).getInt64();
-        info.events = q.getColumn(3).getInt64();
-        info.first_position = q.getColumn(4).getInt64();
-        info.last_position = q.getColumn(5).getInt64();
-        out.push_back(std::move(info));
-      }
-    });
-    return out;
-  }
-
-  void park_event(const DeadLetter& letter) override {
-    require_writable("cannot park an event");
-    guard("parking event " + std::to_string(letter.position) + " for projection '" + letter.projection + "'",
-          [&] {
-            auto& q = *park_event_;
-            ResetOnExit r{q};
-            q.bind(1, letter.projection);
-            q.bind(2, static_cast<std::int64_t>(letter.position));
-            q.bind(3, letter.stream.aggregate);
-            q.bind(4, letter.stream.id);
-            q.bind(5, letter.event_type);
-            q.bind(6, letter.error);
-            q.bind(7, letter.attempts);
-            q.bind(8, static_cast<std::int64_t>(letter.parked_at_us ? letter.parked_at_us : now_us()));
-            q.exec();
-          });
-  }
-
-  std::vector<DeadLetter> dead_letters(const std::string& projection) override {
-    std::vector<DeadLetter> out;
-    guard(projection.empty() ? std::string("listing parked events")
-                             : "listing parked events of projection '" + projection + "'",
-          [&] {
-            auto& q = projection.empty() ? *all_dead_letters_ : *dead_letters_;
-            ResetOnExit r{q};
-            if (!projection.empty()) q.bind(1, projection);
-            while (q.executeStep()) {
-              DeadLetter d;
-              d.projection = q.getColumn(0).getString();
-              d.position = q.getColumn(1).getInt64();
-              d.stream.aggregate = q.getColumn(2).getString();
-              d.stream.id = q.getColumn(3).getString();
-              d.event_type = q.getColumn(4).getString();
-              d.error = q.getColumn(5).getString();
-              d.attempts = q.getColumn(6).getInt();
-              d.parked_at_us = q.getColumn(7).getInt64();
-              out.push_back(std::move(d));
-            }
-          });
-    return out;
-  }
-
-  void append_audit(const std::vector<AuditRecord>& records) override {
-    if (records.empty()) return;
-    require_writable("cannot write the audit trail");
-    guard("writing " + std::to_string(records.size()) + " audit record(s)", [&] {
-      SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-      for (const auto& rec : records) insert_audit(rec);
-      tx.commit();
-    });
-  }
-
-  std::vector<AuditRecord> audit_log(std::int64_t from_id, std::size_t max_count) override {
-    std::vector<AuditRecord> out;
-    guard("reading the audit trail", [&] {
-      auto& q = *read_audit_;
-      ResetOnExit r{q};
-      q.bind(1, static_cast<std::int64_t>(from_id));
-      q.bind(2, static_cast<std::int64_t>(max_count));
-      while (q.executeStep()) {
-        AuditRecord rec;
-        rec.id = q.getColumn(0).getInt64();
-        rec.at_us = q.getColumn(1).getInt64();
-        rec.principal = q.getColumn(2).getString();
-        rec.correlation_id = q.getColumn(3).getString();
-        rec.command_id = q.getColumn(4).getString();
-        rec.stream = {q.getColumn(5).getString(), q.getColumn(6).getString()};
-        rec.command = q.getColumn(7).getString();
-        rec.outcome = q.getColumn(8).getString();
-        rec.code = q.getColumn(9).getString();
-        rec.message = q.getColumn(10).getString();
-        rec.position = q.getColumn(11).getInt64();
-        out.push_back(std::move(rec));
-      }
-    });
-    return out;
-  }
-
-  bool remove_dead_letter(const std::string& projection, std::int64_t position) override {
-    require_writable("cannot remove a parked event");
-    bool removed = false;
-    guard("removing parked event " + std::to_string(position) + " of projection '" + projection + "'", [&] {
-      auto& q = *remove_dead_letter_;
-      ResetOnExit r{q};
-      q.bind(1, projection);
-      q.bind(2, static_cast<std::int64_t>(position));
-      removed = q.exec() > 0;
-    });
-    return removed;
-  }
-
-  std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& projection) override {
-    std::optional<ProjectionSnapshot> out;
-    guard("loading the snapshot of projection '" + projection + "'", [&] {
-      auto& q = *load_projection_snapshot_;
-      ResetOnExit r{q};
-      q.bind(1, projection);
-      if (!q.executeStep()) return;
-      ProjectionSnapshot snap;
-      snap.projection = projection;
-      snap.position = q.getColumn(0).getInt64();
-      snap.snapshot_version = q.getColumn(1).getInt();
-      snap.model = parse_stored(q.getColumn(2).getString(), "the snapshot of projection '" + projection + "'");
-      snap.taken_at_us = q.getColumn(3).getInt64();
-      out = std::move(snap);
-    });
-    return out;
-  }
-
-  void save_projection_snapshot(const ProjectionSnapshot& snap) override {
-    require_writable("cannot save a projection snapshot");
-    guard("saving the snapshot of projection '" + snap.projection + "'", [&] {
-      auto& q = *save_projection_snapshot_;
-      ResetOnExit r{q};
-      q.bind(1, snap.projection);
-      q.bind(2, static_cast<std::int64_t>(snap.position));
-      q.bind(3, snap.snapshot_version);
-      q.bind(4, json::serialize(snap.model));
-      q.bind(5, static_cast<std::int64_t>(snap.taken_at_us ? snap.taken_at_us : now_us()));
-      q.exec();
-    });
-  }
-
-private:
-  // Writes to a read-only store fail with a sentence saying what was refused.
-  void require_writable(const char* what) const {
-    if (read_only_)
-      throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; " + what);
-  }
-
-  template <class F>
-  void guard(const std::string& doing, F&& f) {
-    try {
-      f();
-    } catch (const SQLite::Exception& e) {
-      throw to_store_error(e, opts_.path, doing, opts_.busy_timeout);
+SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(opts)) {
+  guard("opening the store", [&] {
+    const int flags = opts_.read_only ? SQLite::OPEN_READONLY
+                                      : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
+                                             static_cast<int>(opts_.busy_timeout.count()));
+    // The first statement is where a non-database file shows itself.
+    db_->execAndGet("PRAGMA application_id");
+    read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
+    if (read_only_) {
+      check_readable_schema();
+    } else {
+      // Identify the file before changing anything in it: switching the
+      // journal mode would already rewrite a foreign file's header.
+      sqlite_schema::check_identity(*db_, opts_.path.c_str());
+      db_->execAndGet("PRAGMA journal_mode=WAL");
+      sqlite_schema::migrate(*db_, opts_.path.c_str());
     }
-  }
+    db_->exec(opts_.durability == Durability::full ? "PRAGMA synchronous=FULL"
+                                                   : "PRAGMA synchronous=NORMAL");
+    if (opts_.max_size_bytes > 0) {
+      std::int64_t page = db_->execAndGet("PRAGMA page_size").getInt64();
+      std::int64_t pages = std::max<std::int64_t>(1, opts_.max_size_bytes / page);
+      db_->execAndGet("PRAGMA max_page_count=" + std::to_string(pages));
+    }
+    prepare();
+  });
+}
 
-  // A store opened without write access (asked for, or the file cannot be
-  // written) is never created, initialized or migrated: it must already be
-  // an annals store of this build's schema version.
-  void check_readable_schema() {
-    sqlite_schema::check_identity(*db_, opts_.path.c_str());  // another application's file, a newer version
-    int app = db_->execAndGet("PRAGMA application_id").getInt();
-    int ver = db_->execAndGet("PRAGMA user_version").getInt();
-    if (app == sqlite_schema::application_id && ver == sqlite_schema::latest_version()) return;
-    const std::string file = "database '" + opts_.path + "'";
-    const std::string why = opts_.read_only ? "opened read-only, so it was not " : "it is read-only, so it cannot be ";
-    if (app == sqlite_schema::application_id)
-      throw StoreError(StoreFailure::incompatible,
-                       file + " has schema version " + std::to_string(ver) + "; this build needs "
-                         + std::to_string(sqlite_schema::latest_version()) + " (" + why + "migrated)");
-    throw StoreError(opts_.read_only ? StoreFailure::incompatible : StoreFailure::read_only,
-                     file + " is not an initialized annals store (" + why + "initialized)");
-  }
+// A store opened without write access (asked for, or the file cannot be
+// written) is never created, initialized or migrated: it must already be
+// an annals store of this build's schema version.
+void SqliteEventStore::check_readable_schema() {
+  sqlite_schema::check_identity(*db_, opts_.path.c_str());  // another application's file, a newer version
+  int app = db_->execAndGet("PRAGMA application_id").getInt();
+  int ver = db_->execAndGet("PRAGMA user_version").getInt();
+  if (app == sqlite_schema::application_id && ver == sqlite_schema::latest_version()) return;
+  const std::string file = "database '" + opts_.path + "'";
+  const std::string why = opts_.read_only ? "opened read-only, so it was not " : "it is read-only, so it cannot be ";
+  if (app == sqlite_schema::application_id)
+    throw StoreError(StoreFailure::incompatible,
+                     file + " has schema version " + std::to_string(ver) + "; this build needs "
+                       + std::to_string(sqlite_schema::latest_version()) + " (" + why + "migrated)");
+  throw StoreError(opts_.read_only ? StoreFailure::incompatible : StoreFailure::read_only,
+                   file + " is not an initialized annals store (" + why + "initialized)");
+}
 
-  void prepare() {
-    auto& db = *db_;
-    insert_event_ = std::make_unique<SQLite::Statement>(db,
-      "INSERT INTO events(stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at)"
-      " VALUES(?,?,?,?,?,?,?,?)");
-    version_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_type=? AND stream_id=?");
-    read_stream_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT position, version, type, schema_version, data, metadata, recorded_at FROM events"
-      " WHERE stream_type=? AND stream_id=? AND version>=? ORDER BY version LIMIT ?");
-    read_all_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT position, stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at"
-      " FROM events WHERE position>=? ORDER BY position LIMIT ?");
-    head_ = std::make_unique<SQLite::Statement>(db, "SELECT COALESCE(MAX(position), 0) FROM events");
-    load_snapshot_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT version, snapshot_version, state, taken_at FROM snapshots WHERE stream_type=? AND stream_id=?");
-    save_snapshot_ = std::make_unique<SQLite::Statement>(db,
-      "INSERT INTO snapshots(stream_type, stream_id, version, snapshot_version, state, taken_at)"
-      " VALUES(?,?,?,?,?,?) ON CONFLICT(stream_type, stream_id) DO UPDATE SET"
-      " version=excluded.version, snapshot_version=excluded.snapshot_version,"
-      " state=excluded.state, taken_at=excluded.taken_at"
-      " WHERE excluded.version >= snapshots.version OR excluded.snapshot_version <> snapshots.snapshot_version");
-    find_key_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT stream_type, stream_id, fingerprint, result FROM idempotency_keys WHERE key=?");
-    insert_key_ = std::make_unique<SQLite::Statement>(db,
-      "INSERT INTO idempotency_keys(key, stream_type, stream_id, fingerprint, result, created_at)"
-      " VALUES(?,?,?,?,?,?)");
-    insert_audit_ = std::make_unique<SQLite::Statement>(db,
-      "INSERT INTO command_audit(at, principal, correlation_id, command_id, aggregate, aggregate_id, command,"
-      " outcome, code, message, position) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-    read_audit_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT id, at, principal, correlation_id, command_id, aggregate, aggregate_id, command, outcome, code,"
-      " message, position FROM command_audit WHERE id>=? ORDER BY id LIMIT ?");
-    park_event_ = std::make_unique<SQLite::Statement>(db,
-      "INSERT INTO dead_letters(projection, position, stream_type, stream_id, event_type, error, attempts, parked_at)"
-      " VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(projection, position) DO UPDATE SET"
-      " stream_type=excluded.stream_type, stream_id=excluded.stream_id, event_type=excluded.event_type,"
-      " error=excluded.error, attempts=excluded.attempts, parked_at=excluded.parked_at");
-    dead_letters_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT projection, position, stream_type, stream_id, event_type, error, attempts, parked_at"
-      " FROM dead_letters WHERE projection=? ORDER BY position");
-    all_dead_letters_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT projection, position, stream_type, stream_id, event_type, error, attempts, parked_at"
-      " FROM dead_letters ORDER BY projection, position");
-    remove_dead_letter_ = std::make_unique<SQLite::Statement>(db,
-      "DELETE FROM dead_letters WHERE projection=? AND position=?");
-    load_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
-      "SELECT position, snapshot_version, model, taken_at FROM projection_snapshots WHERE projection=?");
-    save_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
-      "INSERT INTO projection_snapshots(projection, position, snapshot_version, model, taken_at)"
-      " VALUES(?,?,?,?,?) ON CONFLICT(projection) DO UPDATE SET"
-      " position=excluded.position, snapshot_version=excluded.snapshot_version,"
-      " model=excluded.model, taken_at=excluded.taken_at"
-      " WHERE excluded.position >= projection_snapshots.position"
-      " OR excluded.snapshot_version <> projection_snapshots.snapshot_version");
-  }
+void SqliteEventStore::prepare() {
+  auto& db = *db_;
+  insert_event_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT INTO events(stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at)"
+    " VALUES(?,?,?,?,?,?,?,?)");
+  version_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_type=? AND stream_id=?");
+  read_stream_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT position, version, type, schema_version, data, metadata, recorded_at FROM events"
+    " WHERE stream_type=? AND stream_id=? AND version>=? ORDER BY version LIMIT ?");
+  read_all_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT position, stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at"
+    " FROM events WHERE position>=? ORDER BY position LIMIT ?");
+  head_ = std::make_unique<SQLite::Statement>(db, "SELECT COALESCE(MAX(position), 0) FROM events");
+  load_snapshot_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT version, snapshot_version, state, taken_at FROM snapshots WHERE stream_type=? AND stream_id=?");
+  save_snapshot_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT INTO snapshots(stream_type, stream_id, version, snapshot_version, state, taken_at)"
+    " VALUES(?,?,?,?,?,?) ON CONFLICT(stream_type, stream_id) DO UPDATE SET"
+    " version=excluded.version, snapshot_version=excluded.snapshot_version,"
+    " state=excluded.state, taken_at=excluded.taken_at"
+    " WHERE excluded.version >= snapshots.version OR excluded.snapshot_version <> snapshots.snapshot_version");
+  find_key_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT stream_type, stream_id, fingerprint, result FROM idempotency_keys WHERE key=?");
+  insert_key_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT INTO idempotency_keys(key, stream_type, stream_id, fingerprint, result, created_at)"
+    " VALUES(?,?,?,?,?,?)");
+  insert_audit_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT INTO command_audit(at, principal, correlation_id, command_id, aggregate, aggregate_id, command,"
+    " outcome, code, message, position) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  read_audit_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT id, at, principal, correlation_id, command_id, aggregate, aggregate_id, command, outcome, code,"
+    " message, position FROM command_audit WHERE id>=? ORDER BY id LIMIT ?");
+  park_event_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT INTO dead_letters(projection, position, stream_type, stream_id, event_type, error, attempts, parked_at)"
+    " VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(projection, position) DO UPDATE SET"
+    " stream_type=excluded.stream_type, stream_id=excluded.stream_id, event_type=excluded.event_type,"
+    " error=excluded.error, attempts=excluded.attempts, parked_at=excluded.parked_at");
+  dead_letters_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT projection, position, stream_type, stream_id, event_type, error, attempts, parked_at"
+    " FROM dead_letters WHERE projection=? ORDER BY position");
+  all_dead_letters_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT projection, position, stream_type, stream_id, event_type, error, attempts, parked_at"
+    " FROM dead_letters ORDER BY projection, position");
+  remove_dead_letter_ = std::make_unique<SQLite::Statement>(db,
+    "DELETE FROM dead_letters WHERE projection=? AND position=?");
+  load_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
+    "SELECT position, snapshot_version, model, taken_at FROM projection_snapshots WHERE projection=?");
+  save_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT INTO projection_snapshots(projection, position, snapshot_version, model, taken_at)"
+    " VALUES(?,?,?,?,?) ON CONFLICT(projection) DO UPDATE SET"
+    " position=excluded.position, snapshot_version=excluded.snapshot_version,"
+    " model=excluded.model, taken_at=excluded.taken_at"
+    " WHERE excluded.position >= projection_snapshots.position"
+    " OR excluded.snapshot_version <> projection_snapshots.snapshot_version");
+}
 
-  // Columns from `first`: type, schema_version, data, metadata, recorded_at.
-  void fill(Event& e, SQLite::Statement& q, int first) {
-    e.type = q.getColumn(first).getString();
-    e.schema_version = q.getColumn(first + 1).getInt();
-    const std::string what = "event " + std::to_string(e.position) + " (" + e.stream.to_string() + ")";
-    e.data = parse_stored(q.getColumn(first + 2).getString(), "the data of " + what);
-    e.metadata = EventMetadata::from_json(parse_stored(q.getColumn(first + 3).getString(),
-                                                       "the metadata of " + what));
-    e.metadata.timestamp_us = q.getColumn(first + 4).getInt64();
-  }
+// Writes to a read-only store fail with a sentence saying what was refused.
+void SqliteEventStore::require_writable(const char* what) const {
+  if (read_only_)
+    throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; " + what);
+}
 
-  std::int64_t current_version(const StreamId& s) {
-    auto& q = *version_;
+// AggregateSnapshotStore
+
+std::optional<Snapshot> SqliteEventStore::load_snapshot(const StreamId& s) {
+  std::optional<Snapshot> out;
+  guard("loading the snapshot of " + s.to_string(), [&] {
+    auto& q = *load_snapshot_;
     ResetOnExit r{q};
     q.bind(1, s.aggregate);
     q.bind(2, s.id);
-    q.executeStep();
-    return q.getColumn(0).getInt64();
-  }
+    if (!q.executeStep()) return;
+    Snapshot snap;
+    snap.stream = s;
+    snap.version = q.getColumn(0).getInt64();
+    snap.snapshot_version = q.getColumn(1).getInt();
+    snap.state = parse_stored(q.getColumn(2).getString(), "the snapshot of " + s.to_string());
+    snap.taken_at_us = q.getColumn(3).getInt64();
+    out = std::move(snap);
+  });
+  return out;
+}
 
-  std::optional<IdempotencyRecord> lookup_key(const std::string& key) {
-    auto& q = *find_key_;
+void SqliteEventStore::save_snapshot(const Snapshot& snap) {
+  if (read_only_) return;  // a snapshot is an optimisation; never an error
+  guard("saving the snapshot of " + snap.stream.to_string(), [&] {
+    auto& q = *save_snapshot_;
     ResetOnExit r{q};
-    q.bind(1, key);
-    if (!q.executeStep()) return std::nullopt;
-    IdempotencyRecord rec;
-    rec.key = key;
-    rec.stream = {q.getColumn(0).getString(), q.getColumn(1).getString()};
-    rec.fingerprint = q.getColumn(2).getString();
-    auto result = CommandResult::from_json(parse_stored(q.getColumn(3).getString(),
-                                                        "the result of idempotency key '" + key + "'"));
-    if (!result) throw StoreError(StoreFailure::corrupt, result.error().message);
-    rec.result = std::move(*result);
-    return rec;
-  }
-
-  // One append inside the batch transaction. Everything that can make it fail
-  // alone is checked before anything is written; a savepoint undoes a partial
-  // write if an insert still fails.
-  AppendOutcome append_one(const AppendRequest& req, std::int64_t now) {
-    if (req.idempotency_key) {
-      if (auto rec = lookup_key(*req.idempotency_key)) {
-        if (rec->fingerprint != req.fingerprint)
-          return Error{errc::idempotency_conflict,
-                       "idempotency key '" + *req.idempotency_key + "' was already used for a different command (on "
-                         + rec->stream.to_string() + ")"};
-        AppendResult replay;
-        replay.version = rec->result.version;
-        rec->result.replayed = true;
-        replay.replay = std::move(rec->result);
-        return replay;
-      }
-    }
-    const std::int64_t current = current_version(req.stream);
-    if (current != req.expected_version)
-      return Error{errc::concurrency_conflict,
-                   req.stream.to_string() + " is at version " + std::to_string(current)
-                     + "; the append expected version " + std::to_string(req.expected_version)};
-    std::vector<std::string> bodies;
-    bodies.reserve(req.events.size());
-    for (const auto& ev : req.events) {
-      if (!is_finite_json(ev.data))
-        return Error{errc::internal_error, "event '" + ev.type + "' for " + req.stream.to_string()
-                                             + " holds a number that is NaN or infinite, which JSON cannot store"};
-      bodies.push_back(json::serialize(ev.data));
-      if (bodies.back().size() > opts_.max_event_bytes)
-        return Error{errc::payload_too_large,
-                     "event '" + ev.type + "' for " + req.stream.to_string() + " is " + std::to_string(bodies.back().size())
-                       + " bytes; the limit is " + std::to_string(opts_.max_event_bytes)};
-    }
-    EventMetadata md = req.metadata;
-    md.timestamp_us = now;
-    json::object mdj = md.to_json();
-    mdj.erase("timestamp");  // stored in its own column
-    const std::string metadata = json::serialize(mdj);
-
-    AppendResult res;
-    res.version = current;
-    db_->exec("SAVEPOINT append_one");
-    try {
-      auto& ins = *insert_event_;
-      for (std::size_t i = 0; i < req.events.size(); ++i) {
-        const auto& ev = req.events[i];
-        ResetOnExit r{ins};
-        ins.bind(1, req.stream.aggregate);
-        ins.bind(2, req.stream.id);
-        ins.bind(3, static_cast<std::int64_t>(++res.version));
-        ins.bind(4, ev.type);
-        ins.bind(5, ev.schema_version);
-        ins.bindNoCopy(6, bodies[i]);
-        ins.bindNoCopy(7, metadata);
-        ins.bind(8, static_cast<std::int64_t>(now));
-        ins.exec();
-        Event e;
-        e.stream = req.stream;
-        e.version = res.version;
-        e.position = db_->getLastInsertRowid();
-        e.type = ev.type;
-        e.schema_version = ev.schema_version;
-        e.data = ev.data;
-        e.metadata = md;
-        res.events.push_back(std::move(e));
-      }
-      if (req.idempotency_key) {
-        auto& k = *insert_key_;
-        ResetOnExit r{k};
-        k.bind(1, *req.idempotency_key);
-        k.bind(2, req.stream.aggregate);
-        k.bind(3, req.stream.id);
-        k.bind(4, req.fingerprint);
-        k.bind(5, json::serialize(res.to_result(req.stream).to_json()));
-        k.bind(6, static_cast<std::int64_t>(now));
-        k.exec();
-      }
-      if (req.audit) {
-        AuditRecord rec = *req.audit;
-        rec.at_us = now;
-        rec.outcome = "accepted";
-        rec.position = res.events.empty() ? 0 : res.events.back().position;
-        insert_audit(rec);
-      }
-      db_->exec("RELEASE append_one");
-    } catch (const SQLite::Exception& e) {
-      // After some errors (SQLITE_FULL, I/O) SQLite has already rolled back
-      // the whole transaction; then the batch fails as a whole.
-      if (sqlite3_get_autocommit(db_->getHandle())) throw;
-      try {
-        db_->exec("ROLLBACK TO append_one");
-        db_->exec("RELEASE append_one");
-      } catch (const SQLite::Exception&) {
-        throw e;
-      }
-      if ((e.getErrorCode() & 0xff) == SQLITE_CONSTRAINT)
-        return Error{errc::concurrency_conflict,
-                     req.stream.to_string() + " changed during the append: " + e.what()};
-      throw;
-    }
-    return res;
-  }
-
-  SqliteStoreOptions opts_;
-  bool read_only_ = false;
-  std::unique_ptr<SQLite::Database> db_;
-  std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_,
-    load_snapshot_, save_snapshot_, find_key_, insert_key_, park_event_, dead_letters_, all_dead_letters_,
-    remove_dead_letter_, load_projection_snapshot_, save_projection_snapshot_, insert_audit_, read_audit_;
-
-  void insert_audit(const AuditRecord& rec) {
-    auto& q = *insert_audit_;
-    ResetOnExit r{q};
-    q.bind(1, static_cast<std::int64_t>(rec.at_us ? rec.at_us : now_us()));
-    q.bind(2, rec.principal);
-    q.bind(3, rec.correlation_id);
-    q.bind(4, rec.command_id);
-    q.bind(5, rec.stream.aggregate);
-    q.bind(6, rec.stream.id);
-    q.bind(7, rec.command);
-    q.bind(8, rec.outcome);
-    q.bind(9, rec.code);
-    q.bind(10, rec.message);
-    q.bind(11, static_cast<std::int64_t>(rec.position));
+    q.bind(1, snap.stream.aggregate);
+    q.bind(2, snap.stream.id);
+    q.bind(3, static_cast<std::int64_t>(snap.version));
+    q.bind(4, snap.snapshot_version);
+    q.bind(5, json::serialize(snap.state));
+    q.bind(6, static_cast<std::int64_t>(snap.taken_at_us ? snap.taken_at_us : now_us()));
     q.exec();
-  }
-};
+  });
+}
+
+// ProjectionStateStore
+
+void SqliteEventStore::park_event(const DeadLetter& letter) {
+  require_writable("cannot park an event");
+  guard("parking event " + std::to_string(letter.position) + " for projection '" + letter.projection + "'",
+        [&] {
+          auto& q = *park_event_;
+          ResetOnExit r{q};
+          q.bind(1, letter.projection);
+          q.bind(2, static_cast<std::int64_t>(letter.position));
+          q.bind(3, letter.stream.aggregate);
+          q.bind(4, letter.stream.id);
+          q.bind(5, letter.event_type);
+          q.bind(6, letter.error);
+          q.bind(7, letter.attempts);
+          q.bind(8, static_cast<std::int64_t>(letter.parked_at_us ? letter.parked_at_us : now_us()));
+          q.exec();
+        });
+}
+
+std::vector<DeadLetter> SqliteEventStore::dead_letters(const std::string& projection) {
+  std::vector<DeadLetter> out;
+  guard(projection.empty() ? std::string("listing parked events")
+                           : "listing parked events of projection '" + projection + "'",
+        [&] {
+          auto& q = projection.empty() ? *all_dead_letters_ : *dead_letters_;
+          ResetOnExit r{q};
+          if (!projection.empty()) q.bind(1, projection);
+          while (q.executeStep()) {
+            DeadLetter d;
+            d.projection = q.getColumn(0).getString();
+            d.position = q.getColumn(1).getInt64();
+            d.stream.aggregate = q.getColumn(2).getString();
+            d.stream.id = q.getColumn(3).getString();
+            d.event_type = q.getColumn(4).getString();
+            d.error = q.getColumn(5).getString();
+            d.attempts = q.getColumn(6).getInt();
+            d.parked_at_us = q.getColumn(7).getInt64();
+            out.push_back(std::move(d));
+          }
+        });
+  return out;
+}
+
+bool SqliteEventStore::remove_dead_letter(const std::string& projection, std::int64_t position) {
+  require_writable("cannot remove a parked event");
+  bool removed = false;
+  guard("removing parked event " + std::to_string(position) + " of projection '" + projection + "'", [&] {
+    auto& q = *remove_dead_letter_;
+    ResetOnExit r{q};
+    q.bind(1, projection);
+    q.bind(2, static_cast<std::int64_t>(position));
+    removed = q.exec() > 0;
+  });
+  return removed;
+}
+
+std::optional<ProjectionSnapshot> SqliteEventStore::load_projection_snapshot(const std::string& projection) {
+  std::optional<ProjectionSnapshot> out;
+  guard("loading the snapshot of projection '" + projection + "'", [&] {
+    auto& q = *load_projection_snapshot_;
+    ResetOnExit r{q};
+    q.bind(1, projection);
+    if (!q.executeStep()) return;
+    ProjectionSnapshot snap;
+    snap.projection = projection;
+    snap.position = q.getColumn(0).getInt64();
+    snap.snapshot_version = q.getColumn(1).getInt();
+    snap.model = parse_stored(q.getColumn(2).getString(), "the snapshot of projection '" + projection + "'");
+    snap.taken_at_us = q.getColumn(3).getInt64();
+    out = std::move(snap);
+  });
+  return out;
+}
+
+void SqliteEventStore::save_projection_snapshot(const ProjectionSnapshot& snap) {
+  require_writable("cannot save a projection snapshot");
+  guard("saving the snapshot of projection '" + snap.projection + "'", [&] {
+    auto& q = *save_projection_snapshot_;
+    ResetOnExit r{q};
+    q.bind(1, snap.projection);
+    q.bind(2, static_cast<std::int64_t>(snap.position));
+    q.bind(3, snap.snapshot_version);
+    q.bind(4, json::serialize(snap.model));
+    q.bind(5, static_cast<std::int64_t>(snap.taken_at_us ? snap.taken_at_us : now_us()));
+    q.exec();
+  });
+}
+
+// AuditTrail
+
+void SqliteEventStore::append_audit(const std::vector<AuditRecord>& records) {
+  if (records.empty()) return;
+  require_writable("cannot write the audit trail");
+  guard("writing " + std::to_string(records.size()) + " audit record(s)", [&] {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const auto& rec : records) insert_audit(rec);
+    tx.commit();
+  });
+}
+
+std::vector<AuditRecord> SqliteEventStore::audit_log(std::int64_t from_id, std::size_t max_count) {
+  std::vector<AuditRecord> out;
+  guard("reading the audit trail", [&] {
+    auto& q = *read_audit_;
+    ResetOnExit r{q};
+    q.bind(1, static_cast<std::int64_t>(from_id));
+    q.bind(2, static_cast<std::int64_t>(max_count));
+    while (q.executeStep()) {
+      AuditRecord rec;
+      rec.id = q.getColumn(0).getInt64();
+      rec.at_us = q.getColumn(1).getInt64();
+      rec.principal = q.getColumn(2).getString();
+      rec.correlation_id = q.getColumn(3).getString();
+      rec.command_id = q.getColumn(4).getString();
+      rec.stream = {q.getColumn(5).getString(), q.getColumn(6).getString()};
+      rec.command = q.getColumn(7).getString();
+      rec.outcome = q.getColumn(8).getString();
+      rec.code = q.getColumn(9).getString();
+      rec.message = q.getColumn(10).getString();
+      rec.position = q.getColumn(11).getInt64();
+      out.push_back(std::move(rec));
+    }
+  });
+  return out;
+}
+
+void SqliteEventStore::insert_audit(const AuditRecord& rec) {
+  auto& q = *insert_audit_;
+  ResetOnExit r{q};
+  q.bind(1, static_cast<std::int64_t>(rec.at_us ? rec.at_us : now_us()));
+  q.bind(2, rec.principal);
+  q.bind(3, rec.correlation_id);
+  q.bind(4, rec.command_id);
+  q.bind(5, rec.stream.aggregate);
+  q.bind(6, rec.stream.id);
+  q.bind(7, rec.command);
+  q.bind(8, rec.outcome);
+  q.bind(9, rec.code);
+  q.bind(10, rec.message);
+  q.bind(11, static_cast<std::int64_t>(rec.position));
+  q.exec();
+}
+
+
+} // namespace detail
+
+namespace {
 
 class SqliteProvider final : public EventStoreProvider {
 public:
@@ -629,7 +356,7 @@ private:
 } // namespace
 
 std::unique_ptr<EventStore> open_sqlite_store(const SqliteStoreOptions& options) {
-  return std::make_unique<SqliteEventStore>(options);
+  return std::make_unique<detail::SqliteEventStore>(options);
 }
 
 std::shared_ptr<EventStoreProvider> sqlite_store(SqliteStoreOptions options) {

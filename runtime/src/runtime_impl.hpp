@@ -69,14 +69,14 @@ struct Runtime::Impl {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor bus;
-  caf::actor journal;
-  std::vector<caf::actor> readers;
+  JournalActor journal;
+  std::vector<StoreReaderActor> readers;
   std::mutex projections_mtx;
   std::map<std::string, RegisteredProjection> projections;
   // Calls in flight, so that shutdown waits for them.
   CallsInFlight calls;
-  activation_registry_actor registry;
-  std::vector<ordered_relay_actor> relays;  // for execute_async, chosen by stream
+  ActivationRegistryActor registry;
+  std::vector<OrderedRelayActor> relays;  // for execute_async, chosen by stream
   std::unique_ptr<pipeline::LocalDispatcher> dispatcher;
   std::unique_ptr<pipeline::CommandPipeline> commands;
 

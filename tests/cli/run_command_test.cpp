@@ -8,6 +8,8 @@
 #include "cli_test_support.hpp"
 #include "context.hpp"  // run_cli with the interrupt flag
 #include "temp_dir.hpp"
+#include "text.hpp"
+#include "wait_until.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
 
@@ -28,16 +30,12 @@
 
 using namespace annals;
 using annals::test::CliResult;
+using annals::test::contains;
+using annals::test::read_file;
+using annals::test::wait_until;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
 
 std::string example(const std::string& name) { return std::string(ANNALS_SCENARIO_DIR) + "/" + name + ".json"; }
 
@@ -138,6 +136,25 @@ StoreCheck check_store(const std::string& path) {
   return c;
 }
 
+/// Events in a SQLite store that a run may be writing right now; 0 while the
+/// file or its schema is not there yet.
+std::int64_t events_so_far(const std::string& path) {
+  try {
+    SqliteStoreOptions o;
+    o.path = path;
+    o.read_only = true;
+    return open_sqlite_store(o)->event_count();
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+/// Waits until the long scenario's second load has stored commands (its first
+/// step stores the 50 opens): the moment to interrupt it.
+bool second_load_under_way(const std::string& db) {
+  return wait_until([&] { return events_so_far(db) > 50; }, std::chrono::seconds(60));
+}
+
 /// The real `annals` as a child process: stdout through a pipe (read while it
 /// runs) or a terminal, stderr to a file; optionally in another directory
 /// and with extra environment variables.
@@ -209,7 +226,7 @@ public:
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
-    err = slurp(err_file_);
+    err = read_file(err_file_);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
   }
 
@@ -382,7 +399,7 @@ SCENARIO_METHOD(Fixture, "annals run exits 3 for a store that is not an annals s
         CHECK(fresh.code == cli::exit_store);
         CHECK(r.reason().rfind("annals: " + path + ": ", 0) == 0);
         CHECK(contains(r.reason(), "not deleting it; choose another --store"));
-        CHECK(slurp(path) == "my notes, not a database\n");
+        CHECK(read_file(path) == "my notes, not a database\n");
         CHECK_FALSE(fs::exists(path + "-wal"));
         CHECK_FALSE(fs::exists(path + "-journal"));
       }
@@ -394,13 +411,13 @@ SCENARIO_METHOD(Fixture, "annals run exits 3 for a store that is not an annals s
       SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
       db.exec("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('Ada');");
     }
-    const auto before = slurp(path);
+    const auto before = read_file(path);
     WHEN("a scenario is run on it with --fresh") {
       auto r = annals({"run", file, "--store", path, "--fresh"});
       THEN("exit 3 and the file is unchanged") {
         CHECK(r.code == cli::exit_store);
         CHECK(contains(r.reason(), "not an annals store"));
-        CHECK(slurp(path) == before);
+        CHECK(read_file(path) == before);
       }
     }
   }
@@ -410,7 +427,7 @@ SCENARIO_METHOD(Fixture, "annals run exits 3 for a store that is not an annals s
       const int code = run_child({"run", file}, dir.file("err.txt"), {dir.path().string(), {}, false}, nullptr, nullptr);
       THEN("exit 3 and the file is unchanged") {
         CHECK(code == cli::exit_store);
-        CHECK(slurp(path) == "not a database");
+        CHECK(read_file(path) == "not a database");
       }
     }
   }
@@ -420,13 +437,15 @@ TEST_CASE_METHOD(Fixture, "annals run exits 130 when interrupted, after printing
   const auto file = write("long.json", long_scenario);
   const auto db = dir.file("long.db");
   std::atomic<bool> interrupted{false};
+  bool under_way = false;
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    under_way = second_load_under_way(db);
     interrupted = true;
   });
   std::ostringstream out, err;
   const int code = cli::run_cli({"annals", "run", file, "--store", db}, catalog, out, err, &interrupted);
   stopper.join();
+  REQUIRE(under_way);
   CHECK(code == cli::exit_interrupted);
   CHECK(contains(err.str(), "annals: interrupted: the run stopped after step "));
   CHECK(contains(out.str(), "Report  long-load"));
@@ -522,14 +541,14 @@ TEST_CASE_METHOD(Fixture, "annals run --metrics-out writes Prometheus text that 
   const auto metrics = dir.file("metrics.prom");
   auto r = annals({"run", write("small.json", small_scenario), "--memory", "--metrics-out", metrics});
   REQUIRE(r.code == cli::exit_ok);
-  const auto text = slurp(metrics);
+  const auto text = read_file(metrics);
   CHECK(contains(text, "annals_commands_total{"));
   CHECK(contains(text, "annals_command_duration_seconds_bucket{"));
   CHECK(contains(text, "annals_projection_lag_seconds_count{"));
   if (std::system("command -v promtool > /dev/null 2>&1") == 0) {
     const std::string cmd = "promtool check metrics < '" + metrics + "' > '" + metrics + ".out' 2>&1";
     const int rc = std::system(cmd.c_str());
-    INFO("promtool said: " << slurp(metrics + ".out"));
+    INFO("promtool said: " << read_file(metrics + ".out"));
     CHECK(rc == 0);
   } else {
     WARN("promtool is not on PATH: the metrics text was not checked with it");
@@ -537,7 +556,7 @@ TEST_CASE_METHOD(Fixture, "annals run --metrics-out writes Prometheus text that 
   SECTION("also after a failed run") {
     auto f = annals({"run", write("failing.json", failing_scenario), "--memory", "--metrics-out", metrics});
     CHECK(f.code == cli::exit_failed);
-    CHECK(contains(slurp(metrics), "annals_commands_total{"));
+    CHECK(contains(read_file(metrics), "annals_commands_total{"));
   }
   SECTION("a place it cannot write is an error") {
     auto f = annals({"run", write("small2.json", small_scenario), "--memory", "--metrics-out", dir.file("no/such/dir/m.prom")});
@@ -682,8 +701,8 @@ SCENARIO_METHOD(Fixture, "Ctrl-C stops a run cleanly: exit 130, the report, and 
     const auto db = dir.file("long.db");
     Child child({"run", file, "--store", db, "--json"}, dir.file("err.txt"));
     REQUIRE(child.wait_for_output("\"event\":\"step\"", std::chrono::seconds(60)));
-    WHEN("SIGINT arrives a second into the load") {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+    WHEN("SIGINT arrives once the load has stored commands") {
+      REQUIRE(second_load_under_way(db));
       child.signal(SIGINT);
       const int code = child.finish();
       THEN("exit 130, stderr says interrupted, the report and the finish were printed") {
@@ -723,8 +742,8 @@ SCENARIO_METHOD(Fixture, "Ctrl-C stops a run cleanly: exit 130, the report, and 
     const auto db = dir.file("long-text.db");
     Child child({"run", file, "--store", db}, dir.file("err.txt"));
     REQUIRE(child.wait_for_output("   1 load", std::chrono::seconds(60)));
-    WHEN("SIGTERM arrives a second later") {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+    WHEN("SIGTERM arrives once the load has stored commands") {
+      REQUIRE(second_load_under_way(db));
       child.signal(SIGTERM);
       const int code = child.finish();
       THEN("the same: exit 130, the report, INTERRUPTED, a consistent store") {
@@ -742,9 +761,10 @@ SCENARIO_METHOD(Fixture, "Ctrl-C stops a run cleanly: exit 130, the report, and 
     const auto db = dir.file("twice.db");
     Child child({"run", file, "--store", db, "--json"}, dir.file("err.txt"));
     REQUIRE(child.wait_for_output("\"event\":\"step\"", std::chrono::seconds(60)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    REQUIRE(second_load_under_way(db));
     child.signal(SIGINT);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // two signals at once would be one
+    // Two signals at once would be one: the second goes once the first has been handled (its message is out).
+    REQUIRE(wait_until([&] { return contains(read_file(dir.file("err.txt")), "stopping cleanly"); }));
     child.signal(SIGINT);
     const int code = child.finish();
     THEN("it exits at once with 130, and what was committed is intact") {

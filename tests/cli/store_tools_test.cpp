@@ -6,6 +6,7 @@
 #include "cli_test_support.hpp"
 #include "context.hpp"  // run_cli with the interrupt flag
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
 
@@ -18,7 +19,6 @@
 #include <fstream>
 #include <map>
 #include <regex>
-#include <thread>
 
 using namespace annals;
 using annals::test::CliResult;
@@ -126,14 +126,10 @@ struct Fixture {
     run(rt, "account", "acc-1", "withdraw", {{"amount", 30}});
     run(rt, "inventory", "sku-1", "add_stock", {{"quantity", 10}});
     if (amounts) {
-      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      auto settled = [&] {
+      REQUIRE(annals::test::wait_until([&] {
         auto st = rt.projection_status("amounts");
         return st && st->running && st->checkpoint == 7 && st->parked == (fail_on_13 ? 1 : 0);
-      };
-      while (!settled() && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      REQUIRE(settled());
+      }));
     }
   }
 

@@ -1,14 +1,11 @@
-// The EventStore contract: every case runs against the in-memory store and
-// the SQLite store, which must behave the same.
+// The EventStore contract: every case runs against every backend of
+// store_backends.hpp (in memory, SQLite), which must behave the same.
 
-#include <annals/persistence/event_store.hpp>
-#include <annals/persistence/memory_event_store.hpp>
-#include <annals/persistence/sqlite_event_store.hpp>
-
-#include "temp_dir.hpp"
+#include "store_backends.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,45 +17,9 @@ using annals::Event;
 using annals::EventStore;
 using annals::NewEvent;
 using annals::StreamId;
+using annals::test::StoreOptions;
 
 namespace {
-
-struct StoreOptions {
-  std::size_t max_event_bytes = 1 << 20;
-};
-
-// One store under test. The directory outlives the provider (members are
-// destroyed in reverse order).
-struct StoreUnderTest {
-  std::string label;
-  std::unique_ptr<annals::test::TempDir> dir;
-  std::shared_ptr<annals::EventStoreProvider> provider;
-
-  std::unique_ptr<EventStore> connect() const { return provider->connect(); }
-};
-
-StoreUnderTest make_store(const std::string& label, StoreOptions o = {}) {
-  StoreUnderTest s;
-  s.label = label;
-  if (label == "memory") {
-    annals::MemoryStoreOptions mo;
-    mo.max_event_bytes = o.max_event_bytes;
-    s.provider = annals::memory_store(mo);
-  } else {
-    s.dir = std::make_unique<annals::test::TempDir>();
-    annals::SqliteStoreOptions so;
-    so.path = s.dir->file("events.db");
-    so.max_event_bytes = o.max_event_bytes;
-    s.provider = annals::sqlite_store(so);
-  }
-  return s;
-}
-
-// Runs the rest of the test case once per store implementation.
-#define FOR_EACH_STORE(var, options)                                                \
-  const std::string var##_label = GENERATE(as<std::string>{}, "memory", "sqlite"); \
-  INFO("store: " << var##_label);                                                   \
-  StoreUnderTest var = make_store(var##_label, options)
 
 const StreamId acc1{"account", "acc-1"};
 const StreamId acc2{"account", "acc-2"};
@@ -104,8 +65,8 @@ constexpr std::size_t all = 1000;
 
 } // namespace
 
-TEST_CASE("event store: an empty store has no events, no head and no streams", "[store][contract]") {
-  FOR_EACH_STORE(s, {});
+STORE_CONTRACT_TEST("event store: an empty store has no events, no head and no streams", "[store][contract]") {
+  auto s = TestType::open({});
   auto store = s.connect();
   CHECK(store->head_position() == 0);
   CHECK(store->event_count() == 0);
@@ -115,9 +76,9 @@ TEST_CASE("event store: an empty store has no events, no head and no streams", "
   CHECK_FALSE(store->find_idempotency_key("nope").has_value());
 }
 
-TEST_CASE("event store: appending to a new stream gives versions 1..n and increasing positions",
+STORE_CONTRACT_TEST("event store: appending to a new stream gives versions 1..n and increasing positions",
           "[store][contract]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
 
   auto r = append_ok(*store, request(acc1, 0,
@@ -182,9 +143,9 @@ TEST_CASE("event store: appending to a new stream gives versions 1..n and increa
   }
 }
 
-TEST_CASE("event store: a stale expected_version is a concurrency_conflict and writes nothing",
+STORE_CONTRACT_TEST("event store: a stale expected_version is a concurrency_conflict and writes nothing",
           "[store][contract]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   append_ok(*store, request(acc1, 0, {deposited(1), deposited(2)}));
   const auto head = store->head_position();
@@ -213,9 +174,9 @@ TEST_CASE("event store: a stale expected_version is a concurrency_conflict and w
   CHECK(amounts_of(store->read_stream(acc1, 1, all)) == std::vector<std::int64_t>{1, 2});
 }
 
-TEST_CASE("event store: a batch with a stale append and an oversized event commits the others",
+STORE_CONTRACT_TEST("event store: a batch with a stale append and an oversized event commits the others",
           "[store][contract][batch]") {
-  FOR_EACH_STORE(s, StoreOptions{64});
+  auto s = TestType::open(StoreOptions{64});
   auto store = s.connect();
   append_ok(*store, request(acc2, 0, {deposited(1)}));  // acc-2 is at version 1
 
@@ -253,8 +214,35 @@ TEST_CASE("event store: a batch with a stale append and an oversized event commi
   CHECK(store->head_position() == out[3]->events[0].position);
 }
 
-TEST_CASE("event store: appends to one stream in the same batch see each other", "[store][contract][batch]") {
-  FOR_EACH_STORE(s, {});
+STORE_CONTRACT_TEST("event store: the append rules give the same codes and messages in every backend",
+                    "[store][contract][batch]") {
+  auto s = TestType::open(StoreOptions{64});
+  auto store = s.connect();
+  append_ok(*store, request(acc1, 0, {deposited(1)}, std::string("key-K"), "fp-1"));
+
+  NewEvent not_a_number = ev("measured", json::object{{"value", std::numeric_limits<double>::quiet_NaN()}});
+  auto out = store->append({
+    request(acc2, 0, {deposited(2)}, std::string("key-K"), "fp-2"),            // key reused
+    request(acc1, 3, {deposited(3)}),                                          // stale
+    request(acc2, 0, {deposited(4), ev("memo", json::object{{"text", std::string(100, 'x')}})}),  // too large
+    request(acc2, 0, {not_a_number}),                                          // NaN
+  });
+  REQUIRE(out.size() == 4);
+  auto error_of = [&](std::size_t i) {
+    REQUIRE_FALSE(out[i].has_value());
+    return out[i].error().code + ": " + out[i].error().message;
+  };
+  CHECK(error_of(0) == "idempotency_conflict: idempotency key 'key-K' was already used for a different command "
+                       "(on account/acc-1)");
+  CHECK(error_of(1) == "concurrency_conflict: account/acc-1 is at version 1; the append expected version 3");
+  CHECK(error_of(2) == "payload_too_large: event 'memo' for account/acc-2 is 111 bytes; the limit is 64");
+  CHECK(error_of(3) == "internal_error: event 'measured' for account/acc-2 holds a number that is NaN or "
+                       "infinite, which JSON cannot store");
+  CHECK(store->event_count() == 1);
+}
+
+STORE_CONTRACT_TEST("event store: appends to one stream in the same batch see each other", "[store][contract][batch]") {
+  auto s = TestType::open({});
   auto store = s.connect();
   auto out = store->append({request(acc1, 0, {deposited(1)}), request(acc1, 1, {deposited(2)}),
                             request(acc1, 1, {deposited(3)})});
@@ -267,9 +255,9 @@ TEST_CASE("event store: appends to one stream in the same batch see each other",
   CHECK(amounts_of(store->read_stream(acc1, 1, all)) == std::vector<std::int64_t>{1, 2});
 }
 
-TEST_CASE("event store: read_all pages by from_position and max_count in position order",
+STORE_CONTRACT_TEST("event store: read_all pages by from_position and max_count in position order",
           "[store][contract][read]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   // Ten events interleaved over two streams: amounts 1..10 in commit order.
   std::int64_t v1 = 0, v2 = 0;
@@ -309,8 +297,8 @@ TEST_CASE("event store: read_all pages by from_position and max_count in positio
   CHECK(store->read_all(0, 0).empty());
 }
 
-TEST_CASE("event store: read_stream starts at from_version and honours max_count", "[store][contract][read]") {
-  FOR_EACH_STORE(s, {});
+STORE_CONTRACT_TEST("event store: read_stream starts at from_version and honours max_count", "[store][contract][read]") {
+  auto s = TestType::open({});
   auto store = s.connect();
   append_ok(*store, request(acc1, 0, {deposited(1), deposited(2), deposited(3)}));
   append_ok(*store, request(acc2, 0, {deposited(100)}));
@@ -338,9 +326,9 @@ std::vector<std::string> describe_streams(const std::vector<annals::StreamInfo>&
 }
 } // namespace
 
-TEST_CASE("event store: streams lists each stream with its version, count and positions, ordered and paged",
+STORE_CONTRACT_TEST("event store: streams lists each stream with its version, count and positions, ordered and paged",
           "[store][contract][streams]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   CHECK(store->streams("", std::nullopt, all).empty());
   CHECK(store->streams("account", std::nullopt, all).empty());
@@ -400,8 +388,8 @@ TEST_CASE("event store: streams lists each stream with its version, count and po
   }
 }
 
-TEST_CASE("event store: snapshots keep the newest version per stream", "[store][contract][snapshot]") {
-  FOR_EACH_STORE(s, {});
+STORE_CONTRACT_TEST("event store: snapshots keep the newest version per stream", "[store][contract][snapshot]") {
+  auto s = TestType::open({});
   auto store = s.connect();
   CHECK_FALSE(store->load_snapshot(acc1).has_value());
 
@@ -453,9 +441,9 @@ TEST_CASE("event store: snapshots keep the newest version per stream", "[store][
   }
 }
 
-TEST_CASE("event store: an append with an idempotency key records the key and its result",
+STORE_CONTRACT_TEST("event store: an append with an idempotency key records the key and its result",
           "[store][contract][idempotency]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   append_ok(*store, request(acc2, 0, {deposited(1)}));  // so positions differ from versions
   auto r = append_ok(*store, request(acc1, 0, {deposited(5), deposited(6)}, std::string("key-K"), "fp-1"));
@@ -482,9 +470,9 @@ TEST_CASE("event store: an append with an idempotency key records the key and it
   CHECK_FALSE(store->find_idempotency_key("key-other").has_value());
 }
 
-TEST_CASE("event store: repeating an idempotency key with the same fingerprint replays the first result",
+STORE_CONTRACT_TEST("event store: repeating an idempotency key with the same fingerprint replays the first result",
           "[store][contract][idempotency]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   const auto first_req = request(acc1, 0, {deposited(5)}, std::string("key-K"), "fp-1");
   auto first = append_ok(*store, first_req);
@@ -521,8 +509,8 @@ TEST_CASE("event store: repeating an idempotency key with the same fingerprint r
   }
 }
 
-TEST_CASE("event store: a repeated idempotency key in the same batch replays the first", "[store][contract][idempotency]") {
-  FOR_EACH_STORE(s, {});
+STORE_CONTRACT_TEST("event store: a repeated idempotency key in the same batch replays the first", "[store][contract][idempotency]") {
+  auto s = TestType::open({});
   auto store = s.connect();
   auto req = request(acc1, 0, {deposited(5)}, std::string("key-K"), "fp-1");
   auto out = store->append({req, req});
@@ -535,9 +523,9 @@ TEST_CASE("event store: a repeated idempotency key in the same batch replays the
   CHECK(store->event_count() == 1);
 }
 
-TEST_CASE("event store: reusing an idempotency key for a different command is an idempotency_conflict",
+STORE_CONTRACT_TEST("event store: reusing an idempotency key for a different command is an idempotency_conflict",
           "[store][contract][idempotency]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   append_ok(*store, request(acc1, 0, {deposited(5)}, std::string("key-K"), "fp-1"));
 
@@ -560,9 +548,9 @@ TEST_CASE("event store: reusing an idempotency key for a different command is an
   CHECK(rec->fingerprint == "fp-1");
 }
 
-TEST_CASE("event store: two connections from the same provider see each other's writes",
+STORE_CONTRACT_TEST("event store: two connections from the same provider see each other's writes",
           "[store][contract]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto a = s.connect();
   auto b = s.connect();
 
@@ -614,9 +602,9 @@ std::vector<std::string> keys_of(const std::vector<annals::DeadLetter>& ds) {
 
 } // namespace
 
-TEST_CASE("event store: parked events are listed by projection and position, replaced and removed",
+STORE_CONTRACT_TEST("event store: parked events are listed by projection and position, replaced and removed",
           "[store][contract][dead_letter]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   CHECK(store->dead_letters("").empty());
   CHECK(store->dead_letters("balances").empty());
@@ -690,8 +678,8 @@ TEST_CASE("event store: parked events are listed by projection and position, rep
   }
 }
 
-TEST_CASE("event store: a parked event without a time gets the current time", "[store][contract][dead_letter]") {
-  FOR_EACH_STORE(s, {});
+STORE_CONTRACT_TEST("event store: a parked event without a time gets the current time", "[store][contract][dead_letter]") {
+  auto s = TestType::open({});
   auto store = s.connect();
   const auto before = annals::now_us();
   store->park_event(letter("balances", 3, acc1, "boom", 1));
@@ -702,9 +690,9 @@ TEST_CASE("event store: a parked event without a time gets the current time", "[
   CHECK(got[0].parked_at_us <= after);
 }
 
-TEST_CASE("event store: projection snapshots keep the newest position per projection",
+STORE_CONTRACT_TEST("event store: projection snapshots keep the newest position per projection",
           "[store][contract][projection_snapshot]") {
-  FOR_EACH_STORE(s, {});
+  auto s = TestType::open({});
   auto store = s.connect();
   CHECK_FALSE(store->load_projection_snapshot("balances").has_value());
 

@@ -54,7 +54,12 @@ TEST_CASE_METHOD(RuntimeFixture, "G4 a projector crashed in the middle of the st
   while (writing) {
     rt->crash_projection("rec");
     ++crashes;
-    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    // Running and applying again before the next crash, so each crash lands mid-stream. (A crash sent before
+    // the first projector exists is lost, so this waits on progress, not on the restart count.)
+    CHECK(eventually([&, at = rt->projection_status("rec")->checkpoint] {
+      auto st = rt->projection_status("rec");
+      return !writing || (st->running && st->checkpoint > at);
+    }));
   }
   writer.join();
   REQUIRE(caught_up(*rt, "rec"));

@@ -151,6 +151,7 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a query waiting for a position is not lost w
     auto ryw = std::async(std::launch::async, [&] {
       return rt->query("sums", "total", {}, last, std::chrono::seconds(20));
     });
+    // Time must pass: "not answered" has no event to wait for (nothing shows a query waiting in a projector).
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(ryw.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
     WHEN("its projector crashes, and the next one is not slow") {
@@ -191,7 +192,7 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a plain query during a restart answers with 
         auto r = rt->query("stuck", "total");
         REQUIRE(r);
         CHECK(*r == json::value(7));
-        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));  // spreads the queries over several restarts
       }
     }
   }

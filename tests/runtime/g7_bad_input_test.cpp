@@ -3,6 +3,7 @@
 
 #include "child_process.hpp"
 #include "runtime_fixture.hpp"
+#include "text.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -39,15 +40,6 @@ AggregateType blob_type() {
     .apply_json("grown", [](Blob& b, const Event& e) {
       b.size += static_cast<std::int64_t>(e.data.at("fill").as_string().size());
     });
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 } // namespace

@@ -17,11 +17,13 @@ using namespace annals::test;
 namespace {
 
 // Sums scaled by a factor that a "deploy" changes: a stand-in for a fixed bug.
+// `applied` (if given) counts the events applied, by any copy.
 ProjectionType scaled_sums(std::shared_ptr<std::atomic<int>> factor, std::chrono::microseconds delay = {},
-                           int snapshot_every = 0) {
+                           int snapshot_every = 0, std::shared_ptr<std::atomic<int>> applied = nullptr) {
   return ProjectionType::define<Sums>("scaled")
     .on_json("account", "deposited", [=](Sums& m, const Event& e) {
-      if (delay.count()) std::this_thread::sleep_for(delay);
+      if (applied) ++*applied;
+      if (delay.count()) std::this_thread::sleep_for(delay);  // slow work, so the rebuild takes a while
       const auto v = e.data.at("amount").as_int64() * *factor;
       m.by_account[e.stream.id] += v;
       m.total += v;
@@ -41,18 +43,21 @@ void fill(Runtime& rt, int accounts, int deposits) {
 
 SCENARIO_METHOD(RuntimeFixture, "rebuilding a projection: the old copy answers until the new one has caught up") {
   auto factor = std::make_shared<std::atomic<int>>(1);
+  auto applied = std::make_shared<std::atomic<int>>(0);
   auto rt = bank_runtime();
-  rt->register_projection(scaled_sums(factor, std::chrono::microseconds(500)));
+  rt->register_projection(scaled_sums(factor, std::chrono::microseconds(500), 0, applied));
   fill(*rt, 4, 300);
   REQUIRE(caught_up(*rt, "scaled", std::chrono::seconds(60)));
   REQUIRE(*rt->query("scaled", "total") == json::value(300));
 
   WHEN("the projection's logic changes and it is rebuilt") {
     *factor = 2;
+    const int applied_before = *applied;
     auto rebuild = std::async(std::launch::async, [&] { return rt->rebuild_projection("scaled"); });
     THEN("queries during the rebuild get the old model, and the new one afterwards") {
-      // 300 events at 0.5 ms each: the rebuild takes at least 150 ms.
-      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      // The live copy has nothing left to apply, so an event applied now is the fresh copy's: the rebuild is
+      // under way. 300 events at 0.5 ms each: it takes at least 150 ms.
+      REQUIRE(eventually([&] { return *applied > applied_before; }));
       CHECK(rebuild.wait_for(std::chrono::seconds(0)) != std::future_status::ready);
       CHECK(*rt->query("scaled", "total") == json::value(300));
       CHECK_FALSE(rebuild.get());

@@ -141,9 +141,8 @@ TEST_CASE_METHOD(RuntimeFixture, "passivated aggregates come back with the right
     REQUIRE(rt->execute(deposit("acc-" + std::to_string(a), 10 + a)).accepted());
   }
   CHECK(rt->active_aggregates() == 5);
-  for (int i = 0; i < 100 && rt->active_aggregates() > 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  REQUIRE(rt->active_aggregates() == 0);
+  // Passivation is a timer in each aggregate's actor: wait for its effect.
+  REQUIRE(eventually([&] { return rt->active_aggregates() == 0; }, std::chrono::seconds(5)));
   for (int a = 0; a < 5; ++a) {
     auto r = rt->execute(deposit("acc-" + std::to_string(a), 1));
     REQUIRE(r.accepted());

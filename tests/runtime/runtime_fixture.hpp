@@ -3,6 +3,7 @@
 
 #include "bank_commands.hpp"
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
 #include <annals/runtime.hpp>
@@ -10,7 +11,6 @@
 
 #include <functional>
 #include <memory>
-#include <thread>
 
 namespace annals::test {
 
@@ -36,15 +36,10 @@ struct RuntimeFixture {
   /// Events in the file, counted through a connection of its own.
   std::int64_t stored_events() const { return open_sqlite_store({db})->event_count(); }
 
-  /// Polls `done` until it holds or `limit` passes.
+  /// Polls `done` until it holds or `limit` passes (see wait_until.hpp).
   static bool eventually(const std::function<bool()>& done,
                          std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-    auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return done();
+    return wait_until(done, limit);
   }
 
   /// Waits until the projection has applied everything in the store.

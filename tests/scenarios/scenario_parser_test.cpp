@@ -3,6 +3,8 @@
 // and reported with the file, the step number and what is wrong. A typo is an
 // error, never a silently ignored setting.
 
+#include "text.hpp"
+
 #include <annals/scenarios/scenario_parser.hpp>
 
 #include <catch2/catch.hpp>
@@ -13,6 +15,7 @@
 
 using namespace annals;
 using namespace annals::scenarios;
+using annals::test::contains;
 
 namespace {
 
@@ -34,8 +37,6 @@ ScenarioError error_of(const std::string& text, const std::string& file = "broke
   FAIL("no ScenarioError for: " << text);
   throw std::logic_error("unreachable");
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 } // namespace
 

@@ -6,6 +6,8 @@
 
 #include "scenario_test_support.hpp"
 #include "temp_dir.hpp"
+#include "text.hpp"
+#include "wait_until.hpp"
 
 #include <annals/persistence/memory_event_store.hpp>
 #include <annals/scenarios/load_plan.hpp>
@@ -20,10 +22,10 @@
 using namespace annals;
 using namespace annals::scenarios;
 using annals::test::RecordingObserver;
+using annals::test::contains;
+using annals::test::wait_until;
 
 namespace {
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // A scenario on the bank domain with these steps (fast projector restarts).
 Scenario bank(const std::string& steps, const std::string& settings = R"({"initial_backoff_ms": 10, "max_backoff_ms": 50})") {
@@ -295,12 +297,12 @@ SCENARIO_METHOD(Fixture, "A run interrupted during a long load stops early, and 
                       {"step": "command", "aggregate": "account", "id": "after", "command": "open", "data": {"owner": "x"}})");
     WHEN("another thread sets the flag once the load is under way") {
       std::atomic<bool> interrupted{false};
+      bool load_under_way = false;
       RecordingObserver obs;
       std::thread stopper([&] {
-        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-        while (obs.progress_total != 200000 && std::chrono::steady_clock::now() < give_up)
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // Under way: the setup is done and the mix has acknowledged commands (the first progress report).
+        load_under_way = wait_until([&] { return obs.progress_total == 200000 && obs.progress_done > 0; },
+                                    std::chrono::seconds(60));
         interrupted = true;
       });
       RunOptions opts;
@@ -308,6 +310,7 @@ SCENARIO_METHOD(Fixture, "A run interrupted during a long load stops early, and 
       opts.interrupted = &interrupted;
       auto r = run(sc, obs, opts);
       stopper.join();
+      REQUIRE(load_under_way);
       THEN("the run is interrupted in step 1, after fewer commands than planned") {
         CHECK(r.interrupted);
         CHECK_FALSE(r.passed);
@@ -732,12 +735,14 @@ SCENARIO_METHOD(Fixture, "A sleep is cut short by an interrupt") {
   RecordingObserver obs;
   RunOptions opts;
   opts.interrupted = &interrupted;
+  bool sleeping = false;
   std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    sleeping = wait_until([&] { return obs.step_has_started(2); });
     interrupted = true;
   });
   auto r = run(sc, obs, opts);
   stopper.join();
+  REQUIRE(sleeping);
   CHECK(r.interrupted);
   CHECK(r.steps_run == 2);
   CHECK(r.report.commands.accepted == 1);

@@ -49,6 +49,7 @@ public:
     progress_calls.emplace_back(done, total);
     progress_seen = true;
     progress_total = total;  // the mix's total once the setup is done
+    progress_done = done;
   }
   void step_finished(const scenarios::Step&, const scenarios::StepOutcome& out) override {
     std::lock_guard<std::mutex> lock(mtx);
@@ -74,6 +75,13 @@ public:
       if (o.number == number) return o;
     throw std::runtime_error("step " + std::to_string(number) + " did not run");
   }
+  /// Whether step `number` has started (safe while the run goes on in another thread).
+  bool step_has_started(std::size_t number) const {
+    std::lock_guard<std::mutex> lock(mtx);
+    for (auto n : started_steps)
+      if (n == number) return true;
+    return false;
+  }
   bool logged(const std::string& event) const {
     std::lock_guard<std::mutex> lock(mtx);
     for (const auto& e : log_events)
@@ -89,6 +97,7 @@ public:
   std::vector<std::pair<std::int64_t, std::int64_t>> progress_calls;
   std::atomic<bool> progress_seen{false};
   std::atomic<std::int64_t> progress_total{0};
+  std::atomic<std::int64_t> progress_done{0};
   std::vector<scenarios::StepOutcome> outcomes;
   std::vector<std::string> log_events;
   std::vector<scenarios::RunReport> reports;

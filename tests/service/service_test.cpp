@@ -873,7 +873,7 @@ TEST_CASE_METHOD(ServiceFixture, "idle and slow connections are closed after the
   for (int i = 0; i < 5; ++i) {
     auto r = get("/health");
     CHECK(r.status == 200);
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(100ms);  // the scenario: requests spread over half the idle timeout
   }
   CHECK(idle.closed_by_server(5s));
   CHECK(slow.closed_by_server(5s));

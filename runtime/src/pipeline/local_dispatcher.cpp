@@ -11,8 +11,8 @@ namespace annals::pipeline {
 
 using namespace actors;
 
-LocalDispatcher::LocalDispatcher(caf::actor_system& sys, const activation_registry_actor& registry,
-                                 const std::vector<ordered_relay_actor>& relays)
+LocalDispatcher::LocalDispatcher(caf::actor_system& sys, const ActivationRegistryActor& registry,
+                                 const std::vector<OrderedRelayActor>& relays)
     : sys_(sys), registry_(registry), relays_(relays) {}
 
 CommandResult LocalDispatcher::dispatch(AdmittedCommand c, const detail::CallsInFlight::Ticket& ticket) {
@@ -36,7 +36,7 @@ void LocalDispatcher::hand_back(const StreamId& stream, CommandResult result, Re
   caf::anon_send(relay_of(stream), std::move(result), std::make_shared<const ResultHandler>(std::move(done)));
 }
 
-const ordered_relay_actor& LocalDispatcher::relay_of(const StreamId& stream) const {
+const OrderedRelayActor& LocalDispatcher::relay_of(const StreamId& stream) const {
   return relays_[std::hash<std::string>{}(stream.to_string()) % relays_.size()];
 }
 

@@ -18,8 +18,8 @@ namespace annals::pipeline {
 class LocalDispatcher final : public CommandDispatcher {
 public:
   /// The handles are the runtime's: they must outlive every call.
-  LocalDispatcher(caf::actor_system& sys, const actors::activation_registry_actor& registry,
-                  const std::vector<actors::ordered_relay_actor>& relays);
+  LocalDispatcher(caf::actor_system& sys, const actors::ActivationRegistryActor& registry,
+                  const std::vector<actors::OrderedRelayActor>& relays);
 
   CommandResult dispatch(AdmittedCommand command, const detail::CallsInFlight::Ticket& ticket) override;
   void dispatch_async(AdmittedCommand command, ResultHandler done) override;
@@ -29,11 +29,11 @@ public:
   void hand_back(const StreamId& stream, CommandResult result, ResultHandler done);
 
 private:
-  const actors::ordered_relay_actor& relay_of(const StreamId& stream) const;
+  const actors::OrderedRelayActor& relay_of(const StreamId& stream) const;
 
   caf::actor_system& sys_;
-  const actors::activation_registry_actor& registry_;
-  const std::vector<actors::ordered_relay_actor>& relays_;
+  const actors::ActivationRegistryActor& registry_;
+  const std::vector<actors::OrderedRelayActor>& relays_;
 };
 
 } // namespace annals::pipeline

@@ -20,24 +20,24 @@ namespace annals::actors {
 using count_atom = caf::atom_constant<caf::atom("count")>;
 
 /// The activation registry's interface.
-using activation_registry_actor = caf::typed_actor<
+using ActivationRegistryActor = caf::typed_actor<
   // a command for the aggregate of its stream, of the given type (delegated)
   caf::replies_to<execute_atom, RegisteredAggregatePtr, CommandEnvelope>::with<CommandResult>,
   // the state of one aggregate instance, activating it (delegated)
   caf::replies_to<inspect_atom, RegisteredAggregatePtr, StreamId>::with<Expected<AggregateInspection>>,
-  // from an aggregate: forget me (passivation_actor)
+  // from an aggregate: forget me (PassivationActor)
   caf::replies_to<passivate_atom>::with<bool>,
   // the number of active aggregates
   caf::replies_to<count_atom>::with<std::size_t>>;
 
 struct RegistryDeps {
-  caf::actor journal;
-  std::vector<caf::actor> readers;  ///< one is chosen per stream
+  JournalActor journal;
+  std::vector<StoreReaderActor> readers;  ///< one is chosen per stream
   UpcastersPtr upcasters;
   LoggerPtr log;
 };
 
-activation_registry_actor spawn_activation_registry(caf::actor_system& sys, RegistryDeps deps,
+ActivationRegistryActor spawn_activation_registry(caf::actor_system& sys, RegistryDeps deps,
                                                     AggregateSettings settings);
 
 } // namespace annals::actors

@@ -6,8 +6,10 @@
 // When idle for `passivate_after` it asks the activation registry to forget
 // it, finishes what it holds, and stops.
 
+#include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
 #include "annals/actors/registered_aggregate.hpp"
+#include "annals/actors/store_reader.hpp"
 #include "annals/aggregate_inspection.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -37,14 +39,14 @@ struct CommandEnvelope {
 };
 
 /// The aggregate actor's interface.
-using aggregate_actor = caf::typed_actor<
+using AggregateActor = caf::typed_actor<
   caf::replies_to<execute_atom, CommandEnvelope>::with<CommandResult>,
   // its state (or the error of a broken one), answered once recovered
   caf::replies_to<inspect_atom>::with<Expected<AggregateInspection>>>;
 
 /// What an aggregate asks of the registry that activated it: to be
 /// forgotten before it stops (true once no new command is sent to it).
-using passivation_actor = caf::typed_actor<caf::replies_to<passivate_atom>::with<bool>>;
+using PassivationActor = caf::typed_actor<caf::replies_to<passivate_atom>::with<bool>>;
 
 struct AggregateSettings {
   std::chrono::milliseconds passivate_after{std::chrono::minutes(5)};
@@ -57,15 +59,15 @@ struct AggregateSettings {
 };
 
 struct AggregateDeps {
-  caf::actor journal;
-  caf::actor reader;
-  passivation_actor registry;
+  JournalActor journal;
+  StoreReaderActor reader;
+  PassivationActor registry;
   UpcastersPtr upcasters;  ///< stored events are brought to the current schema before evolve
   AggregateInstruments instruments;
   LoggerPtr log;
 };
 
-aggregate_actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
+AggregateActor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
                                 AggregateDeps deps, AggregateSettings settings);
 
 } // namespace annals::actors

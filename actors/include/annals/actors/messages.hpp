@@ -1,10 +1,10 @@
 #pragma once
 // What every actor's messages share. Local only: messages carry JSON values
 // and are never serialized, so they are allowed as "unsafe" message types.
-// The messages themselves are declared by area: store_messages.hpp (journal,
-// readers), projection_messages.hpp (bus, projectors, supervisors); the
-// command side's are declared with their actors' typed interfaces
-// (aggregate_actor.hpp, activation_registry.hpp, ordered_relay.hpp).
+// The messages themselves are declared by area: with the typed interfaces of
+// their actors (journal.hpp, store_reader.hpp, aggregate_actor.hpp,
+// activation_registry.hpp, ordered_relay.hpp), and projection_messages.hpp
+// (bus, projectors, supervisors).
 // Included only by actors/ and the runtime facade's .cpp files.
 
 #include "annals/aggregate_type.hpp"
@@ -34,4 +34,3 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Event)
 
 // Until each area's messages move next to their actor's typed interface.
 #include "annals/actors/projection_messages.hpp"
-#include "annals/actors/store_messages.hpp"

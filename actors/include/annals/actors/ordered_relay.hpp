@@ -20,14 +20,14 @@ namespace annals::actors {
 using ResultCallback = std::shared_ptr<const std::function<void(CommandResult)>>;
 
 /// The ordered relay's interface.
-using ordered_relay_actor = caf::typed_actor<
+using OrderedRelayActor = caf::typed_actor<
   // a command to pass on to the registry; the result goes to the callback
   caf::reacts_to<execute_atom, RegisteredAggregatePtr, CommandEnvelope, ResultCallback>,
   // a result decided before dispatch, for the callback: so that callbacks
   // always run on a runtime thread
   caf::reacts_to<CommandResult, ResultCallback>>;
 
-ordered_relay_actor spawn_ordered_relay(caf::actor_system& sys, activation_registry_actor registry);
+OrderedRelayActor spawn_ordered_relay(caf::actor_system& sys, ActivationRegistryActor registry);
 
 } // namespace annals::actors
 

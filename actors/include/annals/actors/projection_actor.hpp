@@ -32,8 +32,10 @@
 // `notify` when it is live (rebuild) or has reached `stop_at` (reconcile).
 
 #include "annals/actors/instruments.hpp"
+#include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
 #include "annals/actors/projection_faults.hpp"
+#include "annals/actors/store_reader.hpp"
 #include "annals/projection_type.hpp"
 
 #include <caf/actor.hpp>
@@ -47,8 +49,8 @@ namespace annals::actors {
 using ProjectionTypePtr = std::shared_ptr<const ProjectionType>;
 
 struct ProjectorDeps {
-  caf::actor reader;
-  caf::actor journal;
+  StoreReaderActor reader;
+  JournalActor journal;
   caf::actor bus;
   caf::actor supervisor;
   UpcastersPtr upcasters;

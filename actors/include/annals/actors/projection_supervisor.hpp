@@ -46,8 +46,8 @@ struct SupervisorSettings {
 };
 
 struct SupervisorDeps {
-  caf::actor reader;
-  caf::actor journal;
+  StoreReaderActor reader;
+  JournalActor journal;
   caf::actor bus;
   UpcastersPtr upcasters;
   ProjectionInstruments instruments;

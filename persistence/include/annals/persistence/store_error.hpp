@@ -1,6 +1,6 @@
 #pragma once
-// StoreError: the event store could not do what was asked. Thrown by
-// EventStore operations; callers turn it into an Error with code
+// StoreError: the event store could not do what was asked. Thrown by the
+// store ports' operations; callers turn it into an Error with code
 // store_unavailable and the store's sentence as the message.
 
 #include "annals/error.hpp"

@@ -5,6 +5,8 @@
 //   annals_test_writer read-only <db> <id>        (as nobody when root) open a read-only store: reads work,
 //                                                 a deposit fails with store_unavailable naming "read-only"
 
+#include "bank_commands.hpp"
+
 #include <annals/persistence/sqlite_event_store.hpp>
 #include <annals/runtime.hpp>
 #include <bank/account.hpp>
@@ -16,14 +18,7 @@
 
 namespace {
 
-annals::Command deposit(const std::string& id, std::int64_t amount) {
-  annals::Command c;
-  c.aggregate = "account";
-  c.id = id;
-  c.command = "deposit";
-  c.data = {{"amount", amount}};
-  return c;
-}
+using annals::test::deposit;
 
 std::unique_ptr<annals::Runtime> make_runtime(const std::string& db) {
   annals::RuntimeOptions opts;
