@@ -6,6 +6,7 @@
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -19,8 +20,10 @@ namespace {
 
 struct QueuedCommand {
   CommandEnvelope envelope;
-  caf::response_promise promise;
+  caf::typed_response_promise<CommandResult> promise;
 };
+
+using InspectionPromise = caf::typed_response_promise<Expected<AggregateInspection>>;
 
 // The visible lifecycle: recovering -> running -> (leaving) -> stopped.
 enum class Phase { recovering, running, leaving };
@@ -38,18 +41,18 @@ struct AggregateState {
   std::chrono::steady_clock::time_point recovery_started = std::chrono::steady_clock::now();
 
   std::deque<QueuedCommand> queue;
-  std::vector<caf::response_promise> inspections;  // asked while recovering
+  std::vector<InspectionPromise> inspections;  // asked while recovering
   bool busy = false;       // the front command is waiting for the store
   bool retried = false;    // the front command already reloaded after a conflict
 
   static inline const char* name = "annals.aggregate";
 };
 
-using Self = caf::stateful_actor<AggregateState>;
+using Self = AggregateActor::stateful_base<AggregateState>;
 
 void pump(Self* self);
 void start_recovery(Self* self);
-AggregateView view_of(Self* self);
+Expected<AggregateInspection> view_of(Self* self);
 void leave(Self* self);
 
 // Answers the front command and moves on.
@@ -111,7 +114,7 @@ void maybe_snapshot(Self* self, std::int64_t before) {
 // Reads the stream from version+1 in batches and applies it; then calls `done`.
 void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
   auto& st = self->state;
-  self->request(st.deps.reader, st.settings.journal_timeout,
+  self->request(st.deps.reader, st.settings.store_timeout,
                 ReadStream{st.stream, st.version + 1, st.settings.recovery_batch})
     .then(
       [=](Expected<std::vector<Event>>& events) {
@@ -172,17 +175,9 @@ void decide_and_append(Self* self) {
   req.metadata.principal = cmd.metadata.principal;
   req.idempotency_key = cmd.idempotency_key;
   if (cmd.idempotency_key) req.fingerprint = cmd.fingerprint();
-  if (st.settings.audit) {
-    AuditRecord rec;
-    rec.principal = cmd.metadata.principal;
-    rec.correlation_id = cmd.metadata.correlation_id;
-    rec.command_id = cmd.command_id;
-    rec.stream = st.stream;
-    rec.command = cmd.command;
-    req.audit = std::move(rec);
-  }
+  req.audit = st.queue.front().envelope.audit;  // copied: a retry after a conflict needs it again
   st.busy = true;
-  self->request(st.deps.journal, st.settings.journal_timeout, append_atom::value, std::move(req))
+  self->request(st.deps.journal, st.settings.store_timeout, append_atom::value, std::move(req))
     .then(
       [=](AppendOutcome& outcome) {
         auto& s = self->state;
@@ -248,7 +243,7 @@ void start_command(Self* self) {
     return;
   }
   st.busy = true;
-  self->request(st.deps.reader, st.settings.journal_timeout, FindIdempotencyKey{*cmd.idempotency_key})
+  self->request(st.deps.reader, st.settings.store_timeout, FindIdempotencyKey{*cmd.idempotency_key})
     .then(
       [=](Expected<std::optional<IdempotencyRecord>>& recorded) {
         auto& s = self->state;
@@ -285,12 +280,12 @@ void pump(Self* self) {
   if (st.phase == Phase::leaving && !st.busy && st.queue.empty()) self->quit();
 }
 
-// Asks the router to forget this actor, so no new command is sent here,
-// then stops once the queue is empty.
+// Asks the activation registry to forget this actor, so no new command is
+// sent here, then stops once the queue is empty.
 void leave(Self* self) {
   auto& st = self->state;
   if (st.phase == Phase::leaving) return;
-  self->request(st.deps.router, st.settings.journal_timeout, passivate_atom::value)
+  self->request(st.deps.registry, st.settings.registry_timeout, passivate_atom::value)
     .then(
       [=](bool) {
         self->state.phase = Phase::leaving;
@@ -326,7 +321,7 @@ void start_recovery(Self* self) {
     catch_up(self, finish);
     return;
   }
-  self->request(st.deps.reader, st.settings.journal_timeout, LoadSnapshot{st.stream})
+  self->request(st.deps.reader, st.settings.store_timeout, LoadSnapshot{st.stream})
     .then(
       [=](Expected<std::optional<Snapshot>>& loaded) {
         auto& s = self->state;
@@ -346,16 +341,13 @@ void start_recovery(Self* self) {
       [=](caf::error&) { catch_up(self, finish); });
 }
 
-AggregateView view_of(Self* self) {
+Expected<AggregateInspection> view_of(Self* self) {
   auto& s = self->state;
-  AggregateView view;
-  view.version = s.version;
-  if (s.broken) view.error = s.broken;
-  else view.state = s.type->state_to_json(s.state);
-  return view;
+  if (s.broken) return *s.broken;
+  return AggregateInspection{s.version, s.type->state_to_json(s.state)};
 }
 
-caf::behavior aggregate(Self* self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
+AggregateActor::behavior_type aggregate(Self* self, StreamId stream, AggregateTypePtr type, AggregateDeps deps,
                         AggregateSettings settings) {
   auto& st = self->state;
   st.stream = std::move(stream);
@@ -367,21 +359,23 @@ caf::behavior aggregate(Self* self, StreamId stream, AggregateTypePtr type, Aggr
   return {
     [=](execute_atom, CommandEnvelope& env) {
       auto& s = self->state;
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<CommandResult>();
       if (s.queue.size() >= s.settings.max_queued_commands) {
         rp.deliver(CommandResult::fail(s.stream, Error{errc::overloaded,
                                                         std::to_string(s.queue.size())
                                                           + " commands are already waiting for "
                                                           + s.stream.to_string()}));
-        return;
+        return rp;
       }
       s.queue.push_back(QueuedCommand{std::move(env), rp});
       pump(self);
+      return rp;
     },
     [=](inspect_atom) {
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<Expected<AggregateInspection>>();
       if (self->state.phase == Phase::recovering) self->state.inspections.push_back(rp);
       else rp.deliver(view_of(self));
+      return rp;
     },
     caf::after(settings.passivate_after) >> [=] {
       auto& s = self->state;
@@ -392,8 +386,8 @@ caf::behavior aggregate(Self* self, StreamId stream, AggregateTypePtr type, Aggr
 
 } // namespace
 
-caf::actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
-                           AggregateDeps deps, AggregateSettings settings) {
+AggregateActor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
+                                AggregateDeps deps, AggregateSettings settings) {
   return parent->spawn(aggregate, std::move(stream), std::move(type), std::move(deps), settings);
 }
 

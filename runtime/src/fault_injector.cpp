@@ -21,13 +21,9 @@ ProjectionFaultsPtr faults_of(detail::RuntimeAccess::Impl& im, const std::string
     if (it->second.faults) return it->second.faults;
     faults = it->second.faults = std::make_shared<ProjectionFaults>();
   }
-  if (!im.enter()) return faults;  // shutting down: nothing left to reach
-  {
-    caf::scoped_actor self{*im.sys};
-    self->request(supervisor, im.options.store_timeout, gate_atom::value, ApplyGatePtr{faults})
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
-  }
-  im.leave();
+  // Shutting down or gone: nothing is left to reach, the faults need not apply.
+  (void)ask<caf::ok_atom>(*im.sys, im.calls, supervisor, im.options.store_timeout, gate_atom::value,
+                          ApplyGatePtr{faults});
   return faults;
 }
 

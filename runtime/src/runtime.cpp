@@ -1,6 +1,8 @@
 // The Runtime facade: starting and stopping the actor system, registration, metrics.
 #include "runtime_impl.hpp"
 
+#include "pipeline/stages.hpp"
+
 #include <caf/actor_cast.hpp>
 
 namespace annals {
@@ -22,17 +24,31 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch},
                          caf::actor_cast<caf::actor>(bus), log);
   for (auto& rs : reader_stores) readers.push_back(spawn_store_reader(*sys, std::move(rs)));
+  // RuntimeOptions is the runtime's; the actors get their part of it.
   AggregateSettings settings;
   settings.passivate_after = options.passivate_after;
-  settings.journal_timeout = options.store_timeout;
+  settings.store_timeout = options.store_timeout;
+  settings.registry_timeout = options.store_timeout;
   settings.max_queued_commands = options.max_queued_per_aggregate;
-  settings.audit = options.audit;
-  router = spawn_command_router(*sys, RouterDeps{journal, readers, [this](const std::string& n) {
-                                                   return types.find(n);
-                                                 }, upcasters, log},
-                                settings);
-  const std::size_t n_gateways = std::max<std::size_t>(2, sys->scheduler().num_workers());
-  for (std::size_t i = 0; i < n_gateways; ++i) gateways.push_back(spawn_command_gateway(*sys, router));
+  registry = spawn_activation_registry(*sys, RegistryDeps{journal, readers, upcasters, log}, settings);
+  const std::size_t n_relays = std::max<std::size_t>(2, sys->scheduler().num_workers());
+  for (std::size_t i = 0; i < n_relays; ++i) relays.push_back(spawn_ordered_relay(*sys, registry));
+  dispatcher = std::make_unique<pipeline::LocalDispatcher>(*sys, registry, relays);
+  std::vector<std::unique_ptr<pipeline::CommandStage>> stages;
+  stages.push_back(pipeline::record_metrics(invalid_commands));
+  stages.push_back(pipeline::validate_envelope(options.limits));
+  stages.push_back(pipeline::resolve_aggregate(types));
+  stages.push_back(pipeline::authorize(options.authorize));
+  stages.push_back(pipeline::assign_ids());
+  stages.push_back(pipeline::audit(log, options.audit, [this](AuditRecord rec) {
+    caf::anon_send(journal, audit_atom::value, std::move(rec));
+  }));
+  commands = std::make_unique<pipeline::CommandPipeline>(
+    std::move(stages), *dispatcher, calls,
+    [d = dispatcher.get()](const StreamId& s, CommandResult r, pipeline::ResultHandler done) {
+      d->hand_back(s, std::move(r), std::move(done));
+    },
+    log);
   log->log(LogLevel::info, "runtime.started", "annals runtime started on " + options.store->describe(),
            {{"store", options.store->describe()}, {"workers", sys->scheduler().num_workers()},
             {"readers", readers.size()}, {"audit", options.audit}, {"authorization", bool(options.authorize)}});
@@ -40,27 +56,22 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
 
 
 Runtime::Impl::~Impl() {
-  {
-    std::unique_lock<std::mutex> lock(flight_mtx);
-    stopping = true;
-    flight_cv.wait_for(lock, options.command_timeout + std::chrono::seconds(1),
-                       [&] { return in_flight == 0; });
-  }
+  calls.stop_and_wait(options.command_timeout + std::chrono::seconds(1));
   // Aggregates first (no new appends), then the journal commits what it
   // holds, then the readers.
-  for (auto& g : gateways) caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+  for (auto& r : relays) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
   {
     std::lock_guard<std::mutex> lock(projections_mtx);
     for (auto& kv : projections) caf::anon_send_exit(kv.second.supervisor, caf::exit_reason::user_shutdown);
     projections.clear();
   }
-  caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
   for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
   bus = nullptr;
-  gateways.clear();
-  router = nullptr;
+  relays.clear();
+  registry = nullptr;
   journal = nullptr;
   readers.clear();
   sys.reset();  // waits for every actor

@@ -32,22 +32,18 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
   const QueryInstruments* metrics = impl_->query_metrics(projection, name);
   const auto limit = timeout.value_or(impl_->options.projections.query_timeout);
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
+  auto ticket = impl_->calls.enter();
+  if (!ticket) return shutting_down_error();
+  QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
+  // A little longer than the query's own deadline, so that its precise
+  // timeout error (with positions) wins over a generic one.
+  auto r = ask<QueryReply>(*impl_->sys, *ticket, target, limit + std::chrono::milliseconds(500), query_atom::value,
+                           std::move(q));
+  ticket->release();
   std::optional<Expected<json::value>> out;
-  {
-    caf::scoped_actor self{*impl_->sys};
-    QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
-    // A little longer than the query's own deadline, so that its precise
-    // timeout error (with positions) wins over a generic one.
-    self->request(target, limit + std::chrono::milliseconds(500), query_atom::value, std::move(q))
-      .receive(
-        [&](QueryReply& r) {
-          if (r.error) out.emplace(std::move(*r.error));
-          else out.emplace(std::move(r.value));
-        },
-        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
-  }
-  impl_->leave();
+  if (!r) out.emplace(r.error());
+  else if (r->error) out.emplace(std::move(*r->error));
+  else out.emplace(std::move(r->value));
   metrics->record(out->has_value(), seconds_since(t0));
   return std::move(*out);
 }
@@ -55,16 +51,13 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
 Expected<ProjectionStatus> Runtime::projection_status(const std::string& projection) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
   std::optional<Expected<ProjectionStatus>> out;
   {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, impl_->options.command_timeout, status_atom::value)
-      .receive(
-        [&](ProjectionStatus& st) { out.emplace(std::move(st)); },
-        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
+    auto r = ask<ProjectionStatus>(*impl_->sys, impl_->calls, target, impl_->options.command_timeout,
+                                   status_atom::value);
+    if (!r) out.emplace(r.error());
+    else out.emplace(std::move(*r));
   }
-  impl_->leave();
   if (*out) {
     (*out)->head = head_position();
     (*out)->backlog = std::max<std::int64_t>(0, (*out)->head - (*out)->checkpoint);
@@ -87,47 +80,26 @@ std::vector<DeadLetter> Runtime::dead_letters(const std::string& projection) {
 std::optional<Error> Runtime::retry_dead_letter(const std::string& projection, std::int64_t position) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
-  std::optional<Error> out;
-  {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, impl_->options.store_timeout, retry_atom::value, position)
-      .receive([&](StoreAck& ack) { out = ack.error; },
-               [&](caf::error& e) { out = from_caf_error(*impl_->sys, e); });
-  }
-  impl_->leave();
-  return out;
+  auto ack = ask<StoreAck>(*impl_->sys, impl_->calls, target, impl_->options.store_timeout, retry_atom::value,
+                           position);
+  if (!ack) return ack.error();
+  return ack->error;
 }
 
 std::optional<Error> Runtime::rebuild_projection(const std::string& projection, std::chrono::milliseconds timeout) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
-  std::optional<Error> out;
-  {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, timeout, rebuild_atom::value)
-      .receive([&](StoreAck& ack) { out = ack.error; },
-               [&](caf::error& e) { out = from_caf_error(*impl_->sys, e); });
-  }
-  impl_->leave();
-  return out;
+  auto ack = ask<StoreAck>(*impl_->sys, impl_->calls, target, timeout, rebuild_atom::value);
+  if (!ack) return ack.error();
+  return ack->error;
 }
 
 Expected<Reconciliation> Runtime::reconcile_projection(const std::string& projection, std::chrono::milliseconds timeout) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  if (!impl_->enter()) return Error{errc::shutting_down, "the runtime is shutting down"};
-  std::optional<Expected<Reconciliation>> out;
-  {
-    caf::scoped_actor self{*impl_->sys};
-    self->request(target, timeout, reconcile_atom::value)
-      .receive(
-        [&](ReconcileOutcome& r) { out.emplace(std::move(r)); },
-        [&](caf::error& e) { out.emplace(from_caf_error(*impl_->sys, e)); });
-  }
-  impl_->leave();
-  return std::move(*out);
+  auto r = ask<ReconcileOutcome>(*impl_->sys, impl_->calls, target, timeout, reconcile_atom::value);
+  if (!r) return r.error();
+  return std::move(*r);
 }
 
 } // namespace annals

@@ -1,6 +1,6 @@
 #pragma once
 // Runtime: the embedding API. It owns the actor system, the store's journal
-// and readers, and the command router. No CAF in this header.
+// and readers, and the activation registry of aggregates. No CAF in this header.
 //
 //   annals::RuntimeOptions opts;
 //   opts.store = annals::sqlite_store({"bank.db"});
@@ -11,6 +11,7 @@
 // Destroying the runtime stops it: commands already with the journal are
 // committed and answered first.
 
+#include "annals/aggregate_inspection.hpp"
 #include "annals/aggregate_type.hpp"
 #include "annals/command.hpp"
 #include "annals/command_result.hpp"
@@ -35,12 +36,6 @@ namespace annals {
 namespace detail {
 struct RuntimeAccess;
 }
-
-/// An aggregate instance's current state, for diagnostics and tests.
-struct AggregateInspection {
-  std::int64_t version = 0;
-  json::value state;
-};
 
 class Runtime {
 public:

@@ -3,42 +3,76 @@
 // state (snapshot, then later events), then handles commands one at a time in
 // arrival order: idempotency check, decide, append through the journal,
 // evolve, reply. Commands that arrive meanwhile wait in its queue.
-//
-// Protocol:  (execute_atom, CommandEnvelope) -> CommandResult
-//            (inspect_atom)                  -> AggregateView
-// When idle for `passivate_after` it asks the router to forget it, finishes
-// what it holds, and stops.
+// When idle for `passivate_after` it asks the activation registry to forget
+// it, finishes what it holds, and stops.
 
-#include "annals/actors/instruments.hpp"
 #include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
+#include "annals/actors/registered_aggregate.hpp"
 #include "annals/actors/store_reader.hpp"
+#include "annals/aggregate_inspection.hpp"
 
-#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 
 namespace annals::actors {
 
+using execute_atom = caf::atom_constant<caf::atom("execute")>;
+using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+
+/// A command on its way to its aggregate, with the time after which nobody
+/// waits for the answer any more (the aggregate then skips it).
+struct CommandEnvelope {
+  Command command;
+  /// The command's audit record, built by the runtime's audit stage; when
+  /// set, the aggregate hands it to the journal with the command's events
+  /// (as it is: the store fills in outcome, time and position at commit).
+  std::optional<AuditRecord> audit;
+  Deadline deadline;
+};
+
+/// The aggregate actor's interface.
+using AggregateActor = caf::typed_actor<
+  caf::replies_to<execute_atom, CommandEnvelope>::with<CommandResult>,
+  // its state (or the error of a broken one), answered once recovered
+  caf::replies_to<inspect_atom>::with<Expected<AggregateInspection>>>;
+
+/// What an aggregate asks of the registry that activated it: to be
+/// forgotten before it stops (true once no new command is sent to it).
+using PassivationActor = caf::typed_actor<caf::replies_to<passivate_atom>::with<bool>>;
+
 struct AggregateSettings {
   std::chrono::milliseconds passivate_after{std::chrono::minutes(5)};
-  std::chrono::milliseconds journal_timeout{std::chrono::seconds(30)};
+  /// Bounds each request to the journal and the store reader.
+  std::chrono::milliseconds store_timeout{std::chrono::seconds(30)};
+  /// Bounds the request to the activation registry to be forgotten.
+  std::chrono::milliseconds registry_timeout{std::chrono::seconds(30)};
   std::size_t max_queued_commands = 10000;
   std::size_t recovery_batch = 1000;
-  bool audit = true;  ///< record accepted commands in the audit trail, with their events
 };
 
 struct AggregateDeps {
   JournalActor journal;
   StoreReaderActor reader;
-  caf::actor router;
+  PassivationActor registry;
   UpcastersPtr upcasters;  ///< stored events are brought to the current schema before evolve
   AggregateInstruments instruments;
   LoggerPtr log;
 };
 
-caf::actor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
-                           AggregateDeps deps, AggregateSettings settings);
+AggregateActor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,
+                                AggregateDeps deps, AggregateSettings settings);
 
 } // namespace annals::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Command)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::CommandResult)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::CommandEnvelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::Expected<annals::AggregateInspection>)

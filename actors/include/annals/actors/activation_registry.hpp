@@ -1,0 +1,45 @@
+#pragma once
+// The activation registry: finds the actor of a command's aggregate,
+// activating it on first use (like Orleans' virtual actors), and delegates
+// the request to it (the aggregate answers the caller directly). It forgets
+// aggregates that passivate or stop. It never looks aggregate types up: the
+// runtime resolved the type before dispatch and sends it along.
+
+#include "annals/actors/aggregate_actor.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstddef>
+#include <vector>
+
+namespace annals::actors {
+
+using count_atom = caf::atom_constant<caf::atom("count")>;
+
+/// The activation registry's interface.
+using ActivationRegistryActor = caf::typed_actor<
+  // a command for the aggregate of its stream, of the given type (delegated)
+  caf::replies_to<execute_atom, RegisteredAggregatePtr, CommandEnvelope>::with<CommandResult>,
+  // the state of one aggregate instance, activating it (delegated)
+  caf::replies_to<inspect_atom, RegisteredAggregatePtr, StreamId>::with<Expected<AggregateInspection>>,
+  // from an aggregate: forget me (PassivationActor)
+  caf::replies_to<passivate_atom>::with<bool>,
+  // the number of active aggregates
+  caf::replies_to<count_atom>::with<std::size_t>>;
+
+struct RegistryDeps {
+  JournalActor journal;
+  std::vector<StoreReaderActor> readers;  ///< one is chosen per stream
+  UpcastersPtr upcasters;
+  LoggerPtr log;
+};
+
+ActivationRegistryActor spawn_activation_registry(caf::actor_system& sys, RegistryDeps deps,
+                                                    AggregateSettings settings);
+
+} // namespace annals::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::RegisteredAggregatePtr)
