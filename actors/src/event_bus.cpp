@@ -13,7 +13,7 @@ namespace annals::actors {
 namespace {
 
 struct Subscriber {
-  event_subscriber_actor handle;
+  EventSubscriberActor handle;
   std::size_t unacked = 0;
   bool missed = false;  // batches were withheld: tell it the head on its next ack
 };
@@ -25,9 +25,9 @@ struct BusState {
   static inline const char* name = "annals.event_bus";
 };
 
-using Self = event_bus_actor::stateful_pointer<BusState>;
+using Self = EventBusActor::stateful_pointer<BusState>;
 
-event_bus_actor::behavior_type event_bus(Self self, std::size_t window) {
+EventBusActor::behavior_type event_bus(Self self, std::size_t window) {
   self->state.window = window;
   self->set_down_handler([=](caf::down_msg& dm) { self->state.subscribers.erase(dm.source); });
   return {
@@ -44,7 +44,7 @@ event_bus_actor::behavior_type event_bus(Self self, std::size_t window) {
         }
       }
     },
-    [=](subscribe_atom, const event_subscriber_actor& who) {
+    [=](subscribe_atom, const EventSubscriberActor& who) {
       if (!who) return;
       self->monitor(who);
       self->state.subscribers[who.address()] = Subscriber{who, 0, false};
@@ -66,7 +66,7 @@ event_bus_actor::behavior_type event_bus(Self self, std::size_t window) {
 
 } // namespace
 
-event_bus_actor spawn_event_bus(caf::actor_system& sys, std::size_t window) {
+EventBusActor spawn_event_bus(caf::actor_system& sys, std::size_t window) {
   return sys.spawn(event_bus, window);
 }
 

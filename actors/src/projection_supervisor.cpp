@@ -22,7 +22,7 @@ namespace detail {
 
 ProjectorDeps projector_deps(Self self) {
   auto& st = self->state;
-  return ProjectorDeps{st.deps.reader,   st.deps.journal, st.deps.bus, caf::actor_cast<projector_owner_actor>(self),
+  return ProjectorDeps{st.deps.reader,   st.deps.journal, st.deps.bus, caf::actor_cast<ProjectorOwnerActor>(self),
                        st.deps.upcasters, st.deps.instruments, st.gate};
 }
 
@@ -215,7 +215,7 @@ caf::typed_response_promise<caf::ok_atom> install_gate(Self self, ApplyGatePtr g
   return rp;
 }
 
-supervisor_self_actor::behavior_type supervisor(Self self, ProjectionTypePtr type, SupervisorDeps deps,
+SupervisorSelfActor::behavior_type supervisor(Self self, ProjectionTypePtr type, SupervisorDeps deps,
                                                 SupervisorSettings settings) {
   auto& st = self->state;
   st.type = std::move(type);
@@ -305,7 +305,7 @@ supervisor_self_actor::behavior_type supervisor(Self self, ProjectionTypePtr typ
 
 } // namespace
 
-projection_supervisor_actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type,
+ProjectionSupervisorActor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type,
                                                         SupervisorDeps deps, SupervisorSettings settings) {
   return sys.spawn(supervisor, std::move(type), std::move(deps), settings);
 }

@@ -31,7 +31,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 // The projector's own timers, on top of its public interface.
-using projector_self_actor = projector_actor::extend<
+using ProjectorSelfActor = ProjectorActor::extend<
   caf::reacts_to<tick_atom>,                   // waiting queries may have expired
   caf::reacts_to<drain_atom, std::uint64_t>>;  // the pace's timer: apply the next queued event
 
@@ -66,7 +66,7 @@ struct ProjectorState {
   static inline const char* name = "annals.projector";
 };
 
-using Self = projector_self_actor::stateful_pointer<ProjectorState>;
+using Self = ProjectorSelfActor::stateful_pointer<ProjectorState>;
 
 void catch_up(Self self);
 
@@ -332,7 +332,7 @@ void start(Self self) {
   auto& st = self->state;
   if (!st.mode.stop_at)
     // First, so nothing committed from now on is missed.
-    self->send(st.deps.bus, subscribe_atom::value, caf::actor_cast<event_subscriber_actor>(self));
+    self->send(st.deps.bus, subscribe_atom::value, caf::actor_cast<EventSubscriberActor>(self));
   if (st.type->snapshot_every() <= 0 || st.mode.fresh) return catch_up(self);
   self->request(st.deps.reader, st.settings.store_timeout, LoadProjectionSnapshot{st.type->name()})
     .then(
@@ -351,7 +351,7 @@ void start(Self self) {
       [=](caf::error&) { catch_up(self); });
 }
 
-projector_self_actor::behavior_type projector(Self self, ProjectionTypePtr type, std::set<std::int64_t> parked,
+ProjectorSelfActor::behavior_type projector(Self self, ProjectionTypePtr type, std::set<std::int64_t> parked,
                                               ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
   auto& st = self->state;
   st.mode = std::move(mode);
@@ -444,7 +444,7 @@ projector_self_actor::behavior_type projector(Self self, ProjectionTypePtr type,
 
 } // namespace
 
-projector_actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
+ProjectorActor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
                                 ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
   return parent->spawn(projector, std::move(type), std::move(parked), std::move(deps), settings, std::move(mode));
 }

@@ -11,7 +11,7 @@ namespace {
 // The projection's faults, created and installed in its supervisor on first
 // use (the call returns once the live projector has them); null for an
 // unknown projection.
-ProjectionFaultsPtr faults_of(detail::RuntimeAccess::Impl& im, const std::string& name, projection_supervisor_actor& supervisor) {
+ProjectionFaultsPtr faults_of(detail::RuntimeAccess::Impl& im, const std::string& name, ProjectionSupervisorActor& supervisor) {
   ProjectionFaultsPtr faults;
   {
     std::lock_guard<std::mutex> lock(im.projections_mtx);
@@ -32,7 +32,7 @@ std::optional<Error> change_faults(Runtime& runtime, const std::string& name,
                                    const std::function<void(ProjectionFaults&)>& change, const std::string& description,
                                    json::object fields) {
   auto& im = detail::RuntimeAccess::of(runtime);
-  projection_supervisor_actor supervisor;
+  ProjectionSupervisorActor supervisor;
   auto faults = faults_of(im, name, supervisor);
   if (!faults) return Error{errc::unknown_projection, "no projection '" + name + "'"};
   change(*faults);

@@ -41,7 +41,7 @@ namespace detail {
 // A registered projection: its supervisor, its injected faults (null until
 // a FaultInjector first touches it) and the handles of its queries.
 struct RegisteredProjection {
-  projection_supervisor_actor supervisor;
+  ProjectionSupervisorActor supervisor;
   ProjectionFaultsPtr faults;
   std::map<std::string, QueryInstruments, std::less<>> queries;
   QueryInstruments unknown_query;
@@ -68,7 +68,7 @@ struct Runtime::Impl {
 
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
-  event_bus_actor bus;
+  EventBusActor bus;
   JournalActor journal;
   std::vector<StoreReaderActor> readers;
   std::mutex projections_mtx;
@@ -86,10 +86,10 @@ struct Runtime::Impl {
   explicit Impl(RuntimeOptions opts);
   ~Impl();
 
-  projection_supervisor_actor projection(const std::string& name) {
+  ProjectionSupervisorActor projection(const std::string& name) {
     std::lock_guard<std::mutex> lock(projections_mtx);
     auto it = projections.find(name);
-    return it == projections.end() ? projection_supervisor_actor{} : it->second.supervisor;
+    return it == projections.end() ? ProjectionSupervisorActor{} : it->second.supervisor;
   }
 
   // Where a query's outcome is counted (stable: projections are never removed).

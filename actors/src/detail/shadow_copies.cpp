@@ -14,7 +14,7 @@ namespace annals::actors::detail {
 
 namespace {
 
-projector_actor spawn_copy(Self self, ProjectorMode mode) {
+ProjectorActor spawn_copy(Self self, ProjectorMode mode) {
   auto& st = self->state;
   mode.fresh = true;
   mode.shadow = true;

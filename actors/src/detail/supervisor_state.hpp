@@ -22,7 +22,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 // The supervisor as its children and its own timers see it.
-using supervisor_self_actor = projection_supervisor_actor::extend_with<projector_owner_actor>::extend<
+using SupervisorSelfActor = ProjectionSupervisorActor::extend_with<ProjectorOwnerActor>::extend<
   caf::reacts_to<restart_atom, std::uint64_t>,  // the backoff is over (numbered: stale ones are ignored)
   caf::reacts_to<tick_atom>>;                   // a held query's deadline may have passed
 
@@ -44,7 +44,7 @@ struct QueryRelayState {
 
 // The shadow copies under way (shadow_copies.cpp).
 struct ShadowCopiesState {
-  projector_actor rebuild;               // a fresh copy that will replace the live one
+  ProjectorActor rebuild;               // a fresh copy that will replace the live one
   caf::typed_response_promise<StoreAck> rebuild_promise;
   struct Reconciliation {
     caf::typed_response_promise<ReconcileOutcome> promise;
@@ -58,7 +58,7 @@ struct SupervisorState {
   SupervisorDeps deps;
   SupervisorSettings settings;
 
-  projector_actor child;
+  ProjectorActor child;
   caf::actor_addr child_addr;  // the live copy, also just after it died (its failure report may come late)
   std::uint64_t generation = 0;
   RestartPolicy restart;
@@ -76,7 +76,7 @@ struct SupervisorState {
   static inline const char* name = "annals.projection_supervisor";
 };
 
-using Self = supervisor_self_actor::stateful_pointer<SupervisorState>;
+using Self = SupervisorSelfActor::stateful_pointer<SupervisorState>;
 
 inline void remember_position(Self self, std::int64_t position) {
   self->state.reached = std::max(self->state.reached, position);

@@ -29,19 +29,19 @@ using CommittedEvents = std::shared_ptr<const std::vector<Event>>;
 /// What the bus sends to a subscriber: a batch, or (after it withheld
 /// batches) the head position, for the subscriber to read up to it itself.
 /// Each is acknowledged with ack_atom.
-using event_subscriber_actor = caf::typed_actor<
+using EventSubscriberActor = caf::typed_actor<
   caf::reacts_to<committed_atom, CommittedEvents>,
   caf::reacts_to<head_atom, std::int64_t>>;
 
-using event_bus_actor = caf::typed_actor<
+using EventBusActor = caf::typed_actor<
   /// From the journal, after each commit.
   caf::reacts_to<committed_atom, CommittedEvents>,
   /// Starts sending to the subscriber (monitored; dropped when it dies).
-  caf::reacts_to<subscribe_atom, event_subscriber_actor>,
+  caf::reacts_to<subscribe_atom, EventSubscriberActor>,
   /// The sender finished a batch (or a head notice).
   caf::reacts_to<ack_atom>>;
 
-event_bus_actor spawn_event_bus(caf::actor_system& sys, std::size_t window);
+EventBusActor spawn_event_bus(caf::actor_system& sys, std::size_t window);
 
 } // namespace annals::actors
 

@@ -48,7 +48,7 @@ using crash_atom = caf::atom_constant<caf::atom("crash")>;
 /// The outcome of a reconciliation: the comparison, or why there is none.
 using ReconcileOutcome = Expected<Reconciliation>;
 
-using projection_supervisor_actor = caf::typed_actor<
+using ProjectionSupervisorActor = caf::typed_actor<
   caf::replies_to<query_atom, QueryRequest>::with<QueryReply>,
   /// Everything but head and backlog (the runtime adds those).
   caf::replies_to<status_atom>::with<ProjectionStatus>,
@@ -70,7 +70,7 @@ using projection_supervisor_actor = caf::typed_actor<
 struct SupervisorDeps {
   StoreReaderActor reader;
   JournalActor journal;
-  event_bus_actor bus;
+  EventBusActor bus;
   UpcastersPtr upcasters;
   ProjectionInstruments instruments;
   LoggerPtr log;
@@ -82,7 +82,7 @@ struct SupervisorSettings {
   std::size_t max_waiting_queries = 10000;
 };
 
-projection_supervisor_actor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type,
+ProjectionSupervisorActor spawn_projection_supervisor(caf::actor_system& sys, ProjectionTypePtr type,
                                                         SupervisorDeps deps, SupervisorSettings settings);
 
 } // namespace annals::actors

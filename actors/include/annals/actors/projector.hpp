@@ -74,8 +74,8 @@ struct ModelDump {
   std::int64_t position = 0;
 };
 
-using projector_actor = caf::typed_actor<
-  /// From the bus (event_subscriber_actor).
+using ProjectorActor = caf::typed_actor<
+  /// From the bus (EventSubscriberActor).
   caf::reacts_to<committed_atom, CommittedEvents>,
   caf::reacts_to<head_atom, std::int64_t>,
   /// Waits for min_position; plain queries of a restarted projector wait for
@@ -94,7 +94,7 @@ using projector_actor = caf::typed_actor<
   caf::reacts_to<pace_atom>>;
 
 /// What a projector tells its owner (the supervisor).
-using projector_owner_actor = caf::typed_actor<
+using ProjectorOwnerActor = caf::typed_actor<
   /// Applying this event failed (error and position in the letter); the
   /// projector is dying.
   caf::reacts_to<failed_atom, DeadLetter>,
@@ -106,8 +106,8 @@ using ProjectionTypePtr = std::shared_ptr<const ProjectionType>;
 struct ProjectorDeps {
   StoreReaderActor reader;
   JournalActor journal;
-  event_bus_actor bus;
-  projector_owner_actor owner;
+  EventBusActor bus;
+  ProjectorOwnerActor owner;
   UpcastersPtr upcasters;
   ProjectionInstruments instruments;
   ApplyGatePtr gate;  ///< null unless faults were injected into this projection
@@ -130,7 +130,7 @@ struct ProjectorMode {
   std::int64_t predecessor_position = 0;
 };
 
-projector_actor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
+ProjectorActor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
                                 ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode = {});
 
 } // namespace annals::actors
