@@ -30,7 +30,7 @@ struct PendingAppend {
 struct JournalState {
   std::unique_ptr<EventStore> store;
   JournalOptions options;
-  caf::actor bus;
+  EventBusActor bus;
   LoggerPtr log;
   std::vector<PendingAppend> pending;
   std::vector<Snapshot> snapshots;
@@ -136,7 +136,7 @@ void schedule_flush(Self self) {
 }
 
 JournalImpl::behavior_type journal(Self self, std::shared_ptr<std::unique_ptr<EventStore>> store,
-                                   JournalOptions options, caf::actor bus, LoggerPtr log) {
+                                   JournalOptions options, EventBusActor bus, LoggerPtr log) {
   self->state.log = std::move(log);
   self->state.store = std::move(*store);
   self->state.options = options;
@@ -188,7 +188,7 @@ JournalImpl::behavior_type journal(Self self, std::shared_ptr<std::unique_ptr<Ev
 } // namespace
 
 JournalActor spawn_journal(caf::actor_system& sys, std::unique_ptr<EventStore> store, JournalOptions options,
-                           caf::actor bus, LoggerPtr log) {
+                           EventBusActor bus, LoggerPtr log) {
   // A unique_ptr cannot be copied into the spawn arguments; hand it over in a shared box.
   auto box = std::make_shared<std::unique_ptr<EventStore>>(std::move(store));
   return sys.spawn<caf::detached>(journal, box, options, std::move(bus), std::move(log));

@@ -22,7 +22,7 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
 
   bus = spawn_event_bus(*sys, std::max<std::size_t>(1, options.projections.bus_window));
   journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch},
-                         caf::actor_cast<caf::actor>(bus), log);
+                         bus, log);
   for (auto& rs : reader_stores) readers.push_back(spawn_store_reader(*sys, std::move(rs)));
   // RuntimeOptions is the runtime's; the actors get their part of it.
   AggregateSettings settings;

@@ -6,6 +6,7 @@
 // It runs on its own thread (SQLite calls block). Local only: its messages
 // carry JSON values and are never serialized.
 
+#include "annals/actors/event_bus.hpp"
 #include "annals/log.hpp"
 #include "annals/persistence/event_store.hpp"
 
@@ -56,7 +57,7 @@ struct JournalOptions {
 /// Spawns the journal on its own thread. `bus` may be an invalid handle: then
 /// nothing is published. On exit it commits what it already holds.
 JournalActor spawn_journal(caf::actor_system& sys, std::unique_ptr<EventStore> store, JournalOptions options,
-                           caf::actor bus, LoggerPtr log);
+                           EventBusActor bus, LoggerPtr log);
 
 } // namespace annals::actors
 
