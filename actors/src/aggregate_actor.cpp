@@ -44,6 +44,9 @@ struct AggregateState {
   std::vector<InspectionPromise> inspections;  // asked while recovering
   bool busy = false;       // the front command is waiting for the store
   bool retried = false;    // the front command already reloaded after a conflict
+  std::uint64_t received = 0;    // requests from the registry, for the passivation handshake
+  bool asking_to_leave = false;  // a passivation request is on its way
+  bool evicted = false;          // the registry wants it gone once idle
 
   static inline const char* name = "annals.aggregate";
 };
@@ -201,6 +204,7 @@ void decide_and_append(Self* self) {
           // Another writer (another process or runtime on the same file)
           // got there first: reload the stream and decide once more.
           s.retried = true;
+          s.deps.instruments.conflict_reloads->Increment();
           catch_up(self, [=](std::optional<Error> err) {
             if (err) {
               complete(self, failed(self, *err));
@@ -277,21 +281,29 @@ void pump(Self* self) {
     }
     start_command(self);
   }
-  if (st.phase == Phase::leaving && !st.busy && st.queue.empty()) self->quit();
+  if (st.busy || !st.queue.empty()) return;
+  if (st.phase == Phase::leaving) self->quit();
+  else if (st.evicted && st.phase == Phase::running) leave(self);
 }
 
-// Asks the activation registry to forget this actor, so no new command is
-// sent here, then stops once the queue is empty.
+// Asks the activation registry to let this actor stop. Granted, it stops once
+// its queue is empty (nothing more can arrive); refused, requests are on their
+// way: it stays and asks again when idle next time.
 void leave(Self* self) {
   auto& st = self->state;
-  if (st.phase == Phase::leaving) return;
-  self->request(st.deps.registry, st.settings.registry_timeout, passivate_atom::value)
+  if (st.phase == Phase::leaving || st.asking_to_leave) return;
+  st.asking_to_leave = true;
+  self->request(st.deps.registry, st.settings.registry_timeout, passivate_atom::value, st.received)
     .then(
-      [=](bool) {
-        self->state.phase = Phase::leaving;
+      [=](bool granted) {
+        auto& s = self->state;
+        s.asking_to_leave = false;
+        if (!granted) return;
+        s.phase = Phase::leaving;
         pump(self);
       },
-      [=](caf::error&) { self->quit(); });
+      // No answer: stay; the registry still routes this stream here.
+      [=](caf::error&) { self->state.asking_to_leave = false; });
 }
 
 void start_recovery(Self* self) {
@@ -359,6 +371,7 @@ AggregateActor::behavior_type aggregate(Self* self, StreamId stream, AggregateTy
   return {
     [=](execute_atom, CommandEnvelope& env) {
       auto& s = self->state;
+      ++s.received;
       auto rp = self->make_response_promise<CommandResult>();
       if (s.queue.size() >= s.settings.max_queued_commands) {
         rp.deliver(CommandResult::fail(s.stream, Error{errc::overloaded,
@@ -372,10 +385,15 @@ AggregateActor::behavior_type aggregate(Self* self, StreamId stream, AggregateTy
       return rp;
     },
     [=](inspect_atom) {
+      ++self->state.received;
       auto rp = self->make_response_promise<Expected<AggregateInspection>>();
       if (self->state.phase == Phase::recovering) self->state.inspections.push_back(rp);
       else rp.deliver(view_of(self));
       return rp;
+    },
+    [=](evict_atom) {
+      self->state.evicted = true;
+      pump(self);  // leaves now if idle, else once the queue is done
     },
     caf::after(settings.passivate_after) >> [=] {
       auto& s = self->state;
