@@ -53,7 +53,7 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
     const int flags = opts_.read_only ? SQLite::OPEN_READONLY
                                       : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
-                                             static_cast<int>(opts_.busy_timeout.count()));
+                                             static_cast<int>(opts_.busy_timeout.count()), opts_.vfs);
     // The first statement is where a non-database file shows itself.
     db_->execAndGet("PRAGMA application_id");
     read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;

@@ -83,6 +83,8 @@ private:
   std::int64_t current_version(const StreamId& s);
   std::optional<IdempotencyRecord> lookup_key(const std::string& key);
   AppendOutcome append_one(const AppendRequest& req, std::int64_t now);
+  // Commits an append batch; a failed COMMIT throws StoreError with outcome unknown.
+  void commit(SQLite::Transaction& tx, const std::string& doing);
   void insert_audit(const AuditRecord& rec);
 
   SqliteStoreOptions opts_;
