@@ -76,6 +76,8 @@ private:
     }
   }
 
+  // Throws unless `mode` (the answer to PRAGMA journal_mode=WAL) is WAL.
+  void require_wal(const std::string& mode) const;
   void check_readable_schema();
   void prepare();
   // Columns from `first`: type, schema_version, data, metadata, recorded_at.

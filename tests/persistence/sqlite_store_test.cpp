@@ -120,6 +120,36 @@ TEST_CASE("sqlite store: the store uses WAL journal mode", "[sqlite]") {
   CHECK(annals::sqlite_schema_version() >= 1);
 }
 
+SCENARIO("sqlite store: a database where WAL journal mode cannot be set is refused, naming the file and the mode",
+         "[sqlite][wal]") {
+  GIVEN("a file on a filesystem without shared memory (a VFS without xShm methods)") {
+    annals::test::TempDir dir;
+    auto opts = options_for(dir);
+    annals::test::FaultyVfs::instance();  // registers the VFSes
+    opts.vfs = annals::test::FaultyVfs::no_shared_memory;
+    WHEN("it is opened as a store") {
+      auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+      THEN("the error says WAL could not be set, with the file and the journal mode SQLite kept") {
+        CHECK(e.kind() == StoreFailure::unavailable);
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("'" + opts.path + "' cannot use WAL journal mode")
+                     && Catch::Contains("kept journal mode 'delete'") && Catch::Contains("shared memory"));
+      }
+    }
+  }
+  GIVEN("an in-memory database") {
+    SqliteStoreOptions opts;
+    opts.path = ":memory:";
+    WHEN("it is opened as a store") {
+      auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+      THEN("the error names it and the journal mode 'memory'") {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("':memory:' cannot use WAL journal mode")
+                                             && Catch::Contains("kept journal mode 'memory'"));
+      }
+    }
+  }
+}
+
 TEST_CASE("sqlite store: a file that is not a database is refused as corrupt and left unchanged", "[sqlite]") {
   annals::test::TempDir dir;
   const std::string path = dir.file("junk.db");

@@ -1,8 +1,10 @@
 #pragma once
-// An SQLite VFS that wraps the default one and makes the next fsync of a WAL
-// file fail on demand (SQLite's own way to test I/O errors). Open a store
-// with SqliteStoreOptions::vfs = FaultyVfs::name and Durability::full (so
-// every COMMIT syncs the WAL), then call fail_next_wal_syncs(n).
+// SQLite VFSes that wrap the default one (SQLite's own way to test I/O
+// faults). FaultyVfs::name makes the next fsync of a WAL file fail on
+// demand: open a store with SqliteStoreOptions::vfs = FaultyVfs::name and
+// Durability::full (so every COMMIT syncs the WAL), then call
+// fail_next_wal_syncs(n). FaultyVfs::no_shared_memory is a filesystem
+// without shared memory (no xShm* methods), where WAL cannot be used.
 //
 // With a failed sync at COMMIT the frames of the transaction are already in
 // the WAL file: this connection (and every other) sees the transaction as
@@ -21,6 +23,7 @@ namespace annals::test {
 class FaultyVfs {
 public:
   static constexpr const char* name = "annals-faulty-wal-sync";
+  static constexpr const char* no_shared_memory = "annals-no-shared-memory";
 
   /// Registers the VFS once (not as the default) and returns it.
   static FaultyVfs& instance() {
@@ -83,25 +86,40 @@ private:
     methods_.xShmUnmap = [](sqlite3_file* f, int d) { return fwd(f)->pMethods->xShmUnmap(fwd(f), d); };
     methods_.xFetch = [](sqlite3_file* f, sqlite3_int64 o, int n, void** p) { return fwd(f)->pMethods->xFetch(fwd(f), o, n, p); };
     methods_.xUnfetch = [](sqlite3_file* f, sqlite3_int64 o, void* p) { return fwd(f)->pMethods->xUnfetch(fwd(f), o, p); };
-    if (sqlite3_vfs_register(&vfs_, 0) != SQLITE_OK) throw std::runtime_error("cannot register the faulty VFS");
+    // Version 1 I/O methods have no shared memory: SQLite then keeps the old
+    // journal mode when asked for WAL.
+    no_shm_methods_ = methods_;
+    no_shm_methods_.iVersion = 1;
+    no_shm_methods_.xShmMap = nullptr;
+    no_shm_methods_.xShmLock = nullptr;
+    no_shm_methods_.xShmBarrier = nullptr;
+    no_shm_methods_.xShmUnmap = nullptr;
+    no_shm_methods_.xFetch = nullptr;
+    no_shm_methods_.xUnfetch = nullptr;
+    no_shm_vfs_ = vfs_;
+    no_shm_vfs_.zName = no_shared_memory;
+    if (sqlite3_vfs_register(&vfs_, 0) != SQLITE_OK || sqlite3_vfs_register(&no_shm_vfs_, 0) != SQLITE_OK)
+      throw std::runtime_error("cannot register the test VFSes");
   }
 
   static File* as(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
   static sqlite3_file* fwd(sqlite3_file* f) { return as(f)->real(); }
 
-  static int open(sqlite3_vfs*, sqlite3_filename path, sqlite3_file* f, int flags, int* out_flags) {
+  static int open(sqlite3_vfs* vfs, sqlite3_filename path, sqlite3_file* f, int flags, int* out_flags) {
     auto& self = instance();
     File* file = as(f);
     file->base.pMethods = nullptr;
     file->wal = (flags & SQLITE_OPEN_WAL) != 0;
     const int rc = self.real_->xOpen(self.real_, path, file->real(), flags, out_flags);
-    if (file->real()->pMethods) file->base.pMethods = &self.methods_;
+    if (file->real()->pMethods) file->base.pMethods = vfs == &self.no_shm_vfs_ ? &self.no_shm_methods_ : &self.methods_;
     return rc;
   }
 
   sqlite3_vfs* real_ = nullptr;
   sqlite3_vfs vfs_{};
   sqlite3_io_methods methods_{};
+  sqlite3_vfs no_shm_vfs_{};
+  sqlite3_io_methods no_shm_methods_{};
   std::atomic<int> fail_wal_syncs_{0};
   std::atomic<int> wal_syncs_failed_{0};
 };
