@@ -217,7 +217,8 @@ AppendOutcome SqliteEventStore::append_one(const AppendRequest& req, std::int64_
       ins.bindNoCopy(7, metadata);
       ins.bind(8, static_cast<std::int64_t>(now));
       ins.exec();
-      res.events.push_back(append_rules::committed_event(req, i, res.version, db_->getLastInsertRowid(), md));
+      res.events.push_back(
+        append_rules::committed_event(req, i, bodies[i], res.version, db_->getLastInsertRowid(), md));
     }
     if (req.idempotency_key) {
       auto& k = *insert_key_;
