@@ -55,6 +55,7 @@ using Self = AggregateActor::stateful_base<AggregateState>;
 
 void pump(Self* self);
 void start_recovery(Self* self);
+void reread_stream(Self* self);
 Expected<AggregateInspection> view_of(Self* self);
 void leave(Self* self);
 
@@ -130,6 +131,29 @@ void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
       [=](caf::error& err) { done(from_caf(self, err, "the store reader")); });
 }
 
+// After an append whose outcome is unknown (the store's COMMIT failed, or
+// the journal did not answer) the events may have been committed, so the
+// in-memory state and version can be behind the stream. The next command is
+// decided only after the stream was read again (commands queue meanwhile,
+// as during recovery): never on a state or an expected version that may be
+// stale. If the stream cannot be read, the actor is broken and leaves; the
+// next activation recovers from the store.
+void reread_stream(Self* self) {
+  auto& st = self->state;
+  const Phase resume = st.phase;
+  st.phase = Phase::recovering;
+  catch_up(self, [=](std::optional<Error> err) {
+    auto& s = self->state;
+    s.phase = resume;
+    if (err && !s.broken)
+      s.broken = Error{err->code, "cannot re-read " + s.stream.to_string()
+                                    + " after an append of unknown outcome: " + err->message};
+    for (auto& rp : s.inspections) rp.deliver(view_of(self));
+    s.inspections.clear();
+    pump(self);  // when broken, fails everything queued with that error
+    if (s.broken) leave(self);
+  });
+}
 
 // Step 2 of a command (after the idempotency check): decide, then append.
 void decide_and_append(Self* self) {
@@ -220,14 +244,17 @@ void decide_and_append(Self* self) {
         } else {
           const Error& e = outcome.error();
           const bool refused = e.is(errc::payload_too_large) || e.is(errc::idempotency_conflict);
+          const bool unknown = e.is(errc::outcome_unknown);
           complete(self, refused ? rejected(self, e) : failed(self, e));
+          if (unknown) reread_stream(self);
         }
         pump(self);
       },
       [=](caf::error& err) {
-        // The append may still commit later; our version may then be stale,
-        // which the next append detects as a conflict and repairs.
+        // No answer: the append may have committed, or may still commit
+        // later (then the next append meets a conflict and catches up).
         complete(self, failed(self, from_caf(self, err, "the journal")));
+        reread_stream(self);
         pump(self);
       });
 }

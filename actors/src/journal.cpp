@@ -43,7 +43,9 @@ struct JournalState {
 using Self = JournalImpl::stateful_pointer<JournalState>;
 
 // Commits the pending appends in one transaction, answers each, then
-// publishes the committed events in position order.
+// publishes the committed events in position order. A failed batch answers
+// every append with the store's error: store_unavailable (not written) or
+// outcome_unknown (COMMIT failed; it may have been written).
 void commit_appends(JournalState& st, EventLog& log) {
   if (st.pending.empty()) return;
   std::vector<PendingAppend> batch;
@@ -56,8 +58,10 @@ void commit_appends(JournalState& st, EventLog& log) {
     outcomes = log.append(requests);
   } catch (const StoreError& e) {
     outcomes.assign(batch.size(), AppendOutcome{e.error()});
+    const bool unknown = e.outcome() == StoreError::Outcome::unknown;
     st.log->log(LogLevel::error, "store.error", e.what(),
-                {{"failure", to_string(e.kind())}, {"appends_failed", batch.size()}});
+                {{"failure", to_string(e.kind())}, {"appends_failed", batch.size()},
+                 {"outcome", unknown ? "unknown" : "not_written"}});
   } catch (const std::exception& e) {
     outcomes.assign(batch.size(), AppendOutcome{Error{errc::store_unavailable, e.what()}});
     st.log->log(LogLevel::error, "store.error", e.what(), {{"appends_failed", batch.size()}});

@@ -200,7 +200,8 @@ private:
     const EventMetadata md = append_rules::commit_metadata(req, now);
     auto& index = d_->streams[req.stream];
     for (std::size_t i = 0; i < req.events.size(); ++i) {
-      Event e = append_rules::committed_event(req, i, ++res.version, static_cast<std::int64_t>(d_->log.size()) + 1, md);
+      Event e = append_rules::committed_event(req, i, verdict.checked.bodies[i], ++res.version,
+                                              static_cast<std::int64_t>(d_->log.size()) + 1, md);
       index.push_back(d_->log.size());
       d_->log.push_back(e);
       res.events.push_back(std::move(e));

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,7 +54,7 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
     const int flags = opts_.read_only ? SQLite::OPEN_READONLY
                                       : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
-                                             static_cast<int>(opts_.busy_timeout.count()));
+                                             static_cast<int>(opts_.busy_timeout.count()), opts_.vfs);
     // The first statement is where a non-database file shows itself.
     db_->execAndGet("PRAGMA application_id");
     read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
@@ -63,7 +64,7 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
       // Identify the file before changing anything in it: switching the
       // journal mode would already rewrite a foreign file's header.
       sqlite_schema::check_identity(*db_, opts_.path.c_str());
-      db_->execAndGet("PRAGMA journal_mode=WAL");
+      require_wal(db_->execAndGet("PRAGMA journal_mode=WAL").getString());
       sqlite_schema::migrate(*db_, opts_.path.c_str());
     }
     db_->exec(opts_.durability == Durability::full ? "PRAGMA synchronous=FULL"
@@ -75,6 +76,22 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
     }
     prepare();
   });
+}
+
+// SQLite answers PRAGMA journal_mode=WAL with the mode it actually set, and
+// keeps the old one without an error where WAL cannot work: an in-memory
+// database, a VFS or filesystem without shared memory. The store relies on
+// WAL (readers on their own connections while the journal writes), so it
+// refuses to run without it.
+void SqliteEventStore::require_wal(const std::string& mode) const {
+  std::string lower = mode;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "wal") return;
+  throw StoreError(StoreFailure::unavailable,
+                   "database '" + opts_.path + "' cannot use WAL journal mode (SQLite kept journal mode '" + mode
+                     + "'); annals needs WAL so that readers work while the journal writes: use a database file"
+                       " on a local filesystem with shared memory support (not an in-memory database or a"
+                       " network share)");
 }
 
 // A store opened without write access (asked for, or the file cannot be

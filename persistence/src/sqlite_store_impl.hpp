@@ -76,6 +76,8 @@ private:
     }
   }
 
+  // Throws unless `mode` (the answer to PRAGMA journal_mode=WAL) is WAL.
+  void require_wal(const std::string& mode) const;
   void check_readable_schema();
   void prepare();
   // Columns from `first`: type, schema_version, data, metadata, recorded_at.
@@ -83,6 +85,8 @@ private:
   std::int64_t current_version(const StreamId& s);
   std::optional<IdempotencyRecord> lookup_key(const std::string& key);
   AppendOutcome append_one(const AppendRequest& req, std::int64_t now);
+  // Commits an append batch; a failed COMMIT throws StoreError with outcome unknown.
+  void commit(SQLite::Transaction& tx, const std::string& doing);
   void insert_audit(const AuditRecord& rec);
 
   SqliteStoreOptions opts_;

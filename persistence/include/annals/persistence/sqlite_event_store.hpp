@@ -28,6 +28,9 @@ struct SqliteStoreOptions {
   std::int64_t max_size_bytes = 0;
   /// Open for reading only (tools); appends fail.
   bool read_only = false;
+  /// The SQLite VFS to open the file with; empty: SQLite's default. Tests
+  /// name a VFS that wraps the default one to inject I/O faults (fsync).
+  std::string vfs{};
 };
 
 /// Opens (creating and migrating if needed) the store at options.path.
