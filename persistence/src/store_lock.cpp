@@ -41,7 +41,7 @@ std::string program_name() {
 
 bool alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-// "pid 1234, `annals-bank-service`; pid 99, `annals`": the holders the
+// "pid 1234, `bank_service`; pid 99, `annals`": the holders the
 // sidecar names that still run (it may list some that have ended).
 std::string holders(int fd) {
   std::string text;
@@ -74,11 +74,13 @@ void write_holder_line(int fd) {
   if (::write(fd, line.data(), line.size()) < 0) return;
 }
 
-StoreError in_use(const std::string& db, int fd, StoreLockMode wanted) {
+StoreError in_use(const std::string& db, int fd, StoreLockMode wanted, const std::string& advice) {
   if (wanted == StoreLockMode::exclusive)
     return StoreError(StoreFailure::in_use,
-                      "the store '" + db + "' is open by another annals process (" + holders(fd)
-                        + "): stop it first, or do this through that process (its HTTP API or embedded runtime)");
+                      "the store '" + db + "' is open by another annals process (" + holders(fd) + "): "
+                        + (advice.empty() ? "stop it first, or do this through that process (its HTTP API or "
+                                            "embedded runtime)"
+                                          : advice));
   return StoreError(StoreFailure::in_use, "the store '" + db + "' is locked for exclusive use by another annals "
                                             "process (" + holders(fd) + "): wait until it has finished");
 }
@@ -108,7 +110,7 @@ std::string store_lock_path(const std::string& db_path) { return db_path + ".ann
 
 StoreLockMode StoreLock::mode() const { return hold_ ? hold_->mode : StoreLockMode::shared; }
 
-StoreLock StoreLock::acquire(const std::string& db_path, StoreLockMode mode) {
+StoreLock StoreLock::acquire(const std::string& db_path, StoreLockMode mode, const std::string& advice) {
   const std::string path = store_lock_path(db_path);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -142,9 +144,9 @@ StoreLock StoreLock::acquire(const std::string& db_path, StoreLockMode mode) {
       // Keep the old lines; holders() skips those that have ended.
     }
     write_holder_line(fd);
-    if (mode == StoreLockMode::shared && ::flock(fd, LOCK_SH | LOCK_NB) != 0) throw in_use(db_path, fd, mode);
+    if (mode == StoreLockMode::shared && ::flock(fd, LOCK_SH | LOCK_NB) != 0) throw in_use(db_path, fd, mode, advice);
   } else if (errno == EWOULDBLOCK) {
-    if (mode == StoreLockMode::exclusive || ::flock(fd, LOCK_SH | LOCK_NB) != 0) throw in_use(db_path, fd, mode);
+    if (mode == StoreLockMode::exclusive || ::flock(fd, LOCK_SH | LOCK_NB) != 0) throw in_use(db_path, fd, mode, advice);
     write_holder_line(fd);
   } else {
     throw StoreError(StoreFailure::unavailable, "cannot lock '" + path + "': " + std::strerror(errno));

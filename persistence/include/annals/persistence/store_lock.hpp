@@ -40,9 +40,10 @@ public:
   /// Takes the lock of the store at `db_path` without waiting. Throws
   /// StoreError(in_use) when another process holds it in a conflicting mode,
   /// with a sentence naming it ("... is open by another annals process (pid
-  /// 1234, `annals-bank-service`) ..."), and StoreError(unavailable) when the
-  /// sidecar cannot be created.
-  static StoreLock acquire(const std::string& db_path, StoreLockMode mode);
+  /// 1234, `bank_service`) ..."), and StoreError(unavailable) when the
+  /// sidecar cannot be created. `advice` ends the in_use sentence of an
+  /// exclusive lock (default: stop it, or do this through that process).
+  static StoreLock acquire(const std::string& db_path, StoreLockMode mode, const std::string& advice = {});
 
   explicit operator bool() const { return static_cast<bool>(hold_); }
   StoreLockMode mode() const;
