@@ -183,6 +183,18 @@ JournalImpl::behavior_type journal(Self self, std::shared_ptr<std::unique_ptr<Ev
     [=](unpark_atom, const std::string& projection, std::int64_t position) {
       return write(*self->state.store, [&](ProjectionStateStore& s) { s.remove_dead_letter(projection, position); });
     },
+    [=](retried_atom, const RetriedDeadLetter& retried) {
+      flush(self);
+      bool removed = true;
+      auto ack = write(*self->state.store, [&](ProjectionStateStore& s) {
+        removed = s.unpark_retried(retried.projection, retried.position, retried.snapshot);
+      });
+      if (!ack.error && !removed)
+        ack.error = Error{errc::invalid_query, "event " + std::to_string(retried.position)
+                                                 + " is no longer parked for projection '" + retried.projection
+                                                 + "' (retried by another process?)"};
+      return ack;
+    },
     [=](flush_atom) {
       if (self->state.flush_scheduled) flush(self);
     },

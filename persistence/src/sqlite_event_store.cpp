@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,17 @@ json::value parse_stored(const std::string& text, const std::string& what) {
 }
 
 SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(opts)) {
+  // A writer holds the store's ownership lock (shared) before it touches the
+  // file: a tool holding it exclusive may be deleting or rewriting it.
+  std::optional<StoreError> no_lock_file;
+  if (!opts_.read_only) {
+    try {
+      lock_ = StoreLock::acquire(opts_.path, StoreLockMode::shared);
+    } catch (const StoreError& e) {
+      if (e.kind() != StoreFailure::read_only) throw;
+      no_lock_file = e;  // fine if the store turns out to be read-only too
+    }
+  }
   guard("opening the store", [&] {
     const int flags = opts_.read_only ? SQLite::OPEN_READONLY
                                       : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -58,6 +70,7 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
     // The first statement is where a non-database file shows itself.
     db_->execAndGet("PRAGMA application_id");
     read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
+    if (!read_only_ && no_lock_file) throw *no_lock_file;
     if (read_only_) {
       check_readable_schema();
     } else {
@@ -167,6 +180,9 @@ void SqliteEventStore::prepare() {
     " model=excluded.model, taken_at=excluded.taken_at"
     " WHERE excluded.position >= projection_snapshots.position"
     " OR excluded.snapshot_version <> projection_snapshots.snapshot_version");
+  replace_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT OR REPLACE INTO projection_snapshots(projection, position, snapshot_version, model, taken_at)"
+    " VALUES(?,?,?,?,?)");
 }
 
 // Writes to a read-only store fail with a sentence saying what was refused.
@@ -265,6 +281,37 @@ bool SqliteEventStore::remove_dead_letter(const std::string& projection, std::in
     q.bind(2, static_cast<std::int64_t>(position));
     removed = q.exec() > 0;
   });
+  return removed;
+}
+
+bool SqliteEventStore::unpark_retried(const std::string& projection, std::int64_t position,
+                                      const std::optional<ProjectionSnapshot>& snapshot) {
+  require_writable("cannot remove a parked event");
+  bool removed = false;
+  guard("removing retried event " + std::to_string(position) + " of projection '" + projection
+          + "' from the dead letters",
+        [&] {
+          SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+          {
+            auto& q = *remove_dead_letter_;
+            ResetOnExit r{q};
+            q.bind(1, projection);
+            q.bind(2, static_cast<std::int64_t>(position));
+            removed = q.exec() > 0;
+          }
+          if (!removed) return;  // the transaction rolls back: nothing written
+          if (snapshot) {
+            auto& q = *replace_projection_snapshot_;
+            ResetOnExit r{q};
+            q.bind(1, snapshot->projection);
+            q.bind(2, static_cast<std::int64_t>(snapshot->position));
+            q.bind(3, snapshot->snapshot_version);
+            q.bind(4, json::serialize(snapshot->model));
+            q.bind(5, static_cast<std::int64_t>(snapshot->taken_at_us ? snapshot->taken_at_us : now_us()));
+            q.exec();
+          }
+          tx.commit();
+        });
   return removed;
 }
 

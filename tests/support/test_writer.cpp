@@ -4,14 +4,25 @@
 //   annals_test_writer deposit <db> <id> <n>      n deposits of 1 through its own runtime, then exit 0
 //   annals_test_writer read-only <db> <id>        (as nobody when root) open a read-only store: reads work,
 //                                                 a deposit fails with store_unavailable naming "read-only"
+//   annals_test_writer retry <db> behind|past     the recorder projection "rec" (snapshots every 1000 events
+//                                                 when behind, every event when past) retries the event
+//                                                 parked at position 3: behind = from a projector restarted
+//                                                 at position 0 and held there (an hour per event), past =
+//                                                 once caught up. Prints "READY" before the retry and
+//                                                 "RETRIED ok|<error>" after it, then waits to be killed.
 
+#include "../runtime/test_projections.hpp"
 #include "bank_commands.hpp"
+#include "wait_until.hpp"
 
+#include <annals/fault_injector.hpp>
 #include <annals/persistence/sqlite_event_store.hpp>
 #include <annals/runtime.hpp>
 #include <bank/account.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <iostream>
 #include <string>
 #include <unistd.h>
@@ -71,6 +82,35 @@ int read_only(const std::string& db, const std::string& id) {
   return 0;
 }
 
+int retry(const std::string& db, const std::string& where) {
+  const bool behind = where == "behind";
+  if (!behind && where != "past") return 64;
+  auto rt = make_runtime(db);
+  rt->register_projection(annals::test::recorder("rec", {}, behind ? 1000 : 1));
+  auto status = [&] { return rt->projection_status("rec"); };
+  if (!annals::test::wait_until([&] {
+        auto st = status();
+        return st && st->running && st->checkpoint == rt->head_position();
+      }))
+    return 3;
+  if (behind) {
+    annals::FaultInjector faults(*rt);
+    if (faults.delay_projection("rec", std::chrono::hours(1))) return 5;
+    faults.crash_projection("rec");
+    if (!annals::test::wait_until([&] {
+          auto st = status();
+          return st && st->running && st->restarts == 1 && st->checkpoint == 0;
+        }))
+      return 4;
+  }
+  std::printf("READY\n");
+  std::fflush(stdout);
+  auto error = rt->retry_dead_letter("rec", 3);
+  std::printf("RETRIED %s\n", error ? error->message.c_str() : "ok");
+  std::fflush(stdout);
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));  // the parent kills it
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -79,7 +119,8 @@ int main(int argc, char** argv) {
     if (mode == "crash" && argc == 4) return crash(argv[2], argv[3]);
     if (mode == "deposit" && argc == 5) return deposit_n(argv[2], argv[3], std::stoi(argv[4]));
     if (mode == "read-only" && argc == 4) return read_only(argv[2], argv[3]);
-    std::cerr << "usage: annals_test_writer crash|deposit|read-only <db> <id> [n]\n";
+    if (mode == "retry" && argc == 4) return retry(argv[2], argv[3]);
+    std::cerr << "usage: annals_test_writer crash|deposit|read-only <db> <id> [n] | retry <db> behind|past\n";
     return 64;
   } catch (const std::exception& e) {
     std::cerr << "annals_test_writer: " << e.what() << "\n";

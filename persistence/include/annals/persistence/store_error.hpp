@@ -18,7 +18,8 @@ enum class StoreFailure {
   read_only,    ///< the file or its directory cannot be written
   full,         ///< the disk (or the configured size limit) is full
   corrupt,      ///< not an SQLite file, damaged pages, or unreadable stored data
-  incompatible  ///< an SQLite file that is not an annals store, or from a newer version
+  incompatible, ///< an SQLite file that is not an annals store, or from a newer version
+  in_use        ///< another annals process holds the store's ownership lock (store_lock.hpp)
 };
 
 const char* to_string(StoreFailure f);
