@@ -201,6 +201,7 @@ void decide_and_append(Self* self) {
           // Another writer (another process or runtime on the same file)
           // got there first: reload the stream and decide once more.
           s.retried = true;
+          if (s.deps.instruments.append_conflicts) s.deps.instruments.append_conflicts->Increment();
           catch_up(self, [=](std::optional<Error> err) {
             if (err) {
               complete(self, failed(self, *err));

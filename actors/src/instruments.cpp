@@ -34,6 +34,10 @@ struct Instruments::Families {
   prometheus::Family<prometheus::Histogram>& recovery_seconds = prometheus::BuildHistogram()
     .Name("annals_aggregate_recovery_duration_seconds").Help("Time to recover an aggregate (snapshot + events)")
     .Register(*registry);
+  prometheus::Family<prometheus::Counter>& append_conflicts = prometheus::BuildCounter()
+    .Name("annals_append_conflicts_total")
+    .Help("Appends that found the stream changed by another writer; the aggregate reloaded it and decided again")
+    .Register(*registry);
   prometheus::Family<prometheus::Counter>& applied = prometheus::BuildCounter()
     .Name("annals_projection_events_applied_total").Help("Events applied by a projection").Register(*registry);
   prometheus::Family<prometheus::Histogram>& lag = prometheus::BuildHistogram()
@@ -83,7 +87,8 @@ std::shared_ptr<prometheus::Registry> Instruments::registry() const { return f_-
 
 AggregateInstruments Instruments::aggregate(const std::string& type) {
   const Labels l{{"aggregate", type}};
-  return {f_->gauge(f_->active, l), &f_->recoveries.Add(l), &f_->recovery_seconds.Add(l, latency_buckets())};
+  return {f_->gauge(f_->active, l), &f_->recoveries.Add(l), &f_->recovery_seconds.Add(l, latency_buckets()),
+          &f_->append_conflicts.Add(l)};
 }
 
 CommandInstruments Instruments::command(const std::string& aggregate, const std::string& command) {

@@ -39,6 +39,9 @@ struct AggregateInstruments {
   prometheus::Gauge* active = nullptr;
   prometheus::Counter* recoveries = nullptr;
   prometheus::Histogram* recovery_seconds = nullptr;
+  /// Appends that found the stream changed by another writer (another
+  /// process or runtime on the file): the aggregate reloaded it.
+  prometheus::Counter* append_conflicts = nullptr;
 };
 
 struct ProjectionInstruments {
