@@ -59,7 +59,7 @@ bool parse_command_id(const std::string& id, int& round, int& thread, long& n) {
 
 TEST_CASE_METHOD(RuntimeFixture,
                  "G1 every acknowledgement printed before a SIGKILL at a seeded random moment is in the store") {
-  constexpr int rounds = 4, threads = 4, accounts = 4, window = 8;  // window: the writer's commands in flight per thread
+  constexpr int rounds = 6, threads = 4, accounts = 4, window = 8;  // window: the writer's commands in flight per thread
   const std::uint64_t seed = test_seed("G1 kill rounds");
   INFO("seed " << seed << " (ANNALS_TEST_SEED=" << seed << " repeats the kill moments)");
   std::mt19937_64 rng(seed);
@@ -90,11 +90,20 @@ TEST_CASE_METHOD(RuntimeFixture,
           first = true;
         }
       });
+      struct KillAndJoin {  // also when a REQUIRE fails: the reader ends once the writer is dead
+        WriterProcess& w;
+        std::thread& t;
+        ~KillAndJoin() {
+          w.kill(SIGKILL);
+          if (t.joinable()) t.join();
+        }
+      } stop_on_exit{writer, reader};
       REQUIRE(eventually([&] { return first.load(); }));
       // WHEN it is killed at a random moment while acknowledging
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));  // the kill moment, not a synchronisation
       writer.kill(SIGKILL);
       reader.join();  // every line it printed before dying, up to end of output
+      std::lock_guard<std::mutex> lock(mtx);
       for (const auto& line : lines) {
         std::istringstream in(line);
         std::string tag;
