@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdint>
 #include <memory>
@@ -43,6 +44,30 @@ StoreError to_store_error(const SQLite::Exception& e, const std::string& path,
   }
 }
 
+namespace {
+
+std::atomic<std::int64_t> lock_waits{0};
+
+// SQLite's own busy-timeout schedule (sqliteDefaultBusyCallback), plus a
+// count of the waits that began, so contention between writers can be seen
+// (sqlite_lock_waits()). `timeout` points at the connection's busy_timeout.
+int wait_for_lock(void* timeout, int attempt) {
+  static constexpr int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  static constexpr int n = static_cast<int>(sizeof delays / sizeof delays[0]);
+  const auto limit = static_cast<std::chrono::milliseconds*>(timeout)->count();
+  if (attempt == 0) lock_waits.fetch_add(1, std::memory_order_relaxed);
+  long long waited = 0;
+  for (int i = 0; i < std::min(attempt, n); ++i) waited += delays[i];
+  if (attempt >= n) waited += static_cast<long long>(attempt - n) * delays[n - 1];
+  long long delay = delays[std::min(attempt, n - 1)];
+  if (waited + delay > limit) delay = limit - waited;
+  if (delay <= 0) return 0;
+  sqlite3_sleep(static_cast<int>(delay));
+  return 1;
+}
+
+} // namespace
+
 json::value parse_stored(const std::string& text, const std::string& what) {
   json::error_code ec;
   json::value v = json::parse(text, ec);
@@ -67,6 +92,7 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
                                       : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
                                              static_cast<int>(opts_.busy_timeout.count()), opts_.vfs);
+    sqlite3_busy_handler(db_->getHandle(), &wait_for_lock, &opts_.busy_timeout);
     // The first statement is where a non-database file shows itself.
     db_->execAndGet("PRAGMA application_id");
     read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
@@ -426,6 +452,8 @@ std::unique_ptr<EventStore> open_sqlite_store(const SqliteStoreOptions& options)
 std::shared_ptr<EventStoreProvider> sqlite_store(SqliteStoreOptions options) {
   return std::make_shared<SqliteProvider>(std::move(options));
 }
+
+std::int64_t sqlite_lock_waits() { return detail::lock_waits.load(std::memory_order_relaxed); }
 
 int sqlite_schema_version() { return sqlite_schema::latest_version(); }
 
