@@ -37,7 +37,7 @@ struct Service::Impl {
   std::condition_variable sessions_cv;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> pending_queries{0};
+  std::atomic<std::size_t> waiting_requests{0};
 
   net::io_context ioc;
   /// Keeps the io threads running while there is momentarily nothing to do
@@ -55,7 +55,7 @@ struct Service::Impl {
 
   explicit Impl(ServiceOptions o)
     : options(std::move(o)),
-      pool(std::max<std::size_t>(1, options.query_threads)),
+      pool(std::max<std::size_t>(1, options.health_threads)),
       acceptor(net::make_strand(ioc)),
       accept_backoff(acceptor.get_executor()) {
     if (!options.runtime.store) options.runtime.store = annals::sqlite_store({"bank.db"});
