@@ -1,5 +1,6 @@
 // bank_service: the bank example over HTTP (docs/http-service.md).
 //   bank_service --port 8080 --store bank.db [--config auth.json] [--threads 2]
+//                [--max-connections 1024] [--max-waiting-requests 256]
 // Exit codes: 0 after SIGINT/SIGTERM, 1 the store or the port cannot be
 // used, 2 bad command line or config file.
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   std::string config;
   std::size_t threads = 2;
   double idle_timeout_s = 30;
+  bank_service::ServiceOptions opts;
   app.add_option("--port", port, "TCP port on 127.0.0.1 (0: any free port)")->capture_default_str();
   auto* store_opt = app.add_option("--store", store, "SQLite file of the event store")->capture_default_str();
   app.add_flag("--memory", memory, "keep events in memory only (lost at exit)")->excludes(store_opt);
@@ -30,13 +32,20 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout", idle_timeout_s, "seconds before an idle or slow connection is closed")
     ->capture_default_str()
     ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--max-connections", opts.max_connections,
+                 "open connections; beyond it a new one is answered 503 and closed")
+    ->capture_default_str()
+    ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  app.add_option("--max-waiting-requests", opts.max_waiting_requests,
+                 "requests waiting for the runtime at once (commands, queries, health checks); beyond it 503")
+    ->capture_default_str()
+    ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  bank_service::ServiceOptions opts;
   opts.port = port;
   opts.io_threads = threads;
   opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_timeout_s * 1000));
