@@ -1085,3 +1085,23 @@ TEST_CASE_METHOD(ServiceFixture, "stop() closes idle connections at once and the
   cmd.data = {{"owner", "Ada"}};
   CHECK(service->runtime().execute(cmd).accepted());
 }
+
+TEST_CASE("G7 destroying the service while a query waits for a far position ends cleanly once it is answered") {
+  TempDir dir;
+  ServiceOptions o;
+  o.runtime.store = annals::sqlite_store({dir.file("bank.db")});
+  o.shutdown_grace = 200ms;
+  // The runtime waits for calls in flight only up to command_timeout + 1 s when it is destroyed.
+  o.runtime.command_timeout = 500ms;
+  auto svc = std::make_unique<Service>(o);
+  svc->start();
+  // Given a query waiting for a position nobody writes, for longer than the runtime would wait for it
+  Connection q(svc->port());
+  q.send_raw("GET /queries/balances/total?min_position=1000000000000&timeout_ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(wait_until([&] { return svc->waiting_requests() == 1; }));
+  // when the service is stopped and destroyed, then it is not torn down under the waiting query
+  svc->stop();
+  CHECK(svc->waiting_requests() == 1);  // stop() gave up on it after the grace: it holds no thread
+  svc.reset();  // returns once the query has its answer (crashed in the runtime's shutdown before)
+  CHECK(q.closed_by_server(5s));
+}

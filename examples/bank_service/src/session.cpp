@@ -269,7 +269,7 @@ private:
   /// once, when its answer is there.
   bool enter_waiting() {
     if (svc_.waiting_requests.fetch_add(1) < svc_.options.max_waiting_requests) return true;
-    --svc_.waiting_requests;
+    svc_.leave_waiting();
     Reply r = error_reply(503, annals::errc::overloaded,
                           "too many requests waiting for the runtime (max_waiting_requests = "
                             + std::to_string(svc_.options.max_waiting_requests)
@@ -278,7 +278,7 @@ private:
     send(std::move(r));
     return false;
   }
-  void leave_waiting() { --svc_.waiting_requests; }
+  void leave_waiting() { svc_.leave_waiting(); }
 
   /// Sends `reply` from any thread: on the connection's strand.
   void post_send(Reply reply) {
