@@ -48,6 +48,46 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
   return std::move(*out);
 }
 
+void Runtime::query_async(const std::string& projection, const std::string& name, json::object args,
+                          std::int64_t min_position, std::optional<std::chrono::milliseconds> timeout,
+                          std::function<void(Expected<json::value>)> done) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto target = impl_->projection(projection);
+  if (!target) return done(Error{errc::unknown_projection, "no projection '" + projection + "'"});
+  const QueryInstruments* metrics = impl_->query_metrics(projection, name);
+  const auto limit = timeout.value_or(impl_->options.projections.query_timeout);
+  auto ticket = impl_->calls.enter();
+  if (!ticket) return done(shutting_down_error());
+  // In flight until `done` ran, so that shutdown waits for it like for a blocking query.
+  auto flight = std::make_shared<CallsInFlight::Ticket>(std::move(*ticket));
+  auto finish = [flight, metrics, t0, done = std::move(done), log = impl_->log](Expected<json::value> out) {
+    metrics->record(out.has_value(), seconds_since(t0));
+    // An exception must not escape into the actor that runs the callback.
+    try {
+      done(std::move(out));
+    } catch (const std::exception& e) {
+      log->log(LogLevel::error, "callback.failed", std::string("a query_async callback threw: ") + e.what());
+    } catch (...) {
+      log->log(LogLevel::error, "callback.failed", "a query_async callback threw");
+    }
+    flight->release();
+  };
+  QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
+  // A short-lived actor holds the request: it waits for the reply without a
+  // thread and ends after it. The margin as in query(): the projection's own
+  // timeout error (with positions) wins over a generic one.
+  caf::actor_system& sys = *impl_->sys;
+  sys.spawn([&sys, target, q = std::move(q), limit, finish = std::move(finish)](caf::event_based_actor* self) mutable {
+    self->request(target, limit + std::chrono::milliseconds(500), query_atom::value, std::move(q))
+      .then(
+        [finish](QueryReply& r) {
+          if (r.error) finish(std::move(*r.error));
+          else finish(std::move(r.value));
+        },
+        [&sys, finish](caf::error& err) { finish(actors::delivery_error(sys, err)); });
+  });
+}
+
 Expected<ProjectionStatus> Runtime::projection_status(const std::string& projection) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};

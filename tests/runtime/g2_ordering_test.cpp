@@ -232,6 +232,10 @@ SCENARIO_METHOD(RuntimeFixture, "G2 aggressive passivation under load: one live 
           CHECK(amount > last);
           last = amount;
         }
+      }
+    }
+  }
+}
 
 namespace {
 

@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 using namespace annals;
@@ -309,4 +311,71 @@ TEST_CASE_METHOD(RuntimeFixture, "G6 bad queries get clear errors") {
   auto ok = rt->query("balances", "balance", {{"id", "acc-1"}});
   REQUIRE(ok);
   CHECK(ok->at("owner") == "Ada");
+}
+
+TEST_CASE_METHOD(RuntimeFixture, "G6 query_async waits for min_position without a thread and answers every query once") {
+  auto rt = bank_runtime();
+  rt->register_projection(bank::balances_projection());
+  auto opened = rt->execute(open_account("acc-1", "Ada"));
+  REQUIRE(opened.accepted());
+
+  struct Answers {
+    std::mutex mtx;
+    std::vector<Expected<json::value>> far, near;
+    std::set<std::thread::id> threads;
+  };
+  auto answers = std::make_shared<Answers>();
+  const auto caller = std::this_thread::get_id();
+  // Given far more queries waiting for a position nobody writes than the runtime has threads
+  constexpr int kFar = 200;
+  for (int i = 0; i < kFar; ++i)
+    rt->query_async("balances", "total", {}, 1'000'000'000'000, std::chrono::milliseconds(3000),
+                    [answers](Expected<json::value> r) {
+                      std::lock_guard<std::mutex> lock(answers->mtx);
+                      answers->threads.insert(std::this_thread::get_id());
+                      answers->far.push_back(std::move(r));
+                    });
+  // when a query for a position already written comes after them
+  rt->query_async("balances", "balance", {{"id", "acc-1"}}, opened.position, std::nullopt,
+                  [answers](Expected<json::value> r) {
+                    std::lock_guard<std::mutex> lock(answers->mtx);
+                    answers->threads.insert(std::this_thread::get_id());
+                    answers->near.push_back(std::move(r));
+                  });
+  // then it is answered while all of them still wait
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> lock(answers->mtx);
+    return answers->near.size() == 1;
+  }));
+  {
+    std::lock_guard<std::mutex> lock(answers->mtx);
+    CHECK(answers->far.empty());
+    REQUIRE(answers->near[0]);
+    CHECK(answers->near[0]->at("owner") == "Ada");
+  }
+  // and a blocking query is answered meanwhile too
+  CHECK(rt->query("balances", "total"));
+  // and each far one gets its own timeout, once, never on the caller's thread
+  REQUIRE(eventually([&] {
+    std::lock_guard<std::mutex> lock(answers->mtx);
+    return answers->far.size() == kFar;
+  }));
+  std::lock_guard<std::mutex> lock(answers->mtx);
+  for (const auto& r : answers->far) {
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == errc::timeout);
+  }
+  CHECK(answers->threads.count(caller) == 0);
+}
+
+TEST_CASE_METHOD(RuntimeFixture, "G6 query_async reports an unknown projection or query clearly") {
+  auto rt = bank_runtime();
+  rt->register_projection(bank::balances_projection());
+  std::promise<Expected<json::value>> unknown_projection, unknown_query;
+  rt->query_async("nope", "total", {}, 0, std::nullopt,
+                  [&](Expected<json::value> r) { unknown_projection.set_value(std::move(r)); });
+  rt->query_async("balances", "nope", {}, 0, std::nullopt,
+                  [&](Expected<json::value> r) { unknown_query.set_value(std::move(r)); });
+  CHECK(unknown_projection.get_future().get().error().code == errc::unknown_projection);
+  CHECK(unknown_query.get_future().get().error().code == errc::unknown_query);
 }

@@ -3,6 +3,7 @@
 // client. Every bad input is checked to leave the store unchanged.
 
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
 #include <bank_service/http_mapping.hpp>
@@ -22,6 +23,7 @@
 
 using namespace bank_service;
 using annals::test::TempDir;
+using annals::test::wait_until;
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -116,6 +118,13 @@ public:
       if (ec == beast::error::timeout) return false;
       if (ec) return true;  // eof or reset
     }
+  }
+
+  /// Bytes the server has sent that were not read yet (0: no answer so far).
+  std::size_t bytes_waiting() {
+    beast::error_code ec;
+    const auto n = stream_.socket().available(ec);
+    return ec ? 0 : n + buffer_.size();
   }
 
 private:
@@ -378,7 +387,7 @@ TEST_CASE_METHOD(ServiceFixture, "bad input gets a 4xx answer, changes nothing, 
   CHECK(balance_in(q.json()) == 100);
 }
 
-TEST_CASE_METHOD(ServiceFixture, "a body over the limit is 413, answered before the body is read") {
+TEST_CASE_METHOD(ServiceFixture, "G7 a body over the limit is 413, answered before the body is read") {
   auto o = options();
   o.body_limit = 64 * 1024;
   start(std::move(o));
@@ -428,7 +437,7 @@ TEST_CASE_METHOD(ServiceFixture, "command data over the runtime's limit is 413 f
   CHECK(stored_events() == before);
 }
 
-TEST_CASE_METHOD(ServiceFixture, "a huge header or a garbled request is refused and the service survives") {
+TEST_CASE_METHOD(ServiceFixture, "G7 a request head over the limit is 431, a garbled request 400, and the service survives") {
   start();
   open("acc-1", 100);
   const auto before = stored_events();
@@ -436,7 +445,8 @@ TEST_CASE_METHOD(ServiceFixture, "a huge header or a garbled request is refused 
     Connection c(port(), 10s);
     c.send_raw("GET /health HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(64 * 1024, 'a') + "\r\n\r\n");
     auto r = c.read_response();
-    CHECK((r.status == 431 || r.status == 400));
+    CHECK(r.status == 431);
+    CHECK(r.code() == "header_too_large");
     CHECK(c.closed_by_server(5s));
   }
   {
@@ -617,9 +627,62 @@ TEST_CASE_METHOD(ServiceFixture, "with an auth config: bearer tokens, principals
     REQUIRE(q.status == 200);
     CHECK(balance_in(q.json()) == 90);
   }
-  SECTION("health and metrics need no token") {
-    CHECK(get("/health").status == 200);
-    CHECK(get("/metrics").status == 200);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "G7 with an auth config, /health's details and /metrics need a token granting observe") {
+  auto o = options();
+  o.auth = parse_auth_config(R"({"tokens": {
+    "observer-token": {"principal": "ops", "observe": true},
+    "clerk-token":    {"principal": "bob", "commands": ["account:*"], "queries": ["*"]}
+  }})", "test config");
+  o.runtime.projections.initial_backoff = 30s;
+  o.runtime.projections.max_backoff = 30s;
+  start(std::move(o));
+  const std::vector<std::pair<std::string, std::string>> ops{{"Authorization", "Bearer observer-token"}};
+  const std::vector<std::pair<std::string, std::string>> bob{{"Authorization", "Bearer clerk-token"}};
+  const json::value bare_ok = json::object{{"status", "ok"}};
+
+  SECTION("without a token, or with one that does not grant observe, /health is a bare liveness answer") {
+    auto anonymous = get("/health");
+    CHECK(anonymous.status == 200);
+    CHECK(anonymous.json() == bare_ok);
+    auto clerk = get("/health", bob);
+    CHECK(clerk.status == 200);
+    CHECK(clerk.json() == bare_ok);
+  }
+  SECTION("an unknown token is 401 on /health too") {
+    auto r = get("/health", {{"Authorization", "Bearer guess"}});
+    CHECK(r.status == 401);
+    CHECK(r.code() == "unauthorized");
+  }
+  SECTION("a token granting observe sees the details") {
+    auto r = get("/health", ops);
+    CHECK(r.status == 200);
+    CHECK(r.json().at("store").as_string() == "reachable");
+    CHECK(r.json().at("projections").as_array().size() == 2);
+  }
+  SECTION("/metrics: 401 without a token, 403 without observe, 200 with it") {
+    auto none = get("/metrics");
+    CHECK(none.status == 401);
+    CHECK(none.code() == "unauthorized");
+    auto clerk = get("/metrics", bob);
+    CHECK(clerk.status == 403);
+    CHECK(clerk.code() == "forbidden");
+    CHECK(std::string(clerk.json().at("error").at("message").as_string()).find("\"observe\": true")
+          != std::string::npos);
+    CHECK(none.body.find("annals_") == std::string::npos);
+    auto observer = get("/metrics", ops);
+    CHECK(observer.status == 200);
+    CHECK(observer.body.find("annals_commands_total") != std::string::npos);
+  }
+  SECTION("degraded: the bare answer is 503 with the status only, the details stay with observe") {
+    annals::FaultInjector(service->runtime()).crash_projection("balances");
+    REQUIRE(wait_until([&] { return get("/health").status == 503; }));
+    auto anonymous = get("/health");
+    CHECK(anonymous.json() == json::value(json::object{{"status", "degraded"}}));
+    auto observer = get("/health", ops);
+    CHECK(observer.status == 503);
+    CHECK(observer.json().at("projections").as_array().size() == 2);
   }
 }
 
@@ -671,7 +734,7 @@ TEST_CASE("auth config files: good ones parse, bad ones say what is wrong") {
              "auth.json: tokens.\"t\".queries[0]: pattern \"balances\" must be \"*\" or \"<projection>:<query>\" "
              "(\"*\" matches anything, e.g. \"account:*\")");
   fails_with(R"({"tokens": {"t": {"principal": "a", "comands": []}}})",
-             "auth.json: tokens.\"t\": unknown field \"comands\" (expected \"principal\", \"commands\", \"queries\")");
+             "auth.json: tokens.\"t\": unknown field \"comands\" (expected \"principal\", \"commands\", \"queries\", \"observe\")");
   fails_with(R"({"tokens": {"t 1": {"principal": "a"}}})",
              "auth.json: tokens.\"t 1\": a token must not contain spaces or control characters");
   fails_with(R"({"tokens": {"t1": {"principal": "a", "commands": ["*"]}, "t2": {"principal": "a"}}})",
@@ -780,26 +843,148 @@ TEST_CASE_METHOD(ServiceFixture, "keep-alive, HTTP/1.0 and Expect: 100-continue"
   CHECK(stored_events() == 3);
 }
 
-TEST_CASE_METHOD(ServiceFixture, "over the connection or query limits the answer is 503 overloaded") {
+TEST_CASE_METHOD(ServiceFixture,
+                 "G7 over max_connections a new connection is answered 503 with Retry-After and closed, "
+                 "and served again once others close") {
   auto o = options();
   o.max_connections = 2;
-  o.max_pending_queries = 0;
   start(std::move(o));
-  Connection a(port()), b(port());
-  CHECK(a.request(http::verb::get, "/health").status == 503);  // a health check is a pool job too
-  {
-    Connection c(port(), 10s);
-    auto r = c.read_response();  // answered without a request
+  // Given two open connections (each answered once, so both are registered)
+  auto a = std::make_unique<Connection>(port());
+  Connection b(port());
+  REQUIRE(a->request(http::verb::get, "/health").status == 200);
+  REQUIRE(b.request(http::verb::get, "/health").status == 200);
+
+  // when more connect at once, then each gets 503 without sending anything, and is closed
+  std::vector<std::unique_ptr<Connection>> extra;
+  for (int i = 0; i < 8; ++i) extra.push_back(std::make_unique<Connection>(port(), 10s));
+  for (auto& c : extra) {
+    auto r = c->read_response();
     CHECK(r.status == 503);
     CHECK(r.code() == "overloaded");
     CHECK(r.header(http::field::retry_after) == "1");
-    CHECK(c.closed_by_server(5s));
+    const std::string message(r.json().at("error").at("message").as_string());
+    CHECK(message.find("max_connections = 2") != std::string::npos);
+    CHECK(message.find("--max-connections") != std::string::npos);
+    CHECK(c->closed_by_server(5s));
   }
-  auto q = b.request(http::verb::get, "/queries/balances/total");
-  CHECK(q.status == 503);
-  CHECK(q.code() == "overloaded");
+  extra.clear();
+  // the open ones are still served
   CHECK(b.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
-  CHECK(b.request(http::verb::get, "/metrics").status == 200);
+
+  // when one of them closes, then a new connection is served again
+  a.reset();
+  CHECK(wait_until([&] {
+    try {
+      return Connection(port(), 10s).request(http::verb::get, "/health").status == 200;
+    } catch (const std::exception&) {
+      return false;  // closed by the server after its 503
+    }
+  }));
+}
+
+TEST_CASE_METHOD(ServiceFixture,
+                 "G7 over max_waiting_requests a request is answered 503 naming the limit, "
+                 "and served again once the waiting ones are answered") {
+  auto o = options();
+  o.max_waiting_requests = 2;
+  start(std::move(o));
+  open("acc-1", 100);
+  // Given two queries that wait for a position nobody writes (for 3 s)
+  const std::string far = "GET /queries/balances/total?min_position=1000000000000&timeout_ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n";
+  Connection q1(port()), q2(port());
+  q1.send_raw(far);
+  q2.send_raw(far);
+  REQUIRE(wait_until([&] { return service->waiting_requests() == 2; }));
+  const auto before = stored_events();
+
+  // when a command, a query and a health check come, then each is refused at once with the limit named
+  for (auto r : {post(command_json("acc-1", "deposit", {{"amount", 1}})), get("/queries/balances/total"),
+                 get("/health")}) {
+    CHECK(r.status == 503);
+    CHECK(r.code() == "overloaded");
+    CHECK(r.header(http::field::retry_after) == "1");
+    const std::string message(r.json().at("error").at("message").as_string());
+    CHECK(message.find("max_waiting_requests = 2") != std::string::npos);
+    CHECK(message.find("--max-waiting-requests") != std::string::npos);
+  }
+  CHECK(stored_events() == before);
+  // /metrics waits for nothing: still answered
+  CHECK(get("/metrics").status == 200);
+
+  // when the waiting queries time out, then requests are served again
+  CHECK(q1.read_response().status == 504);
+  CHECK(q2.read_response().status == 504);
+  REQUIRE(wait_until([&] { return service->waiting_requests() == 0; }));
+  CHECK(post(command_json("acc-1", "deposit", {{"amount", 1}})).status == 200);
+  CHECK(get("/health").status == 200);
+}
+
+TEST_CASE_METHOD(ServiceFixture,
+                 "G6 queries waiting for an unreachable min_position hold no thread: a command and /health "
+                 "are answered meanwhile") {
+  auto o = options();
+  o.io_threads = 2;
+  o.health_threads = 2;
+  start(std::move(o));
+  open("acc-1", 100);
+  // Given more queries waiting for position 10^12 than the service has threads
+  const std::size_t waiting = service->options().io_threads + service->options().health_threads + 1;
+  std::vector<std::unique_ptr<Connection>> queries;
+  for (std::size_t i = 0; i < waiting; ++i) {
+    queries.push_back(std::make_unique<Connection>(port()));
+    queries.back()->send_raw(
+      "GET /queries/balances/total?min_position=1000000000000&timeout_ms=6000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  REQUIRE(wait_until([&] { return service->waiting_requests() == waiting; }));
+
+  // when a command and a health check are sent, then both are answered while every query still waits
+  CHECK(post(command_json("acc-1", "deposit", {{"amount", 5}})).status == 200);
+  CHECK(get("/health").status == 200);
+  for (auto& q : queries) CHECK(q->bytes_waiting() == 0);
+
+  // and each query gets its timeout in the end, with the position it waited for
+  for (auto& q : queries) {
+    auto r = q->read_response();
+    CHECK(r.status == 504);
+    CHECK(r.code() == "timeout");
+    CHECK(std::string(r.json().at("error").at("message").as_string()).find("1000000000000") != std::string::npos);
+  }
+  CHECK(wait_until([&] { return service->waiting_requests() == 0; }));
+}
+
+TEST_CASE_METHOD(ServiceFixture, "G7 a client that trickles its request head is dropped after the idle timeout "
+                                 "without holding a thread") {
+  auto o = options();
+  o.io_threads = 1;  // the one thread must stay free for others
+  o.idle_timeout = 1s;
+  start(std::move(o));
+  // Given a client that sends its head one byte every 50 ms and never ends it
+  std::atomic<bool> dropped{false};
+  std::atomic<std::size_t> sent{0};
+  std::thread slow([&] {
+    try {
+      Connection c(port(), 10s);
+      c.send_raw("GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+      const auto give_up = std::chrono::steady_clock::now() + 30s;
+      while (std::chrono::steady_clock::now() < give_up) {
+        c.send_raw("a");  // throws once the server has closed the connection
+        ++sent;
+        std::this_thread::sleep_for(50ms);  // the scenario: a slow-loris client, not a synchronisation
+      }
+    } catch (const std::exception&) {
+      dropped = true;
+    }
+  });
+  REQUIRE(wait_until([&] { return sent > 0; }));
+  // when others ask meanwhile, then they are served by the one io thread
+  CHECK(get("/health").status == 200);
+  CHECK(post(command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
+  // and the trickling client is dropped (its head never got near the 8 KiB limit)
+  CHECK(wait_until([&] { return dropped.load(); }, 20s));
+  slow.join();
+  CHECK(sent < service->options().header_limit);
+  CHECK(get("/health").status == 200);
 }
 
 TEST_CASE("a port in use is a clear start-up error") {
@@ -862,7 +1047,7 @@ TEST_CASE_METHOD(ServiceFixture, "20 concurrent clients, 25 deposits each: all a
   CHECK(total.json().at("result").at("total").as_int64() == kDeposits * (kClients * (kClients + 1) / 2));
 }
 
-TEST_CASE_METHOD(ServiceFixture, "idle and slow connections are closed after the idle timeout while others are served") {
+TEST_CASE_METHOD(ServiceFixture, "G7 idle and stalled connections are closed after the idle timeout while others are served") {
   auto o = options();
   o.idle_timeout = 1s;
   start(std::move(o));
@@ -900,4 +1085,24 @@ TEST_CASE_METHOD(ServiceFixture, "stop() closes idle connections at once and the
   cmd.command = "open";
   cmd.data = {{"owner", "Ada"}};
   CHECK(service->runtime().execute(cmd).accepted());
+}
+
+TEST_CASE("G7 destroying the service while a query waits for a far position ends cleanly once it is answered") {
+  TempDir dir;
+  ServiceOptions o;
+  o.runtime.store = annals::sqlite_store({dir.file("bank.db")});
+  o.shutdown_grace = 200ms;
+  // The runtime waits for calls in flight only up to command_timeout + 1 s when it is destroyed.
+  o.runtime.command_timeout = 500ms;
+  auto svc = std::make_unique<Service>(o);
+  svc->start();
+  // Given a query waiting for a position nobody writes, for longer than the runtime would wait for it
+  Connection q(svc->port());
+  q.send_raw("GET /queries/balances/total?min_position=1000000000000&timeout_ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(wait_until([&] { return svc->waiting_requests() == 1; }));
+  // when the service is stopped and destroyed, then it is not torn down under the waiting query
+  svc->stop();
+  CHECK(svc->waiting_requests() == 1);  // stop() gave up on it after the grace: it holds no thread
+  svc.reset();  // returns once the query has its answer (crashed in the runtime's shutdown before)
+  CHECK(q.closed_by_server(5s));
 }

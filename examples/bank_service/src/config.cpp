@@ -139,8 +139,12 @@ AuthConfig parse_auth_config(std::string_view json_text, const std::string& sour
         g.commands = r.patterns(f.value(), at, "aggregate", "command");
       } else if (field == "queries") {
         g.queries = r.patterns(f.value(), at, "projection", "query");
+      } else if (field == "observe") {
+        if (!f.value().is_bool()) r.fail(at, std::string("expected true or false, got ") + annals::json_kind(f.value()));
+        g.observe = f.value().as_bool();
       } else {
-        r.fail(where, "unknown field " + quoted(field) + " (expected \"principal\", \"commands\", \"queries\")");
+        r.fail(where, "unknown field " + quoted(field)
+                        + " (expected \"principal\", \"commands\", \"queries\", \"observe\")");
       }
     }
     if (!have_principal) r.fail(where, "missing field \"principal\"");

@@ -1,6 +1,7 @@
 // bank_service: the bank example over HTTP (docs/http-service.md).
 //   bank_service --port 8080 --store bank.db [--config auth.json] [--threads 2]
 //                [--durability normal|full] [--snapshot-every 100] [--projection-snapshot-every 0]
+//                [--max-connections 1024] [--max-waiting-requests 256] [--max-active-aggregates 100000]
 // Exit codes: 0 after SIGINT/SIGTERM, 1 the store or the port cannot be
 // used, 2 bad command line or config file.
 
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   std::string config;
   std::size_t threads = 2;
   double idle_timeout_s = 30;
+  bank_service::ServiceOptions opts;
   app.add_option("--port", port, "TCP port on 127.0.0.1 (0: any free port)")->capture_default_str();
   auto* store_opt = app.add_option("--store", store, "SQLite file of the event store")->capture_default_str();
   app.add_flag("--memory", memory, "keep events in memory only (lost at exit)")->excludes(store_opt);
@@ -44,13 +46,24 @@ int main(int argc, char** argv) {
                  "read-model snapshot every N events (0: none)")
     ->capture_default_str()
     ->check(CLI::Range(0, 1000000));
+  app.add_option("--max-connections", opts.max_connections,
+                 "open connections; beyond it a new one is answered 503 and closed")
+    ->capture_default_str()
+    ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  app.add_option("--max-active-aggregates", opts.runtime.max_active_aggregates,
+                 "live accounts in memory; beyond it the least recently used idle ones are passivated (0: no bound)")
+    ->capture_default_str()
+    ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
+  app.add_option("--max-waiting-requests", opts.max_waiting_requests,
+                 "requests waiting for the runtime at once (commands, queries, health checks); beyond it 503")
+    ->capture_default_str()
+    ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  bank_service::ServiceOptions opts;
   opts.port = port;
   opts.io_threads = threads;
   opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_timeout_s * 1000));

@@ -114,6 +114,7 @@ std::string Service::url() const {
   return "http://" + impl_->options.address + ":" + std::to_string(impl_->bound_port);
 }
 const ServiceOptions& Service::options() const { return impl_->options; }
+std::size_t Service::waiting_requests() const { return impl_->waiting_requests.load(); }
 annals::Runtime& Service::runtime() { return *impl_->runtime; }
 
 } // namespace bank_service

@@ -37,7 +37,9 @@ struct Service::Impl {
   std::condition_variable sessions_cv;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::atomic<bool> stopping{false};
-  std::atomic<std::size_t> pending_queries{0};
+  std::atomic<std::size_t> waiting_requests{0};
+  std::mutex waiting_mtx;
+  std::condition_variable waiting_cv;
 
   net::io_context ioc;
   /// Keeps the io threads running while there is momentarily nothing to do
@@ -55,7 +57,7 @@ struct Service::Impl {
 
   explicit Impl(ServiceOptions o)
     : options(std::move(o)),
-      pool(std::max<std::size_t>(1, options.query_threads)),
+      pool(std::max<std::size_t>(1, options.health_threads)),
       acceptor(net::make_strand(ioc)),
       accept_backoff(acceptor.get_executor()) {
     if (!options.runtime.store) options.runtime.store = annals::sqlite_store({"bank.db"});
@@ -69,9 +71,26 @@ struct Service::Impl {
 
   ~Impl() {
     stop();
+    // A query waiting for its min_position holds no thread, so stop() does
+    // not wait for it; the runtime must not be destroyed under it (its
+    // projection is answering it), so wait for its answer (its deadline is
+    // at most max_query_timeout away).
+    {
+      std::unique_lock<std::mutex> lock(waiting_mtx);
+      waiting_cv.wait_for(lock, options.max_query_timeout + options.runtime.command_timeout,
+                          [this] { return waiting_requests.load() == 0; });
+    }
     // Before the io_context goes: commands still in flight are answered
     // now, and their callbacks post to it.
     runtime.reset();
+  }
+
+  /// A request that waited for the runtime has its answer.
+  void leave_waiting() {
+    if (--waiting_requests == 0) {
+      std::lock_guard<std::mutex> lock(waiting_mtx);
+      waiting_cv.notify_all();
+    }
   }
 
   void start();

@@ -89,7 +89,10 @@ public:
     net::dispatch(stream_.get_executor(), [self = shared_from_this(), overloaded] {
       if (overloaded) {
         self->busy_ = true;
-        Reply r = error_reply(503, annals::errc::overloaded, "too many open connections; retry later");
+        Reply r = error_reply(503, annals::errc::overloaded,
+                              "too many open connections (max_connections = "
+                                + std::to_string(self->svc_.options.max_connections)
+                                + "; raise it with --max-connections); retry later");
         r.headers.emplace_back(http::field::retry_after, "1");
         self->send(std::move(r), true);
       } else {
@@ -211,7 +214,7 @@ private:
     } else if (segments.size() == 3 && segments[0] == "queries" && !segments[1].empty() && !segments[2].empty()) {
       if (only(http::verb::get)) get_query(segments[1], segments[2], raw_query);
     } else if (segments.size() == 1 && segments[0] == "metrics") {
-      if (only(http::verb::get)) send(Reply{200, svc_.runtime->metrics_text(), kMetricsType, {}});
+      if (only(http::verb::get)) get_metrics();
     } else if (segments.size() == 1 && segments[0] == "health") {
       if (only(http::verb::get)) get_health();
     } else {
@@ -250,25 +253,43 @@ private:
       return send(json_reply(http_status_for(r), r.to_json()));
     }
     if (svc_.options.auth) cmd->metadata.principal = grant->principal;
+    if (!enter_waiting()) return;
     svc_.runtime->execute_async(std::move(*cmd), [self = shared_from_this()](annals::CommandResult r) {
       // On a runtime thread (or this one, for early rejections): hand over to the strand.
-      net::post(self->stream_.get_executor(), [self, r = std::move(r)] {
-        Reply reply = json_reply(http_status_for(r), r.to_json());
-        if (reply.status == 503) reply.headers.emplace_back(http::field::retry_after, "1");
-        self->send(std::move(reply));
-      });
+      self->leave_waiting();
+      Reply reply = json_reply(http_status_for(r), r.to_json());
+      if (reply.status == 503) reply.headers.emplace_back(http::field::retry_after, "1");
+      self->post_send(std::move(reply));
     });
   }
 
-  /// Runs `work` on the query pool and sends what it returns; 503 when too
-  /// many are waiting already.
+  /// Counts a request that waits for the runtime (a command, a query, a
+  /// health check); over max_waiting_requests it sends 503 overloaded
+  /// instead and returns false. Each admitted request calls leave_waiting()
+  /// once, when its answer is there.
+  bool enter_waiting() {
+    if (svc_.waiting_requests.fetch_add(1) < svc_.options.max_waiting_requests) return true;
+    svc_.leave_waiting();
+    Reply r = error_reply(503, annals::errc::overloaded,
+                          "too many requests waiting for the runtime (max_waiting_requests = "
+                            + std::to_string(svc_.options.max_waiting_requests)
+                            + "; raise it with --max-waiting-requests); retry later");
+    r.headers.emplace_back(http::field::retry_after, "1");
+    send(std::move(r));
+    return false;
+  }
+  void leave_waiting() { svc_.leave_waiting(); }
+
+  /// Sends `reply` from any thread: on the connection's strand.
+  void post_send(Reply reply) {
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), reply = std::move(reply)]() mutable { self->send(std::move(reply)); });
+  }
+
+  /// Runs `work` (it blocks: it reads the store) on the service's small
+  /// pool and sends what it returns. Admitted by enter_waiting() first.
   void on_pool(std::function<Reply()> work) {
-    if (svc_.pending_queries.fetch_add(1) >= svc_.options.max_pending_queries) {
-      --svc_.pending_queries;
-      Reply r = error_reply(503, annals::errc::overloaded, "too many queries in progress; retry later");
-      r.headers.emplace_back(http::field::retry_after, "1");
-      return send(std::move(r));
-    }
+    if (!enter_waiting()) return;
     net::post(svc_.pool, [self = shared_from_this(), work = std::move(work)] {
       Reply reply;
       try {
@@ -278,8 +299,8 @@ private:
       } catch (const std::exception& e) {
         reply = error_reply(500, annals::errc::internal_error, std::string("internal error: ") + e.what());
       }
-      --self->svc_.pending_queries;
-      net::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable { self->send(std::move(reply)); });
+      self->leave_waiting();
+      self->post_send(std::move(reply));
     });
   }
 
@@ -293,22 +314,55 @@ private:
     if (!parsed) return send(error_reply(400, parsed.error().code, parsed.error().message));
     const auto timeout = std::min(parsed->timeout.value_or(svc_.runtime->options().projections.query_timeout),
                                   svc_.options.max_query_timeout);
-    annals::Runtime* rt = svc_.runtime.get();
-    on_pool([rt, projection, query, args = std::move(parsed->args), min = parsed->min_position, timeout]() mutable {
-      auto r = rt->query(projection, query, std::move(args), min, timeout);
-      if (!r) {
-        Reply reply = error_reply(http_status_for(r.error().code, true), r.error().code, r.error().message);
-        if (reply.status == 422) reply.status = 500;  // queries have no domain rejections
-        if (reply.status == 503) reply.headers.emplace_back(http::field::retry_after, "1");
-        return reply;
-      }
-      return json_reply(200, json::object{{"projection", projection}, {"query", query}, {"result", std::move(*r)}});
-    });
+    if (!enter_waiting()) return;
+    // No thread waits for the answer (a far min_position costs only memory):
+    // the runtime calls back when the projection answers or the time is up.
+    svc_.runtime->query_async(
+      projection, query, std::move(parsed->args), parsed->min_position, timeout,
+      [self = shared_from_this(), projection, query](annals::Expected<json::value> r) {
+        self->leave_waiting();
+        if (!r) {
+          Reply reply = error_reply(http_status_for(r.error().code, true), r.error().code, r.error().message);
+          if (reply.status == 422) reply.status = 500;  // queries have no domain rejections
+          if (reply.status == 503) reply.headers.emplace_back(http::field::retry_after, "1");
+          return self->post_send(std::move(reply));
+        }
+        self->post_send(
+          json_reply(200, json::object{{"projection", projection}, {"query", query}, {"result", std::move(*r)}}));
+      });
   }
 
+  /// With an auth config, /metrics needs a token that grants "observe"
+  /// (401 without a known token, 403 without the grant).
+  void get_metrics() {
+    if (svc_.options.auth) {
+      const TokenGrant* grant = authenticate();
+      if (!grant) return;
+      if (!grant->observe)
+        return send(error_reply(403, annals::errc::forbidden,
+                                "principal '" + grant->principal
+                                  + "' may not read /metrics: its token needs \"observe\": true in the config"));
+    }
+    send(Reply{200, svc_.runtime->metrics_text(), kMetricsType, {}});
+  }
+
+  /// With an auth config, the details (error texts, paths, positions) need
+  /// a token that grants "observe"; without a token, or with one that does
+  /// not grant it, the answer is the bare liveness {"status"} with its code
+  /// (an unknown token is 401, as anywhere).
   void get_health() {
+    bool details = true;
+    if (svc_.options.auth) {
+      if (!bearer_token(parser_->get())) {
+        details = false;
+      } else {
+        const TokenGrant* grant = authenticate();
+        if (!grant) return;
+        details = grant->observe;
+      }
+    }
     annals::Runtime* rt = svc_.runtime.get();
-    on_pool([rt] {
+    on_pool([rt, details] {
       json::object body;
       body["status"] = "ok";
       bool healthy = true;
@@ -348,6 +402,7 @@ private:
       }
       body["projections"] = std::move(projections);
       if (!healthy) body["status"] = "degraded";
+      if (!details) body = json::object{{"status", body["status"]}};
       return json_reply(healthy ? 200 : 503, body);
     });
   }

@@ -92,6 +92,16 @@ public:
                               std::int64_t min_position = 0,
                               std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+  /// The same query without blocking: `done` is called once with the
+  /// answer, on one of the runtime's threads (keep it short, do not block in
+  /// it). No thread waits meanwhile, so queries waiting for a far
+  /// min_position cost memory only. Errors found before the projection is
+  /// asked (unknown_projection, shutting_down) are passed to `done` at once,
+  /// on the caller's thread.
+  void query_async(const std::string& projection, const std::string& name, json::object args,
+                   std::int64_t min_position, std::optional<std::chrono::milliseconds> timeout,
+                   std::function<void(Expected<json::value>)> done);
+
   Expected<ProjectionStatus> projection_status(const std::string& projection);
   /// The registered aggregate types, each with its command types (for tools
   /// that check a script before running it).

@@ -4,10 +4,13 @@
 //
 //   {"tokens": {"s3cret": {"principal": "alice",
 //                          "commands": ["account:deposit", "account:open"],
-//                          "queries": ["balances:*"]}}}
+//                          "queries": ["balances:*"],
+//                          "observe": true}}}
 //
 // Patterns are "<aggregate>:<command>" / "<projection>:<query>"; "*" matches
-// any run of characters ("account:*", "*:deposit", "*").
+// any run of characters ("account:*", "*:deposit", "*"). "observe" (default
+// false) lets the token read /metrics and the details of /health (error
+// texts, store paths); without it /health says only ok or degraded.
 
 #include <annals/authorization.hpp>
 
@@ -31,6 +34,7 @@ struct TokenGrant {
   std::string principal;
   std::vector<std::string> commands;  ///< "<aggregate>:<command>" patterns
   std::vector<std::string> queries;   ///< "<projection>:<query>" patterns
+  bool observe = false;               ///< may read /metrics and /health's details
 };
 
 struct AuthConfig {

@@ -10,9 +10,10 @@
 //   ...
 //   svc.stop();             // or the destructor
 //
-// The io threads never block on the runtime: commands go through
-// Runtime::execute_async, queries and health checks run on a small thread
-// pool; answers are posted back to the connection's strand.
+// No thread waits for the runtime: commands go through
+// Runtime::execute_async, queries through Runtime::query_async, and their
+// answers are posted back to the connection's strand. Only health checks
+// (they read the store) run on a small thread pool.
 
 #include "bank_service/config.hpp"
 
@@ -33,11 +34,13 @@ struct ServiceOptions {
   std::uint16_t port = 0;
   /// Threads running the sockets (the io_context).
   std::size_t io_threads = 2;
-  /// Threads that wait for query answers and health checks.
-  std::size_t query_threads = 4;
-  /// Queries waiting for a pool thread before new ones get 503 overloaded.
-  std::size_t max_pending_queries = 256;
-  /// Open connections beyond this are answered 503 overloaded and closed.
+  /// Threads that run health checks (they read the store).
+  std::size_t health_threads = 2;
+  /// Requests waiting for the runtime at once (commands, queries, health
+  /// checks); beyond it a request is answered 503 overloaded at once.
+  std::size_t max_waiting_requests = 256;
+  /// Open connections beyond this are answered 503 overloaded (Retry-After)
+  /// and closed, without reading a request.
   std::size_t max_connections = 1024;
 
   /// A connection that sends no complete request (headers, then body) in
@@ -92,6 +95,8 @@ public:
   /// "http://127.0.0.1:8080"
   std::string url() const;
   const ServiceOptions& options() const;
+  /// Requests waiting for the runtime now (see max_waiting_requests).
+  std::size_t waiting_requests() const;
   /// The embedded runtime (for tests and tools).
   annals::Runtime& runtime();
 
