@@ -36,16 +36,16 @@ namespace {
 // A plausible history of the bank's schema, so the chain has several steps:
 // "opened" v1 {"name"} -> v2 {"owner"}; "deposited" v1 {"dollars"} -> v2
 // {"cents"} -> v3 {"amount"} (the current shape, bank::Deposited).
-annals::Upcasters& upcasters() {
-  static annals::Upcasters u = [] {
-    annals::Upcasters up;
-    up.add("account", "opened", 1, [](json::value v) {
+const annals::Upcasters& upcasters() {
+  static annals::Upcasters u;
+  static const bool registered = [] {
+    u.add("account", "opened", 1, [](json::value v) {
       auto& o = v.as_object();
       o["owner"] = o.at("name");
       o.erase("name");
       return v;
     });
-    up.add("account", "deposited", 1, [](json::value v) {
+    u.add("account", "deposited", 1, [](json::value v) {
       auto& o = v.as_object();
       const std::int64_t dollars = o.at("dollars").as_int64();
       if (dollars > std::numeric_limits<std::int64_t>::max() / 100 || dollars < std::numeric_limits<std::int64_t>::min() / 100)
@@ -54,14 +54,15 @@ annals::Upcasters& upcasters() {
       o.erase("dollars");
       return v;
     });
-    up.add("account", "deposited", 2, [](json::value v) {
+    u.add("account", "deposited", 2, [](json::value v) {
       auto& o = v.as_object();
       o["amount"] = o.at("cents");
       o.erase("cents");
       return v;
     });
-    return up;
+    return true;
   }();
+  (void)registered;
   return u;
 }
 
