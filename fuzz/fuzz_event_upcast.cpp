@@ -41,8 +41,11 @@ const annals::Upcasters& upcasters() {
   static const bool registered = [] {
     u.add("account", "opened", 1, [](json::value v) {
       auto& o = v.as_object();
-      o["owner"] = o.at("name");
+      // A copy first: inserting "owner" may move the object's storage, and
+      // with it what o.at("name") refers to.
+      json::value name = o.at("name");
       o.erase("name");
+      o["owner"] = std::move(name);
       return v;
     });
     u.add("account", "deposited", 1, [](json::value v) {
@@ -56,8 +59,9 @@ const annals::Upcasters& upcasters() {
     });
     u.add("account", "deposited", 2, [](json::value v) {
       auto& o = v.as_object();
-      o["amount"] = o.at("cents");
+      json::value cents = o.at("cents");
       o.erase("cents");
+      o["amount"] = std::move(cents);
       return v;
     });
     return true;
