@@ -5,6 +5,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
+#include <caf/spawn_options.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -446,7 +447,15 @@ ProjectorSelfActor::behavior_type projector(Self self, ProjectionTypePtr type, s
 
 ProjectorActor spawn_projector(caf::local_actor* parent, ProjectionTypePtr type, std::set<std::int64_t> parked,
                                 ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
-  return parent->spawn(projector, std::move(type), std::move(parked), std::move(deps), settings, std::move(mode));
+  // Detached: each projector runs on a thread of its own, never on the
+  // cooperative scheduler's threads that aggregates, the relays and the
+  // registry share. Projection handlers are user code that may block (a slow
+  // computation, a sleep, a synchronous call); on a shared worker that would
+  // stall every command (G5). A thread per projector is affordable because
+  // projections are few and fixed at registration (one live copy each, plus a
+  // shadow copy during a rebuild or reconciliation).
+  return parent->spawn<caf::detached>(projector, std::move(type), std::move(parked), std::move(deps), settings,
+                                      std::move(mode));
 }
 
 } // namespace annals::actors

@@ -205,3 +205,65 @@ TEST_CASE_METHOD(RuntimeFixture, "G5 a projector crashing every 25th event under
   CHECK(st->restarts == static_cast<std::int64_t>(failed_once->size()));
   CHECK(failed_once->size() >= 480 / 25 - 2);  // position 25, 50, ... up to the head (some are "opened" events)
 }
+
+SCENARIO_METHOD(RuntimeFixture, "G5 projections whose handlers block for seconds do not hold up commands") {
+  // More blocking projections than the actor scheduler has threads: if
+  // projectors shared the command path's threads, every command would wait.
+  auto o = options();
+  o.worker_threads = 2;
+  o.command_timeout = std::chrono::seconds(5);
+  auto rt = bank_runtime(o);
+  auto released = std::make_shared<std::atomic<bool>>(false);
+  auto entered = std::make_shared<std::atomic<int>>(0);
+  // Released before the runtime is destroyed, even when a check fails.
+  struct ReleaseAtEnd {
+    std::shared_ptr<std::atomic<bool>> flag;
+    ~ReleaseAtEnd() { *flag = true; }
+  } release_at_end{released};
+  auto block = [released, entered](const Event&) {
+    ++*entered;
+    // A handler that blocks its thread (a slow computation, a sleep) until
+    // the test is done: far longer than the commands may take.
+    while (!*released) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  constexpr int blocking = 6;
+  for (int p = 0; p < blocking; ++p) rt->register_projection(recorder("slow-" + std::to_string(p), block));
+
+  GIVEN("every blocking projection is stuck in its handler") {
+    REQUIRE(rt->execute(open_account("acc-0")).accepted());
+    // (At least as many as the scheduler has threads.)
+    REQUIRE(eventually([&] { return *entered >= 2; }));
+
+    WHEN("four callers send 300 commands to 20 accounts") {
+      for (int a = 1; a < 20; ++a) REQUIRE(rt->execute(open_account("acc-" + std::to_string(a))).accepted());
+      std::atomic<int> accepted{0};
+      std::vector<std::string> failures;
+      std::mutex failures_mutex;
+      std::vector<std::thread> callers;
+      for (int c = 0; c < 4; ++c)
+        callers.emplace_back([&, c] {
+          for (int i = 0; i < 75; ++i) {
+            auto r = rt->execute(deposit("acc-" + std::to_string((c * 75 + i) % 20), 1));
+            if (r.accepted()) ++accepted;
+            else {
+              std::lock_guard<std::mutex> lock(failures_mutex);
+              failures.push_back(r.error->code + ": " + r.error->message);
+              return;  // one timeout proves the point; do not wait out the rest
+            }
+          }
+        });
+      for (auto& t : callers) t.join();
+
+      THEN("every command completed within its timeout while the projections were still blocked") {
+        INFO("first failure: " << (failures.empty() ? std::string("none") : failures.front()));
+        CHECK(failures.empty());
+        CHECK(accepted == 300);
+        CHECK_FALSE(*released);
+        AND_THEN("once released, every projection catches up with everything") {
+          *released = true;
+          for (int p = 0; p < blocking; ++p) CHECK(caught_up(*rt, "slow-" + std::to_string(p)));
+        }
+      }
+    }
+  }
+}
