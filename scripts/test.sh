@@ -8,6 +8,8 @@
 #   4. fuzz       run each libFuzzer target from build-asan for a bounded time
 #                 on its seed corpus (fuzz/corpus/<target>); a crash fails
 # Quick (stage 1 only): `scripts/test.sh --quick` or ANNALS_TEST_QUICK=1.
+# ANNALS_TEST_STAGES picks the stages after 1 (default "asan fuzz"; tsan
+# is opt-in for now, see below).
 # Other arguments go to every ctest (e.g. -R G3). ANNALS_FUZZ_SECONDS sets
 # the time per fuzz target (default 45). BUILD_DIR moves ./build.
 set -euo pipefail
@@ -107,13 +109,23 @@ fuzz_stage() {
   return "$failed"
 }
 
+# The stages after "normal". tsan is not in the default yet: its run on the
+# Debian CAF (uninstrumented) has not been checked and given its
+# suppressions (tests/sanitizers/tsan.supp); run it with
+# ANNALS_TEST_STAGES="asan tsan fuzz".
+stages="${ANNALS_TEST_STAGES:-asan fuzz}"
 stage normal normal_stage
 if [ "$quick" = "1" ]; then
-  echo "annals: quick run (normal build and tests only; without --quick the sanitizer and fuzz stages run too)"
+  echo "annals: quick run (normal build and tests only; without --quick the stages '$stages' run too)"
 else
-  stage asan asan_stage
-  stage tsan tsan_stage
-  stage fuzz fuzz_stage
+  for s in $stages; do
+    case "$s" in
+      asan) stage asan asan_stage ;;
+      tsan) stage tsan tsan_stage ;;
+      fuzz) stage fuzz fuzz_stage ;;
+      *) echo "annals: unknown stage '$s' in ANNALS_TEST_STAGES (asan, tsan, fuzz)" >&2; exit 2 ;;
+    esac
+  done
 fi
 echo "=== annals test stages (minutes):"
 printf '  %s\n' "${summary[@]}"
