@@ -6,92 +6,214 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
+#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
+#include <variant>
 
 namespace annals::actors {
 
 namespace {
 
+// A request that arrived while the stream's previous actor was stopping: it
+// waits here and goes to the next actor, in arrival order.
+struct WaitingCommand {
+  caf::typed_response_promise<CommandResult> promise;
+  CommandEnvelope envelope;
+};
+struct WaitingInspection {
+  caf::typed_response_promise<Expected<AggregateInspection>> promise;
+};
+using Waiting = std::variant<WaitingCommand, WaitingInspection>;
+
+// One stream's actor, from its spawn until its down message (not until it
+// asked to passivate: while it stops, no second actor may start).
+struct Activation {
+  AggregateActor actor;
+  RegisteredAggregatePtr type;
+  std::uint64_t sent = 0;      // requests delegated to this actor
+  bool stopping = false;       // passivation granted, down message not yet seen
+  bool evicting = false;       // asked to leave as soon as it is idle
+  std::uint64_t last_used = 0; // key in by_last_use
+  std::deque<Waiting> waiting; // for the next actor of the stream
+};
+
 struct RegistryState {
   RegistryDeps deps;
   AggregateSettings settings;
-  std::map<StreamId, AggregateActor> active;
-  struct Active {
-    StreamId stream;
-    prometheus::Gauge* gauge;  // active instances of its type
-  };
-  std::map<caf::actor_addr, Active> streams;  // reverse index, for down messages
+  std::size_t max_active = 0;  // 0: no bound
+  std::map<StreamId, Activation> by_stream;
+  std::map<caf::actor_addr, StreamId> by_address;
+  std::map<std::uint64_t, StreamId> by_last_use;  // least recently used first
+  std::uint64_t clock = 0;
+  std::size_t running = 0;  // activations not stopping
   static inline const char* name = "annals.activation_registry";
 };
 
 using Self = ActivationRegistryActor::stateful_base<RegistryState>;
 
-void forget(Self* self, const caf::actor_addr& who) {
+void touch(Self* self, const StreamId& stream, Activation& a) {
   auto& st = self->state;
-  auto it = st.streams.find(who);
-  if (it == st.streams.end()) return;
-  auto a = st.active.find(it->second.stream);
-  if (a != st.active.end() && a->second.address() == who) st.active.erase(a);
-  it->second.gauge->Decrement();
-  st.streams.erase(it);
+  st.by_last_use.erase(a.last_used);
+  a.last_used = ++st.clock;
+  st.by_last_use.emplace(a.last_used, stream);
 }
 
-// The actor of `stream`, activated on first use.
-AggregateActor activate(Self* self, const RegisteredAggregate& registered, const StreamId& stream) {
+// Over the bound: ask the least recently used actors to leave once idle.
+// Busy ones finish first, so the bound is exceeded at most by the actors
+// that have work in hand.
+void evict_over_bound(Self* self) {
   auto& st = self->state;
-  auto it = st.active.find(stream);
-  if (it != st.active.end()) return it->second;
+  if (st.max_active == 0 || st.running <= st.max_active) return;
+  std::size_t asked = 0;
+  for (auto& [asked_at, stream] : st.by_last_use) {
+    (void) asked_at;
+    auto& a = st.by_stream.at(stream);
+    if (a.stopping) continue;
+    if (!a.evicting) {
+      a.evicting = true;
+      a.type->instruments.evictions->Increment();
+      self->send(a.actor, evict_atom::value);
+    }
+    if (++asked >= st.running - st.max_active) return;
+  }
+}
+
+Activation& spawn_for(Self* self, const RegisteredAggregatePtr& type, const StreamId& stream) {
+  auto& st = self->state;
   const auto& readers = st.deps.readers;
   auto reader = readers[std::hash<std::string>{}(stream.to_string()) % readers.size()];
-  auto a = spawn_aggregate(self, stream, registered.type,
-                           AggregateDeps{st.deps.journal, reader, caf::actor_cast<PassivationActor>(self),
-                                         st.deps.upcasters, registered.instruments, st.deps.log},
-                           st.settings);
-  self->monitor(a);
-  st.active.emplace(stream, a);
-  st.streams.emplace(a.address(), RegistryState::Active{stream, registered.instruments.active});
-  registered.instruments.active->Increment();
+  auto actor = spawn_aggregate(self, stream, type->type,
+                               AggregateDeps{st.deps.journal, reader, caf::actor_cast<PassivationActor>(self),
+                                             st.deps.upcasters, type->instruments, st.deps.log},
+                               st.settings);
+  self->monitor(actor);
+  auto& a = st.by_stream[stream];
+  a = Activation{};
+  a.actor = actor;
+  a.type = type;
+  st.by_address.emplace(actor.address(), stream);
+  type->instruments.active->Increment();
+  ++st.running;
+  touch(self, stream, a);
+  evict_over_bound(self);
   return a;
 }
 
+// The stream's running actor, activated on first use; nullptr while its
+// previous actor is still stopping (the request must wait).
+Activation* running_for(Self* self, const RegisteredAggregatePtr& type, const StreamId& stream) {
+  auto& st = self->state;
+  auto it = st.by_stream.find(stream);
+  if (it == st.by_stream.end()) return &spawn_for(self, type, stream);
+  if (it->second.stopping) return nullptr;
+  touch(self, stream, it->second);
+  return &it->second;
+}
+
+// The stream's actor is down: forget it; start the next one if requests wait.
+void on_down(Self* self, const caf::actor_addr& who) {
+  auto& st = self->state;
+  auto addr = st.by_address.find(who);
+  if (addr == st.by_address.end()) return;
+  const StreamId stream = addr->second;
+  st.by_address.erase(addr);
+  auto it = st.by_stream.find(stream);
+  auto& old = it->second;
+  old.type->instruments.active->Decrement();
+  if (!old.stopping) --st.running;  // it died without passivating (a crash, a failed recovery reply)
+  st.by_last_use.erase(old.last_used);
+  auto waiting = std::move(old.waiting);
+  auto type = old.type;
+  st.by_stream.erase(it);
+  if (waiting.empty()) return;
+  auto& next = spawn_for(self, type, stream);
+  for (auto& w : waiting) {
+    ++next.sent;
+    if (auto* cmd = std::get_if<WaitingCommand>(&w))
+      cmd->promise.delegate(next.actor, execute_atom::value, std::move(cmd->envelope));
+    else
+      std::get<WaitingInspection>(w).promise.delegate(next.actor, inspect_atom::value);
+  }
+}
+
 ActivationRegistryActor::behavior_type activation_registry(Self* self, RegistryDeps deps,
-                                                             AggregateSettings settings) {
+                                                             AggregateSettings settings, std::size_t max_active) {
   self->state.deps = std::move(deps);
   self->state.settings = settings;
-  self->set_down_handler([=](caf::down_msg& dm) { forget(self, dm.source); });
-  // Shutdown: stop every aggregate with us.
+  self->state.max_active = max_active;
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm.source); });
+  // Shutdown: stop every aggregate with us; waiting requests get the error.
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& kv : self->state.active) self->send_exit(kv.second, msg.reason);
-    for (auto& kv : self->state.streams) kv.second.gauge->Decrement();
-    self->state.active.clear();
-    self->state.streams.clear();
+    for (auto& [stream, a] : self->state.by_stream) {
+      (void) stream;
+      self->send_exit(a.actor, msg.reason);
+      a.type->instruments.active->Decrement();
+      for (auto& w : a.waiting) {
+        auto err = caf::make_error(caf::exit_reason::user_shutdown);
+        if (auto* cmd = std::get_if<WaitingCommand>(&w)) cmd->promise.deliver(err);
+        else std::get<WaitingInspection>(w).promise.deliver(err);
+      }
+    }
+    self->state.by_stream.clear();
+    self->state.by_address.clear();
     self->quit(msg.reason);
   });
   return {
-    [=](execute_atom, const RegisteredAggregatePtr& type, CommandEnvelope& env) {
-      auto target = activate(self, *type, env.command.stream());
-      return self->delegate(target, execute_atom::value, std::move(env));
+    [=](execute_atom, const RegisteredAggregatePtr& type,
+        CommandEnvelope& env) -> caf::typed_response_promise<CommandResult> {
+      const auto stream = env.command.stream();
+      auto rp = self->make_response_promise<CommandResult>();
+      if (auto* a = running_for(self, type, stream)) {
+        ++a->sent;
+        rp.delegate(a->actor, execute_atom::value, std::move(env));
+      } else {
+        self->state.by_stream.at(stream).waiting.push_back(WaitingCommand{rp, std::move(env)});
+      }
+      return rp;
     },
-    [=](inspect_atom, const RegisteredAggregatePtr& type, const StreamId& stream) {
-      return self->delegate(activate(self, *type, stream), inspect_atom::value);
+    [=](inspect_atom, const RegisteredAggregatePtr& type,
+        const StreamId& stream) -> caf::typed_response_promise<Expected<AggregateInspection>> {
+      auto rp = self->make_response_promise<Expected<AggregateInspection>>();
+      if (auto* a = running_for(self, type, stream)) {
+        ++a->sent;
+        rp.delegate(a->actor, inspect_atom::value);
+      } else {
+        self->state.by_stream.at(stream).waiting.push_back(WaitingInspection{rp});
+      }
+      return rp;
     },
-    [=](passivate_atom) {
-      forget(self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
+    // An idle aggregate asks to stop, saying how many requests it has
+    // received. Granted only if that is every request sent to it: then
+    // nothing is on its way there, and nothing will be, since from now on
+    // requests for its stream wait for its down message.
+    [=](passivate_atom, std::uint64_t received) {
+      auto& st = self->state;
+      auto addr = st.by_address.find(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+      if (addr == st.by_address.end()) return true;
+      auto& a = st.by_stream.at(addr->second);
+      if (a.stopping) return true;
+      if (a.sent != received) return false;
+      a.stopping = true;
+      --st.running;
+      st.by_last_use.erase(a.last_used);
       return true;
     },
-    [=](count_atom) { return self->state.active.size(); },
+    [=](count_atom) { return self->state.by_stream.size(); },
   };
 }
 
 } // namespace
 
 ActivationRegistryActor spawn_activation_registry(caf::actor_system& sys, RegistryDeps deps,
-                                                    AggregateSettings settings) {
-  return sys.spawn(activation_registry, std::move(deps), settings);
+                                                    AggregateSettings settings, std::size_t max_active) {
+  return sys.spawn(activation_registry, std::move(deps), settings, max_active);
 }
 
 } // namespace annals::actors

@@ -44,6 +44,9 @@ struct AggregateState {
   std::vector<InspectionPromise> inspections;  // asked while recovering
   bool busy = false;       // the front command is waiting for the store
   bool retried = false;    // the front command already reloaded after a conflict
+  std::uint64_t received = 0;    // requests from the registry, for the passivation handshake
+  bool asking_to_leave = false;  // a passivation request is on its way
+  bool evicted = false;          // the registry wants it gone once idle
 
   static inline const char* name = "annals.aggregate";
 };
@@ -52,6 +55,7 @@ using Self = AggregateActor::stateful_base<AggregateState>;
 
 void pump(Self* self);
 void start_recovery(Self* self);
+void reread_stream(Self* self);
 Expected<AggregateInspection> view_of(Self* self);
 void leave(Self* self);
 
@@ -127,6 +131,29 @@ void catch_up(Self* self, std::function<void(std::optional<Error>)> done) {
       [=](caf::error& err) { done(from_caf(self, err, "the store reader")); });
 }
 
+// After an append whose outcome is unknown (the store's COMMIT failed, or
+// the journal did not answer) the events may have been committed, so the
+// in-memory state and version can be behind the stream. The next command is
+// decided only after the stream was read again (commands queue meanwhile,
+// as during recovery): never on a state or an expected version that may be
+// stale. If the stream cannot be read, the actor is broken and leaves; the
+// next activation recovers from the store.
+void reread_stream(Self* self) {
+  auto& st = self->state;
+  const Phase resume = st.phase;
+  st.phase = Phase::recovering;
+  catch_up(self, [=](std::optional<Error> err) {
+    auto& s = self->state;
+    s.phase = resume;
+    if (err && !s.broken)
+      s.broken = Error{err->code, "cannot re-read " + s.stream.to_string()
+                                    + " after an append of unknown outcome: " + err->message};
+    for (auto& rp : s.inspections) rp.deliver(view_of(self));
+    s.inspections.clear();
+    pump(self);  // when broken, fails everything queued with that error
+    if (s.broken) leave(self);
+  });
+}
 
 // Step 2 of a command (after the idempotency check): decide, then append.
 void decide_and_append(Self* self) {
@@ -201,6 +228,7 @@ void decide_and_append(Self* self) {
           // Another writer (another process or runtime on the same file)
           // got there first: reload the stream and decide once more.
           s.retried = true;
+          s.deps.instruments.conflict_reloads->Increment();
           catch_up(self, [=](std::optional<Error> err) {
             if (err) {
               complete(self, failed(self, *err));
@@ -216,14 +244,17 @@ void decide_and_append(Self* self) {
         } else {
           const Error& e = outcome.error();
           const bool refused = e.is(errc::payload_too_large) || e.is(errc::idempotency_conflict);
+          const bool unknown = e.is(errc::outcome_unknown);
           complete(self, refused ? rejected(self, e) : failed(self, e));
+          if (unknown) reread_stream(self);
         }
         pump(self);
       },
       [=](caf::error& err) {
-        // The append may still commit later; our version may then be stale,
-        // which the next append detects as a conflict and repairs.
+        // No answer: the append may have committed, or may still commit
+        // later (then the next append meets a conflict and catches up).
         complete(self, failed(self, from_caf(self, err, "the journal")));
+        reread_stream(self);
         pump(self);
       });
 }
@@ -277,21 +308,29 @@ void pump(Self* self) {
     }
     start_command(self);
   }
-  if (st.phase == Phase::leaving && !st.busy && st.queue.empty()) self->quit();
+  if (st.busy || !st.queue.empty()) return;
+  if (st.phase == Phase::leaving) self->quit();
+  else if (st.evicted && st.phase == Phase::running) leave(self);
 }
 
-// Asks the activation registry to forget this actor, so no new command is
-// sent here, then stops once the queue is empty.
+// Asks the activation registry to let this actor stop. Granted, it stops once
+// its queue is empty (nothing more can arrive); refused, requests are on their
+// way: it stays and asks again when idle next time.
 void leave(Self* self) {
   auto& st = self->state;
-  if (st.phase == Phase::leaving) return;
-  self->request(st.deps.registry, st.settings.registry_timeout, passivate_atom::value)
+  if (st.phase == Phase::leaving || st.asking_to_leave) return;
+  st.asking_to_leave = true;
+  self->request(st.deps.registry, st.settings.registry_timeout, passivate_atom::value, st.received)
     .then(
-      [=](bool) {
-        self->state.phase = Phase::leaving;
+      [=](bool granted) {
+        auto& s = self->state;
+        s.asking_to_leave = false;
+        if (!granted) return;
+        s.phase = Phase::leaving;
         pump(self);
       },
-      [=](caf::error&) { self->quit(); });
+      // No answer: stay; the registry still routes this stream here.
+      [=](caf::error&) { self->state.asking_to_leave = false; });
 }
 
 void start_recovery(Self* self) {
@@ -359,6 +398,7 @@ AggregateActor::behavior_type aggregate(Self* self, StreamId stream, AggregateTy
   return {
     [=](execute_atom, CommandEnvelope& env) {
       auto& s = self->state;
+      ++s.received;
       auto rp = self->make_response_promise<CommandResult>();
       if (s.queue.size() >= s.settings.max_queued_commands) {
         rp.deliver(CommandResult::fail(s.stream, Error{errc::overloaded,
@@ -372,10 +412,15 @@ AggregateActor::behavior_type aggregate(Self* self, StreamId stream, AggregateTy
       return rp;
     },
     [=](inspect_atom) {
+      ++self->state.received;
       auto rp = self->make_response_promise<Expected<AggregateInspection>>();
       if (self->state.phase == Phase::recovering) self->state.inspections.push_back(rp);
       else rp.deliver(view_of(self));
       return rp;
+    },
+    [=](evict_atom) {
+      self->state.evicted = true;
+      pump(self);  // leaves now if idle, else once the queue is done
     },
     caf::after(settings.passivate_after) >> [=] {
       auto& s = self->state;

@@ -34,6 +34,14 @@ struct Instruments::Families {
   prometheus::Family<prometheus::Histogram>& recovery_seconds = prometheus::BuildHistogram()
     .Name("annals_aggregate_recovery_duration_seconds").Help("Time to recover an aggregate (snapshot + events)")
     .Register(*registry);
+  prometheus::Family<prometheus::Counter>& conflict_reloads = prometheus::BuildCounter()
+    .Name("annals_aggregate_conflict_reloads_total")
+    .Help("Appends that lost a version race to another writer, so the aggregate reloaded its stream and decided again")
+    .Register(*registry);
+  prometheus::Family<prometheus::Counter>& evictions = prometheus::BuildCounter()
+    .Name("annals_aggregate_evictions_total")
+    .Help("Idle aggregates passivated early because max_active_aggregates were active")
+    .Register(*registry);
   prometheus::Family<prometheus::Counter>& applied = prometheus::BuildCounter()
     .Name("annals_projection_events_applied_total").Help("Events applied by a projection").Register(*registry);
   prometheus::Family<prometheus::Histogram>& lag = prometheus::BuildHistogram()
@@ -83,7 +91,8 @@ std::shared_ptr<prometheus::Registry> Instruments::registry() const { return f_-
 
 AggregateInstruments Instruments::aggregate(const std::string& type) {
   const Labels l{{"aggregate", type}};
-  return {f_->gauge(f_->active, l), &f_->recoveries.Add(l), &f_->recovery_seconds.Add(l, latency_buckets())};
+  return {f_->gauge(f_->active, l), &f_->recoveries.Add(l), &f_->recovery_seconds.Add(l, latency_buckets()),
+          &f_->conflict_reloads.Add(l), &f_->evictions.Add(l)};
 }
 
 CommandInstruments Instruments::command(const std::string& aggregate, const std::string& command) {

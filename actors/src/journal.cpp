@@ -43,7 +43,9 @@ struct JournalState {
 using Self = JournalImpl::stateful_pointer<JournalState>;
 
 // Commits the pending appends in one transaction, answers each, then
-// publishes the committed events in position order.
+// publishes the committed events in position order. A failed batch answers
+// every append with the store's error: store_unavailable (not written) or
+// outcome_unknown (COMMIT failed; it may have been written).
 void commit_appends(JournalState& st, EventLog& log) {
   if (st.pending.empty()) return;
   std::vector<PendingAppend> batch;
@@ -56,8 +58,10 @@ void commit_appends(JournalState& st, EventLog& log) {
     outcomes = log.append(requests);
   } catch (const StoreError& e) {
     outcomes.assign(batch.size(), AppendOutcome{e.error()});
+    const bool unknown = e.outcome() == StoreError::Outcome::unknown;
     st.log->log(LogLevel::error, "store.error", e.what(),
-                {{"failure", to_string(e.kind())}, {"appends_failed", batch.size()}});
+                {{"failure", to_string(e.kind())}, {"appends_failed", batch.size()},
+                 {"outcome", unknown ? "unknown" : "not_written"}});
   } catch (const std::exception& e) {
     outcomes.assign(batch.size(), AppendOutcome{Error{errc::store_unavailable, e.what()}});
     st.log->log(LogLevel::error, "store.error", e.what(), {{"appends_failed", batch.size()}});
@@ -178,6 +182,18 @@ JournalImpl::behavior_type journal(Self self, std::shared_ptr<std::unique_ptr<Ev
     },
     [=](unpark_atom, const std::string& projection, std::int64_t position) {
       return write(*self->state.store, [&](ProjectionStateStore& s) { s.remove_dead_letter(projection, position); });
+    },
+    [=](retried_atom, const RetriedDeadLetter& retried) {
+      flush(self);
+      bool removed = true;
+      auto ack = write(*self->state.store, [&](ProjectionStateStore& s) {
+        removed = s.unpark_retried(retried.projection, retried.position, retried.snapshot);
+      });
+      if (!ack.error && !removed)
+        ack.error = Error{errc::invalid_query, "event " + std::to_string(retried.position)
+                                                 + " is no longer parked for projection '" + retried.projection
+                                                 + "' (retried by another process?)"};
+      return ack;
     },
     [=](flush_atom) {
       if (self->state.flush_scheduled) flush(self);

@@ -44,6 +44,7 @@ void update_parked_gauge(const SupervisorState& st) {
 
 void start_child(Self self) {
   auto& st = self->state;
+  if (st.child) return;
   ProjectorMode mode;
   mode.predecessor_position = st.reached;  // plain queries wait until the new one is back there
   st.child = spawn_projector(self, st.type, st.ledger.parked(), projector_deps(self), projector_settings(st),
@@ -54,10 +55,44 @@ void start_child(Self self) {
   relay_held(self);
 }
 
+// Reads what the store lists as parked, then starts the projector with it:
+// the store, not this supervisor's memory, says what is parked (a retry may
+// have been unparked by the store just before a projector died).
+void load_parked_and_start(Self self) {
+  auto& st = self->state;
+  self->request(st.deps.reader, st.settings.store_timeout, ReadDeadLetters{st.type->name()})
+    .then(
+      [=](Expected<std::vector<DeadLetter>>& letters) {
+        auto& s = self->state;
+        if (letters) {
+          std::set<std::int64_t> parked;
+          for (const auto& d : *letters) parked.insert(d.position);
+          s.ledger.replace_parked(std::move(parked));
+        } else {
+          s.last_error = letters.error().message;
+        }
+        update_parked_gauge(s);
+        start_child(self);
+      },
+      [=](caf::error&) { start_child(self); });
+}
+
+// Every retry handed to the live projector fails: it died with their promises.
+void fail_retries(Self self) {
+  auto& st = self->state;
+  for (auto& [id, r] : st.retries)
+    r.second.deliver(StoreAck{Error{errc::overloaded,
+                                    "projection '" + st.type->name() + "' restarted before the retry of event "
+                                      + std::to_string(r.first) + " completed; `dead-letters list` shows whether "
+                                      "it is still parked (if not, it is applied at its position)"}});
+  st.retries.clear();
+}
+
 // The live projector died: hold its queries, count the restart, wait out the backoff.
 void on_child_down(Self self, const caf::down_msg& dm) {
   auto& st = self->state;
   st.child = nullptr;
+  fail_retries(self);
   hold_queries_of(self, dm.source);
   ++st.restarts;
   st.deps.instruments.restarts->Increment();
@@ -124,25 +159,32 @@ struct Retry {
   void fail(Error e) { promise.deliver(StoreAck{std::move(e)}); }
 };
 
-void retry_unpark(Self self, Retry retry) {
-  auto& st = self->state;
-  self->request(st.deps.journal, st.settings.store_timeout, unpark_atom::value, st.type->name(), retry.position)
-    .then([=](StoreAck& ack) mutable { retry.promise.deliver(ack); },
-          [=](caf::error& e) mutable { retry.fail(Error{errc::store_unavailable, self->system().render(e)}); });
-}
-
+// The live projector applies it and has the store unpark it (projector.cpp,
+// retry): at its own position if it has not got there yet, else late.
 void retry_apply(Self self, Retry retry, const Event& event) {
   auto& st = self->state;
   if (!st.child) return retry.fail(Error{errc::overloaded, "projection restarting; try again"});
+  const std::uint64_t id = ++st.next_retry;
+  st.retries.emplace(id, std::make_pair(retry.position, retry.promise));
+  // Answered by the projector once applied and unparked; it may wait for the
+  // projector to reach the event, up to the store timeout.
   self->request(st.child, st.settings.store_timeout, retry_atom::value, event)
     .then(
       [=](StoreAck& applied) mutable {
-        if (applied.error) return retry.fail(*applied.error);
-        self->state.ledger.unpark(retry.position);
-        update_parked_gauge(self->state);
-        retry_unpark(self, retry);
+        auto& s = self->state;
+        if (!s.retries.erase(id)) return;  // already failed: the projector died
+        if (!applied.error) {
+          s.ledger.unpark(retry.position);
+          update_parked_gauge(s);
+        }
+        retry.promise.deliver(applied);
       },
-      [=](caf::error& e) mutable { retry.fail(Error{errc::internal_error, self->system().render(e)}); });
+      [=](caf::error& e) mutable {
+        if (!self->state.retries.erase(id)) return;
+        retry.fail(Error{errc::timeout, "the retry of event " + std::to_string(retry.position)
+                                          + " has not completed: " + self->system().render(e)
+                                          + " (`dead-letters list` shows whether it is still parked)"});
+      });
 }
 
 void retry_read(Self self, Retry retry) {
@@ -163,6 +205,10 @@ void retry_dead_letter(Self self, Retry retry) {
     return retry.fail(Error{errc::invalid_query, "event " + std::to_string(retry.position)
                                                    + " is not parked for projection '" + st.type->name() + "'"});
   if (!st.child) return retry.fail(Error{errc::overloaded, "projection '" + st.type->name() + "' is restarting; try again"});
+  // A fresh copy skips the parked events it started with: it would lose the retried one.
+  if (st.shadows.rebuild || !st.shadows.reconciliations.empty())
+    return retry.fail(Error{errc::overloaded, "a rebuild or reconciliation of '" + st.type->name()
+                                                + "' is under way; retry once it is done"});
   retry_read(self, std::move(retry));
 }
 
@@ -230,6 +276,9 @@ SupervisorSelfActor::behavior_type supervisor(Self self, ProjectionTypePtr type,
   self->set_exit_handler([=](caf::exit_msg& msg) {
     auto& s = self->state;
     fail_all_queries(self, Error{errc::shutting_down, "projection '" + s.type->name() + "' is shutting down"});
+    for (auto& [id, r] : s.retries)
+      r.second.deliver(StoreAck{Error{errc::shutting_down, "projection '" + s.type->name() + "' is shutting down"}});
+    s.retries.clear();
     stop_copies(self, msg.reason);
     if (s.child) {
       self->demonitor(s.child.address());
@@ -238,17 +287,7 @@ SupervisorSelfActor::behavior_type supervisor(Self self, ProjectionTypePtr type,
     self->quit(msg.reason);
   });
   // Parked events stay parked across restarts of the runtime.
-  self->request(st.deps.reader, st.settings.store_timeout, ReadDeadLetters{st.type->name()})
-    .then(
-      [=](Expected<std::vector<DeadLetter>>& letters) {
-        auto& s = self->state;
-        if (letters)
-          for (const auto& d : *letters) s.ledger.mark_parked(d.position);
-        update_parked_gauge(s);
-        if (!letters) s.last_error = letters.error().message;
-        start_child(self);
-      },
-      [=](caf::error&) { start_child(self); });
+  load_parked_and_start(self);
   return {
     [=](restart_atom, std::uint64_t generation) {
       auto& s = self->state;
@@ -257,7 +296,7 @@ SupervisorSelfActor::behavior_type supervisor(Self self, ProjectionTypePtr type,
         self->delayed_send(self, std::chrono::milliseconds(5), restart_atom::value, generation);
         return;
       }
-      start_child(self);
+      load_parked_and_start(self);
       s.deps.log->log(LogLevel::info, "projection.restarted", "projection '" + s.type->name() + "' restarted",
                       {{"projection", s.type->name()}, {"restarts", s.restarts}});
     },

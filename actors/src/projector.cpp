@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <any>
+#include <map>
 #include <utility>
 
 namespace annals::actors {
@@ -43,6 +44,15 @@ struct PendingQuery {
   caf::typed_response_promise<QueryReply> promise;
 };
 
+// A retried dead letter the projector had not reached yet: it is applied at
+// its own position, and answered once that is done and the store has
+// unparked it.
+struct PendingRetry {
+  caf::typed_response_promise<StoreAck> promise;
+  bool unparked = false;
+  bool applied = false;
+};
+
 struct ProjectorState {
   ProjectionTypePtr type;
   ProjectorDeps deps;
@@ -63,6 +73,11 @@ struct ProjectorState {
   bool dead = false;
   std::vector<PendingQuery> waiting;  // queries for a position not yet applied
   ApplyGatePtr gate;                  // null unless faults were injected
+  std::map<std::int64_t, PendingRetry> retries;  // retried events ahead of the checkpoint, by position
+  // Retries whose store write (unpark) is not confirmed yet: no snapshot is
+  // saved meanwhile, so no stored snapshot can include a retried event that
+  // the store still lists as parked (a later retry would apply it twice).
+  int unparks_in_flight = 0;
 
   static inline const char* name = "annals.projector";
 };
@@ -148,16 +163,26 @@ ModelDump dump(Self self) {
   return ModelDump{self->state.type->model_to_json(self->state.model), self->state.checkpoint};
 }
 
-void save_snapshot(Self self) {
-  auto& st = self->state;
-  st.since_snapshot = 0;
+// The model at the checkpoint as a snapshot; none if it cannot be stored
+// and read back.
+std::optional<ProjectionSnapshot> make_snapshot(const ProjectorState& st) {
   try {
     ProjectionSnapshot snap{st.type->name(), st.checkpoint, st.type->snapshot_version(),
                             st.type->model_to_json(st.model), now_us()};
-    if (!is_finite_json(snap.model)) return;  // could not be read back
-    caf::anon_send(st.deps.journal, snapshot_atom::value, std::move(snap));
+    if (!is_finite_json(snap.model)) return std::nullopt;  // could not be read back
+    return snap;
   } catch (const std::exception&) {
+    return std::nullopt;
   }
+}
+
+void save_snapshot(Self self) {
+  auto& st = self->state;
+  if (st.unparks_in_flight > 0) return;  // taken once the store confirms (see ProjectorState)
+  st.since_snapshot = 0;
+  // Sent by this projector only, so the journal writes them in this order,
+  // after any retry's unpark sent before.
+  if (auto snap = make_snapshot(st)) caf::anon_send(st.deps.journal, snapshot_atom::value, std::move(*snap));
 }
 
 void maybe_snapshot(Self self) {
@@ -166,6 +191,41 @@ void maybe_snapshot(Self self) {
   // A shadow copy never overwrites the live copy's snapshot.
   if (every <= 0 || !live_copy(st) || ++st.since_snapshot < every) return;
   save_snapshot(self);
+}
+
+// A retry at its own position is answered once it is both applied and unparked.
+void finish_retry(Self self, std::int64_t position) {
+  auto& st = self->state;
+  auto it = st.retries.find(position);
+  if (it == st.retries.end() || !it->second.applied || !it->second.unparked) return;
+  it->second.promise.deliver(StoreAck{});
+  st.retries.erase(it);
+}
+
+// Every pending retry fails (the projector is dying), with `why`.
+void fail_retries(Self self, const Error& why) {
+  for (auto& [position, r] : self->state.retries) r.promise.deliver(StoreAck{why});
+  self->state.retries.clear();
+}
+
+// A retry's store write failed: the model may hold an event the store still
+// parks. Dying makes the next projector start again from what is stored.
+void retry_write_failed(Self self, std::int64_t position, const Error& error) {
+  auto& st = self->state;
+  fail_retries(self, Error{error.code, "the retry of event " + std::to_string(position) + " could not be stored: "
+                                         + error.message});
+  st.dead = true;
+  self->quit(caf::make_error(caf::sec::runtime_error, "projection '" + st.type->name() + "': the retry of event "
+                                                        + std::to_string(position) + " could not be stored: "
+                                                        + error.message));
+}
+
+// After a retry's store write: the snapshot it held back, if one is due.
+void unpark_confirmed(Self self) {
+  auto& st = self->state;
+  --st.unparks_in_flight;
+  const int every = st.type->snapshot_every();
+  if (st.unparks_in_flight == 0 && every > 0 && live_copy(st) && st.since_snapshot >= every) save_snapshot(self);
 }
 
 // A shadow copy is done: hand its model to whoever asked.
@@ -196,6 +256,13 @@ bool apply(Self self, const Event& ev) {
       st.type->apply(st.model, current_shape(self, ev, copy));
     } catch (const std::exception& e) {
       if (live_copy(st)) st.deps.instruments.errors->Increment();
+      if (st.retries.count(ev.position))
+        st.retries[ev.position].promise.deliver(StoreAck{Error{
+          errc::internal_error, "event " + std::to_string(ev.position) + " still fails at its position: " + e.what()
+                                  + " (it is no longer parked: it is retried and parked again like any failing event)"}});
+      st.retries.erase(ev.position);
+      fail_retries(self, Error{errc::internal_error, "projection '" + st.type->name() + "' failed on event "
+                                                       + std::to_string(ev.position) + " before reaching this retry"});
       // The supervisor counts this only when it comes from its live copy.
       DeadLetter letter{st.type->name(), ev.position, ev.stream, ev.type, e.what(), 0, 0};
       self->send(st.deps.owner, failed_atom::value, std::move(letter));
@@ -207,6 +274,10 @@ bool apply(Self self, const Event& ev) {
     }
   }
   st.checkpoint = ev.position;
+  if (auto it = st.retries.find(ev.position); it != st.retries.end()) {
+    it->second.applied = true;
+    finish_retry(self, ev.position);
+  }
   // A copy still being built for a rebuild or reconciliation does not count.
   if (live_copy(st)) {
     const auto& m = st.deps.instruments;
@@ -352,6 +423,72 @@ void start(Self self) {
       [=](caf::error&) { catch_up(self); });
 }
 
+// A parked event retried (docs/projections.md, "Retrying a dead letter").
+// Ahead of the checkpoint: it is no longer skipped, so it is applied at its
+// own position; the store unparks it first (this projector's later
+// snapshots reach the journal after that). Behind the checkpoint: it is
+// applied late, to a copy of the model (a failure changes nothing), and the
+// store unparks it in the same transaction as the snapshot that includes it.
+caf::typed_response_promise<StoreAck> retry(Self self, const Event& ev) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<StoreAck>();
+  const std::int64_t position = ev.position;
+  if (st.retries.count(position)) {
+    rp.deliver(StoreAck{Error{errc::overloaded, "event " + std::to_string(position) + " is already being retried"}});
+    return rp;
+  }
+  auto on_error = [=](caf::error& e) { retry_write_failed(self, position, Error{errc::store_unavailable,
+                                                                                self->system().render(e)}); };
+  if (position > st.checkpoint) {
+    st.parked.erase(position);
+    st.retries[position] = PendingRetry{rp};
+    ++st.unparks_in_flight;
+    self->request(st.deps.journal, st.settings.store_timeout, unpark_atom::value, st.type->name(), position)
+      .then(
+        [=](StoreAck& ack) {
+          if (ack.error) return retry_write_failed(self, position, *ack.error);
+          if (auto it = self->state.retries.find(position); it != self->state.retries.end()) {
+            it->second.unparked = true;
+            finish_retry(self, position);
+          }
+          unpark_confirmed(self);
+        },
+        on_error);
+    return rp;
+  }
+  std::any trial = st.model;
+  try {
+    pass_gate(st, ev);  // a retry while an injected failure has attempts left fails too
+    Event copy;
+    st.type->apply(trial, current_shape(self, ev, copy));
+  } catch (const std::exception& e) {
+    rp.deliver(StoreAck{Error{errc::internal_error, std::string("event ") + std::to_string(position)
+                                                      + " still fails: " + e.what()}});
+    return rp;
+  }
+  st.model = std::move(trial);
+  RetriedDeadLetter retried{st.type->name(), position, std::nullopt};
+  // Every stored snapshot since it was parked lacks it: this one replaces them.
+  if (live_copy(st) && st.type->snapshot_every() > 0) retried.snapshot = make_snapshot(st);
+  ++st.unparks_in_flight;
+  self->request(st.deps.journal, st.settings.store_timeout, retried_atom::value, std::move(retried))
+    .then(
+      [=](StoreAck& ack) mutable {
+        if (ack.error) {
+          rp.deliver(StoreAck{ack.error});
+          return retry_write_failed(self, position, *ack.error);
+        }
+        if (self->state.type->snapshot_every() > 0) self->state.since_snapshot = 0;
+        unpark_confirmed(self);
+        rp.deliver(StoreAck{});
+      },
+      [=](caf::error& e) mutable {
+        rp.deliver(StoreAck{Error{errc::store_unavailable, self->system().render(e)}});
+        on_error(e);
+      });
+  return rp;
+}
+
 ProjectorSelfActor::behavior_type projector(Self self, ProjectionTypePtr type, std::set<std::int64_t> parked,
                                               ProjectorDeps deps, ProjectorSettings settings, ProjectorMode mode) {
   auto& st = self->state;
@@ -392,24 +529,7 @@ ProjectorSelfActor::behavior_type projector(Self self, ProjectionTypePtr type, s
       // read-your-writes ones fail with a timeout.
       answer_ready(self);
     },
-    [=](retry_atom, const Event& ev) {
-      auto& s = self->state;
-      StoreAck ack;
-      try {
-        pass_gate(s, ev);  // a retry while an injected failure has attempts left fails too
-        Event copy;
-        s.type->apply(s.model, current_shape(self, ev, copy));
-      } catch (const std::exception& e) {
-        ack.error = Error{errc::internal_error, std::string("event ") + std::to_string(ev.position)
-                                                  + " still fails: " + e.what()};
-        return ack;
-      }
-      // A stored snapshot taken after the event was parked lacks it: replace
-      // it now, or a restart would resume without the retried event. (Sent
-      // before the reply, so the journal has it before the retry is unparked.)
-      if (live_copy(s) && s.type->snapshot_every() > 0) save_snapshot(self);
-      return ack;
-    },
+    [=](retry_atom, const Event& ev) { return retry(self, ev); },
     [=](status_atom) {
       ProjectionStatus info;
       info.name = self->state.type->name();

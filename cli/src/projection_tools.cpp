@@ -184,6 +184,9 @@ struct RetryArgs {
 int run_retry(Context& ctx, const RetryArgs& a) {
   if (!a.all && a.position_opt->count() == 0)
     throw ToolError(exit_usage, "dead-letters retry needs --position N or --all");
+  // A service on the same store keeps its own list of parked events and its
+  // own read model: its snapshots would drop the retried event again.
+  const StoreLock owned = tools::own_store(ctx, a.store);
   auto rt = tools::start_runtime(ctx, a.store, Access::read_write, a.log_level);
   tools::require_projection(*rt, a.projection);
   const auto parked = rt->dead_letters(a.projection);
@@ -260,6 +263,8 @@ std::int64_t events_up_to(EventLog& store, std::int64_t checkpoint) {
 }
 
 int run_rebuild(Context& ctx, const RebuildArgs& a) {
+  // The rebuilt snapshot would race with a running service's own snapshots.
+  const StoreLock owned = tools::own_store(ctx, a.store);
   auto rt = tools::start_runtime(ctx, a.store, Access::read_write, a.log_level);
   tools::require_projection(*rt, a.projection);
   auto store = rt->options().store->connect();
@@ -420,9 +425,9 @@ void add_projection_tools(CLI::App& app, Context& ctx) {
       sub->footer(in_memory + "\n"
         "Once caught up, each parked event is applied again with the projection\n"
         "code of this build; one that applies is removed from the store's dead\n"
-        "letters, one that fails stays parked (exit 1). Retry while the service\n"
-        "that owns the projection is stopped: a running service keeps its own\n"
-        "list of parked events until it restarts.");
+        "letters, one that fails stays parked (exit 1). The store must not be open\n"
+        "for writing in another process (exit 3, naming it): stop the service\n"
+        "first, or retry through it (Runtime::retry_dead_letter).");
       sub->callback([&ctx, a] { tools::run_tool(ctx, [&] { return run_retry(ctx, *a); }); });
     }
   }
@@ -444,7 +449,8 @@ void add_projection_tools(CLI::App& app, Context& ctx) {
       "rebuilt model: a service started afterwards loads that one. To rebuild a\n"
       "running service's read model, call Runtime::rebuild_projection there.\n"
       "Opens the store for writing (the snapshot); like any runtime, it parks an\n"
-      "event that keeps failing.");
+      "event that keeps failing. Refused (exit 3) while another process has the\n"
+      "store open for writing.");
     sub->callback([&ctx, a] { tools::run_tool(ctx, [&] { return run_rebuild(ctx, *a); }); });
   }
   {

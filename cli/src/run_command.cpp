@@ -5,6 +5,7 @@
 #include "annals/persistence/memory_event_store.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
 #include "annals/persistence/store_error.hpp"
+#include "annals/persistence/store_lock.hpp"
 #include "annals/scenarios/scenario_parser.hpp"
 #include "annals/scenarios/scenario_runner.hpp"
 #include "annals/scenarios/step_log.hpp"
@@ -47,9 +48,10 @@ void remove_store_files(const std::string& path) {
 // a file named with --store is emptied only with --fresh. Nothing that is not
 // an annals store is ever deleted.
 std::shared_ptr<EventStoreProvider> prepare_store(Context& ctx, const RunArgs& a, const std::string& path,
-                                                  bool is_default) {
+                                                  bool is_default, StoreLock& owned) {
   std::error_code ec;
-  if (fs::exists(path, ec) && fs::file_size(path, ec) > 0) {
+  const bool existing = fs::exists(path, ec) && fs::file_size(path, ec) > 0;
+  if (existing) {
     std::int64_t events = 0;
     try {
       SqliteStoreOptions o;
@@ -66,8 +68,17 @@ std::shared_ptr<EventStoreProvider> prepare_store(Context& ctx, const RunArgs& a
                              "choose another --store");
       return nullptr;
     }
-    remove_store_files(path);
   }
+  // Nothing is deleted, or written, while another process has the store
+  // open: the run holds its ownership lock exclusive until it ends.
+  try {
+    owned = StoreLock::acquire(path, StoreLockMode::exclusive,
+                               "not deleting it; stop that process first, or choose another --store");
+  } catch (const StoreError& e) {
+    ctx.fail(exit_store, e.what());
+    return nullptr;
+  }
+  if (existing) remove_store_files(path);
   SqliteStoreOptions o;
   o.path = path;
   return sqlite_store(o);
@@ -95,6 +106,7 @@ int run(Context& ctx, const RunArgs& a) {
   opts.seed = a.seed;
   opts.runtime_log_level = log_level_from_string(a.log_level).value_or(LogLevel::info);
 
+  StoreLock owned;  // held until run_scenario has stopped its runtime
   std::unique_ptr<scenarios::RunObserver> log;
   if (a.json) log = std::make_unique<scenarios::JsonStepLog>(ctx.out);
   else {
@@ -110,7 +122,7 @@ int run(Context& ctx, const RunArgs& a) {
       ctx.out << ")\n";
       return exit_ok;
     }
-    opts.store = a.memory ? memory_store() : prepare_store(ctx, a, path, is_default);
+    opts.store = a.memory ? memory_store() : prepare_store(ctx, a, path, is_default, owned);
     if (!opts.store) return ctx.exit_code;
     auto result = scenarios::run_scenario(sc, ctx.catalog, opts, *log);
     if (!a.metrics_out.empty()) {

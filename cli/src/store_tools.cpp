@@ -72,6 +72,12 @@ std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSe
   return sqlite_store(o);
 }
 
+StoreLock own_store(const Context& ctx, const StoreSelection& sel) {
+  open_store(ctx, sel, Access::read_only);  // exists, is an annals store: nothing created before that
+  if (sel.memory) return {};
+  return StoreLock::acquire(sel.path, StoreLockMode::exclusive);
+}
+
 // An integer >= min, with a message that says so (CLI11's ranges print doubles).
 CLI::Validator at_least(std::int64_t min) {
   return CLI::Validator(

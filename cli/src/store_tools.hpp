@@ -9,6 +9,7 @@
 
 #include "annals/json.hpp"
 #include "annals/log.hpp"
+#include "annals/persistence/store_lock.hpp"
 #include "annals/runtime.hpp"
 
 #include <chrono>
@@ -60,6 +61,14 @@ enum class Access {
 /// ToolError (exit_usage for an unknown domain, exit_store for a missing
 /// path) or StoreError.
 std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSelection& sel, Access access);
+
+/// For a tool whose writes are unsafe beside another writer of the store
+/// (dead-letters retry, rebuild): checks the store like open_store, then
+/// takes its ownership lock exclusive (store_lock.hpp) for as long as the
+/// returned hold lives; the tool's own runtime shares it. Throws
+/// StoreError(in_use) naming the process that has the store open. Holds
+/// nothing for --memory.
+StoreLock own_store(const Context& ctx, const StoreSelection& sel);
 
 /// Accepts an integer >= min ("--limit: expected an integer >= 1, got '0'").
 CLI::Validator at_least(std::int64_t min);

@@ -51,8 +51,8 @@ EventMetadata commit_metadata(const AppendRequest& req, std::int64_t now_us) {
   return md;
 }
 
-Event committed_event(const AppendRequest& req, std::size_t i, std::int64_t version, std::int64_t position,
-                      const EventMetadata& metadata) {
+Event committed_event(const AppendRequest& req, std::size_t i, const std::string& body, std::int64_t version,
+                      std::int64_t position, const EventMetadata& metadata) {
   const NewEvent& ev = req.events[i];
   Event e;
   e.stream = req.stream;
@@ -60,7 +60,10 @@ Event committed_event(const AppendRequest& req, std::size_t i, std::int64_t vers
   e.position = position;
   e.type = ev.type;
   e.schema_version = ev.schema_version;
-  e.data = ev.data;
+  // The data as every later read will see it: JSON text does not keep a
+  // number's kind (a uint64 1 is read back as int64 1), so the live path
+  // (the aggregate, the bus, projections) gets the stored text parsed too.
+  e.data = json::parse(body);
   e.metadata = metadata;
   return e;
 }

@@ -139,6 +139,18 @@ public:
     return d_->dead_letters.erase({projection, position}) > 0;
   }
 
+  bool unpark_retried(const std::string& projection, std::int64_t position,
+                      const std::optional<ProjectionSnapshot>& snapshot) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    if (d_->dead_letters.erase({projection, position}) == 0) return false;
+    if (snapshot) {
+      ProjectionSnapshot& stored = d_->projection_snapshots[snapshot->projection];
+      stored = *snapshot;
+      if (stored.taken_at_us == 0) stored.taken_at_us = now_us();
+    }
+    return true;
+  }
+
   std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& projection) override {
     std::lock_guard<std::mutex> lock(d_->mtx);
     auto it = d_->projection_snapshots.find(projection);
@@ -200,7 +212,8 @@ private:
     const EventMetadata md = append_rules::commit_metadata(req, now);
     auto& index = d_->streams[req.stream];
     for (std::size_t i = 0; i < req.events.size(); ++i) {
-      Event e = append_rules::committed_event(req, i, ++res.version, static_cast<std::int64_t>(d_->log.size()) + 1, md);
+      Event e = append_rules::committed_event(req, i, verdict.checked.bodies[i], ++res.version,
+                                              static_cast<std::int64_t>(d_->log.size()) + 1, md);
       index.push_back(d_->log.size());
       d_->log.push_back(e);
       res.events.push_back(std::move(e));

@@ -17,13 +17,34 @@ std::vector<AppendOutcome> SqliteEventStore::append(const std::vector<AppendRequ
   require_writable("cannot append");
   std::vector<AppendOutcome> out;
   out.reserve(batch.size());
-  guard("appending " + std::to_string(batch.size()) + " command(s)", [&] {
+  const std::string doing = "appending " + std::to_string(batch.size()) + " command(s)";
+  guard(doing, [&] {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     const std::int64_t now = now_us();
     for (const auto& req : batch) out.push_back(append_one(req, now));
-    tx.commit();
+    commit(tx, doing);
   });
   return out;
+}
+
+// A failure before COMMIT (BEGIN, an insert, a constraint, a busy lock) means
+// nothing was written. A failure of COMMIT itself is different: with an I/O
+// or fsync error SQLite ends the transaction here, but its complete frames
+// may already be in the WAL, and a restart would recover them. Only a COMMIT
+// that failed with the transaction still open (SQLITE_BUSY) is known not to
+// have happened: the Transaction's destructor rolls it back.
+void SqliteEventStore::commit(SQLite::Transaction& tx, const std::string& doing) {
+  try {
+    tx.commit();
+  } catch (const SQLite::Exception& e) {
+    if (!sqlite3_get_autocommit(db_->getHandle())) throw;
+    const StoreError failure = to_store_error(e, opts_.path, "committing after " + doing, opts_.busy_timeout);
+    throw StoreError(failure.kind(),
+                     std::string(failure.what())
+                       + "; the outcome is unknown: the appends may have been written and may reappear after a"
+                         " restart; retry with the same idempotency key to find out",
+                     StoreError::Outcome::unknown);
+  }
 }
 
 std::vector<Event> SqliteEventStore::read_stream(const StreamId& s, std::int64_t from_version,
@@ -196,7 +217,8 @@ AppendOutcome SqliteEventStore::append_one(const AppendRequest& req, std::int64_
       ins.bindNoCopy(7, metadata);
       ins.bind(8, static_cast<std::int64_t>(now));
       ins.exec();
-      res.events.push_back(append_rules::committed_event(req, i, res.version, db_->getLastInsertRowid(), md));
+      res.events.push_back(
+        append_rules::committed_event(req, i, bodies[i], res.version, db_->getLastInsertRowid(), md));
     }
     if (req.idempotency_key) {
       auto& k = *insert_key_;

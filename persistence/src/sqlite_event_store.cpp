@@ -9,8 +9,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +45,30 @@ StoreError to_store_error(const SQLite::Exception& e, const std::string& path,
   }
 }
 
+namespace {
+
+std::atomic<std::int64_t> lock_waits{0};
+
+// SQLite's own busy-timeout schedule (sqliteDefaultBusyCallback), plus a
+// count of the waits that began, so contention between writers can be seen
+// (sqlite_lock_waits()). `timeout` points at the connection's busy_timeout.
+int wait_for_lock(void* timeout, int attempt) {
+  static constexpr int delays[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  static constexpr int n = static_cast<int>(sizeof delays / sizeof delays[0]);
+  const auto limit = static_cast<std::chrono::milliseconds*>(timeout)->count();
+  if (attempt == 0) lock_waits.fetch_add(1, std::memory_order_relaxed);
+  long long waited = 0;
+  for (int i = 0; i < std::min(attempt, n); ++i) waited += delays[i];
+  if (attempt >= n) waited += static_cast<long long>(attempt - n) * delays[n - 1];
+  long long delay = delays[std::min(attempt, n - 1)];
+  if (waited + delay > limit) delay = limit - waited;
+  if (delay <= 0) return 0;
+  sqlite3_sleep(static_cast<int>(delay));
+  return 1;
+}
+
+} // namespace
+
 json::value parse_stored(const std::string& text, const std::string& what) {
   json::error_code ec;
   json::value v = parse_json(text, ec);  // doubles read back exactly as written
@@ -50,21 +77,34 @@ json::value parse_stored(const std::string& text, const std::string& what) {
 }
 
 SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(opts)) {
+  // A writer holds the store's ownership lock (shared) before it touches the
+  // file: a tool holding it exclusive may be deleting or rewriting it.
+  std::optional<StoreError> no_lock_file;
+  if (!opts_.read_only) {
+    try {
+      lock_ = StoreLock::acquire(opts_.path, StoreLockMode::shared);
+    } catch (const StoreError& e) {
+      if (e.kind() != StoreFailure::read_only) throw;
+      no_lock_file = e;  // fine if the store turns out to be read-only too
+    }
+  }
   guard("opening the store", [&] {
     const int flags = opts_.read_only ? SQLite::OPEN_READONLY
                                       : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
-                                             static_cast<int>(opts_.busy_timeout.count()));
+                                             static_cast<int>(opts_.busy_timeout.count()), opts_.vfs);
+    sqlite3_busy_handler(db_->getHandle(), &wait_for_lock, &opts_.busy_timeout);
     // The first statement is where a non-database file shows itself.
     db_->execAndGet("PRAGMA application_id");
     read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
+    if (!read_only_ && no_lock_file) throw *no_lock_file;
     if (read_only_) {
       check_readable_schema();
     } else {
       // Identify the file before changing anything in it: switching the
       // journal mode would already rewrite a foreign file's header.
       sqlite_schema::check_identity(*db_, opts_.path.c_str());
-      db_->execAndGet("PRAGMA journal_mode=WAL");
+      require_wal(db_->execAndGet("PRAGMA journal_mode=WAL").getString());
       sqlite_schema::migrate(*db_, opts_.path.c_str());
     }
     db_->exec(opts_.durability == Durability::full ? "PRAGMA synchronous=FULL"
@@ -76,6 +116,22 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
     }
     prepare();
   });
+}
+
+// SQLite answers PRAGMA journal_mode=WAL with the mode it actually set, and
+// keeps the old one without an error where WAL cannot work: an in-memory
+// database, a VFS or filesystem without shared memory. The store relies on
+// WAL (readers on their own connections while the journal writes), so it
+// refuses to run without it.
+void SqliteEventStore::require_wal(const std::string& mode) const {
+  std::string lower = mode;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "wal") return;
+  throw StoreError(StoreFailure::unavailable,
+                   "database '" + opts_.path + "' cannot use WAL journal mode (SQLite kept journal mode '" + mode
+                     + "'); annals needs WAL so that readers work while the journal writes: use a database file"
+                       " on a local filesystem with shared memory support (not an in-memory database or a"
+                       " network share)");
 }
 
 // A store opened without write access (asked for, or the file cannot be
@@ -151,6 +207,9 @@ void SqliteEventStore::prepare() {
     " model=excluded.model, taken_at=excluded.taken_at"
     " WHERE excluded.position >= projection_snapshots.position"
     " OR excluded.snapshot_version <> projection_snapshots.snapshot_version");
+  replace_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
+    "INSERT OR REPLACE INTO projection_snapshots(projection, position, snapshot_version, model, taken_at)"
+    " VALUES(?,?,?,?,?)");
 }
 
 // Writes to a read-only store fail with a sentence saying what was refused.
@@ -249,6 +308,37 @@ bool SqliteEventStore::remove_dead_letter(const std::string& projection, std::in
     q.bind(2, static_cast<std::int64_t>(position));
     removed = q.exec() > 0;
   });
+  return removed;
+}
+
+bool SqliteEventStore::unpark_retried(const std::string& projection, std::int64_t position,
+                                      const std::optional<ProjectionSnapshot>& snapshot) {
+  require_writable("cannot remove a parked event");
+  bool removed = false;
+  guard("removing retried event " + std::to_string(position) + " of projection '" + projection
+          + "' from the dead letters",
+        [&] {
+          SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+          {
+            auto& q = *remove_dead_letter_;
+            ResetOnExit r{q};
+            q.bind(1, projection);
+            q.bind(2, static_cast<std::int64_t>(position));
+            removed = q.exec() > 0;
+          }
+          if (!removed) return;  // the transaction rolls back: nothing written
+          if (snapshot) {
+            auto& q = *replace_projection_snapshot_;
+            ResetOnExit r{q};
+            q.bind(1, snapshot->projection);
+            q.bind(2, static_cast<std::int64_t>(snapshot->position));
+            q.bind(3, snapshot->snapshot_version);
+            q.bind(4, json::serialize(snapshot->model));
+            q.bind(5, static_cast<std::int64_t>(snapshot->taken_at_us ? snapshot->taken_at_us : now_us()));
+            q.exec();
+          }
+          tx.commit();
+        });
   return removed;
 }
 
@@ -363,6 +453,8 @@ std::unique_ptr<EventStore> open_sqlite_store(const SqliteStoreOptions& options)
 std::shared_ptr<EventStoreProvider> sqlite_store(SqliteStoreOptions options) {
   return std::make_shared<SqliteProvider>(std::move(options));
 }
+
+std::int64_t sqlite_lock_waits() { return detail::lock_waits.load(std::memory_order_relaxed); }
 
 int sqlite_schema_version() { return sqlite_schema::latest_version(); }
 

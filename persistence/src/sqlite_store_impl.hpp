@@ -5,6 +5,7 @@
 // sqlite_event_store.cpp (opening, snapshots, projection state, audit).
 
 #include "annals/persistence/sqlite_event_store.hpp"
+#include "annals/persistence/store_lock.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -56,6 +57,8 @@ public:
   void park_event(const DeadLetter& letter) override;
   std::vector<DeadLetter> dead_letters(const std::string& projection) override;
   bool remove_dead_letter(const std::string& projection, std::int64_t position) override;
+  bool unpark_retried(const std::string& projection, std::int64_t position,
+                      const std::optional<ProjectionSnapshot>& snapshot) override;
   std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& projection) override;
   void save_projection_snapshot(const ProjectionSnapshot& snap) override;
 
@@ -76,6 +79,8 @@ private:
     }
   }
 
+  // Throws unless `mode` (the answer to PRAGMA journal_mode=WAL) is WAL.
+  void require_wal(const std::string& mode) const;
   void check_readable_schema();
   void prepare();
   // Columns from `first`: type, schema_version, data, metadata, recorded_at.
@@ -83,14 +88,17 @@ private:
   std::int64_t current_version(const StreamId& s);
   std::optional<IdempotencyRecord> lookup_key(const std::string& key);
   AppendOutcome append_one(const AppendRequest& req, std::int64_t now);
+  // Commits an append batch; a failed COMMIT throws StoreError with outcome unknown.
+  void commit(SQLite::Transaction& tx, const std::string& doing);
   void insert_audit(const AuditRecord& rec);
 
   SqliteStoreOptions opts_;
   bool read_only_ = false;
+  StoreLock lock_;  // shared while open for writing; released after the connection (declared before db_)
   std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_, load_snapshot_,
     save_snapshot_, find_key_, insert_key_, park_event_, dead_letters_, all_dead_letters_, remove_dead_letter_,
-    load_projection_snapshot_, save_projection_snapshot_, insert_audit_, read_audit_;
+    load_projection_snapshot_, save_projection_snapshot_, replace_projection_snapshot_, insert_audit_, read_audit_;
 };
 
 } // namespace annals::detail

@@ -11,6 +11,7 @@ const char* to_string(StoreFailure f) {
     case StoreFailure::full: return "full";
     case StoreFailure::corrupt: return "corrupt";
     case StoreFailure::incompatible: return "incompatible";
+    case StoreFailure::in_use: return "in_use";
   }
   return "unavailable";
 }

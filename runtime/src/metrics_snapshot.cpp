@@ -83,6 +83,10 @@ MetricsSnapshot metrics_snapshot(const std::vector<prometheus::MetricFamily>& fa
         aggregates[agg].active = static_cast<std::int64_t>(m.gauge.value);
       } else if (f.name == "annals_aggregate_recoveries_total") {
         aggregates[agg].recoveries = static_cast<std::uint64_t>(m.counter.value);
+      } else if (f.name == "annals_aggregate_conflict_reloads_total") {
+        aggregates[agg].conflict_reloads = static_cast<std::uint64_t>(m.counter.value);
+      } else if (f.name == "annals_aggregate_evictions_total") {
+        aggregates[agg].evictions = static_cast<std::uint64_t>(m.counter.value);
       } else if (f.name == "annals_aggregate_recovery_duration_seconds") {
         aggregates[agg].recovery = latency(m.histogram);
       } else if (f.name == "annals_projection_events_applied_total") {

@@ -30,7 +30,8 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   settings.store_timeout = options.store_timeout;
   settings.registry_timeout = options.store_timeout;
   settings.max_queued_commands = options.max_queued_per_aggregate;
-  registry = spawn_activation_registry(*sys, RegistryDeps{journal, readers, upcasters, log}, settings);
+  registry = spawn_activation_registry(*sys, RegistryDeps{journal, readers, upcasters, log}, settings,
+                                       options.max_active_aggregates);
   const std::size_t n_relays = std::max<std::size_t>(2, sys->scheduler().num_workers());
   for (std::size_t i = 0; i < n_relays; ++i) relays.push_back(spawn_ordered_relay(*sys, registry));
   dispatcher = std::make_unique<pipeline::LocalDispatcher>(*sys, registry, relays);

@@ -80,8 +80,10 @@ std::vector<DeadLetter> Runtime::dead_letters(const std::string& projection) {
 std::optional<Error> Runtime::retry_dead_letter(const std::string& projection, std::int64_t position) {
   auto target = impl_->projection(projection);
   if (!target) return Error{errc::unknown_projection, "no projection '" + projection + "'"};
-  auto ack = ask<StoreAck>(*impl_->sys, impl_->calls, target, impl_->options.store_timeout, retry_atom::value,
-                           position);
+  // The supervisor gives up after store_timeout with a sentence saying what
+  // is known; this wait is a little longer so that its answer wins.
+  auto ack = ask<StoreAck>(*impl_->sys, impl_->calls, target, impl_->options.store_timeout + std::chrono::seconds(1),
+                           retry_atom::value, position);
   if (!ack) return ack.error();
   return ack->error;
 }

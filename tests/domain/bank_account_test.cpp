@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -96,6 +98,29 @@ SCENARIO("bank account: deposits", "[bank]") {
         account.then_rejected("invalid_amount");
         CHECK(account.rejection()->message == "amount must be positive, got -25");
       }
+    }
+  }
+}
+
+SCENARIO("bank account: a balance cannot overflow", "[bank]") {
+  constexpr std::int64_t largest = std::numeric_limits<std::int64_t>::max();
+  GIVEN("an open account that received a huge deposit") {
+    auto account = account_fixture();
+    const std::int64_t huge = largest / 2 + 1;
+    account.given(opened_by_ada, bank::Deposited{huge});
+    WHEN("the same huge amount is deposited again") {
+      account.when(bank::Deposit{huge});
+      THEN("it is rejected as balance_overflow and the balance stays as it was") {
+        account.then_rejected("balance_overflow");
+        CHECK(account.rejection()->message
+              == "a deposit of " + std::to_string(huge) + " to the balance of " + std::to_string(huge)
+                   + " would exceed the largest balance, " + std::to_string(largest));
+        account.then_state(bank::Account{true, false, "Ada", huge});
+      }
+    }
+    WHEN("exactly what is left up to the largest balance is deposited") {
+      account.when(bank::Deposit{largest - huge});
+      THEN("it is accepted") { account.then_events(bank::Deposited{largest - huge}); }
     }
   }
 }

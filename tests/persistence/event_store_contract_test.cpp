@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <string>
@@ -62,6 +63,20 @@ std::vector<std::int64_t> amounts_of(const std::vector<Event>& evs) {
 }
 
 constexpr std::size_t all = 1000;
+
+// Each number of a flat object as "name:kind:value", so that an int64 1 and
+// a uint64 1 (equal for json::value's ==) or a double 1.0 differ.
+std::vector<std::string> number_kinds(const json::value& data) {
+  std::vector<std::string> out;
+  for (const auto& [name, v] : data.as_object()) {
+    const std::string n(name);
+    if (v.is_int64()) out.push_back(n + ":int64:" + std::to_string(v.get_int64()));
+    else if (v.is_uint64()) out.push_back(n + ":uint64:" + std::to_string(v.get_uint64()));
+    else if (v.is_double()) out.push_back(n + ":double:" + json::serialize(v));
+    else out.push_back(n + ":" + json::serialize(v));
+  }
+  return out;
+}
 
 } // namespace
 
@@ -776,4 +791,35 @@ STORE_CONTRACT_TEST("event store: projection snapshots keep the newest position 
     CHECK(b->position == 10);
     CHECK(b->model == snap.model);
   }
+}
+
+STORE_CONTRACT_TEST("G4 an event's JSON numbers have the same kind and value as committed and as read back",
+                    "[store][contract][json]") {
+  auto s = TestType::open({});
+  auto store = s.connect();
+  // Built the ways domain code builds numbers: int64, uint64, double.
+  const json::object data{{"one", std::int64_t{1}},
+                          {"one_unsigned", std::uint64_t{1}},
+                          {"one_double", 1.0},
+                          {"int64_max", std::numeric_limits<std::int64_t>::max()},
+                          {"uint64_max", std::numeric_limits<std::uint64_t>::max()},
+                          {"minus_half", -0.5},
+                          {"tenth_sum", 0.1 + 0.2}};
+  auto committed = append_ok(*store, request(acc1, 0, {ev("measured", data)}));
+  REQUIRE(committed.events.size() == 1);
+  const auto live = number_kinds(committed.events[0].data);  // what the aggregate and the bus get
+
+  auto by_stream = store->read_stream(acc1, 1, all);
+  auto from_all = store->read_all(0, all);
+  auto from_new_connection = s.connect()->read_all(0, all);
+  REQUIRE(by_stream.size() == 1);
+  REQUIRE(from_all.size() == 1);
+  REQUIRE(from_new_connection.size() == 1);
+  CHECK(number_kinds(by_stream[0].data) == live);
+  CHECK(number_kinds(from_all[0].data) == live);
+  CHECK(number_kinds(from_new_connection[0].data) == live);
+  // JSON text has no uint64 kind for small numbers: both paths read an int64 1.
+  CHECK(live[1] == "one_unsigned:int64:1");
+  CHECK(live[2].rfind("one_double:double:", 0) == 0);
+  CHECK(live[4] == "uint64_max:uint64:18446744073709551615");
 }

@@ -3,6 +3,7 @@
 
 #include <annals/persistence/sqlite_event_store.hpp>
 
+#include "faulty_vfs.hpp"
 #include "temp_dir.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -10,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -142,6 +144,36 @@ TEST_CASE("sqlite store: the store uses WAL journal mode", "[sqlite]") {
   CHECK(annals::sqlite_schema_version() >= 1);
 }
 
+SCENARIO("sqlite store: a database where WAL journal mode cannot be set is refused, naming the file and the mode",
+         "[sqlite][wal]") {
+  GIVEN("a file on a filesystem without shared memory (a VFS without xShm methods)") {
+    annals::test::TempDir dir;
+    auto opts = options_for(dir);
+    annals::test::FaultyVfs::instance();  // registers the VFSes
+    opts.vfs = annals::test::FaultyVfs::no_shared_memory;
+    WHEN("it is opened as a store") {
+      auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+      THEN("the error says WAL could not be set, with the file and the journal mode SQLite kept") {
+        CHECK(e.kind() == StoreFailure::unavailable);
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("'" + opts.path + "' cannot use WAL journal mode")
+                     && Catch::Contains("kept journal mode 'delete'") && Catch::Contains("shared memory"));
+      }
+    }
+  }
+  GIVEN("an in-memory database") {
+    SqliteStoreOptions opts;
+    opts.path = ":memory:";
+    WHEN("it is opened as a store") {
+      auto e = expect_store_error([&] { annals::open_sqlite_store(opts); });
+      THEN("the error names it and the journal mode 'memory'") {
+        CHECK_THAT(std::string(e.what()), Catch::Contains("':memory:' cannot use WAL journal mode")
+                                             && Catch::Contains("kept journal mode 'memory'"));
+      }
+    }
+  }
+}
+
 TEST_CASE("sqlite store: a file that is not a database is refused as corrupt and left unchanged", "[sqlite]") {
   annals::test::TempDir dir;
   const std::string path = dir.file("junk.db");
@@ -255,6 +287,8 @@ TEST_CASE("sqlite store: a size cap makes appends fail as full without committin
       threw = true;
       INFO(e.what());
       CHECK(e.kind() == StoreFailure::full);
+      // The cap is met by an insert, before COMMIT: definitely not written.
+      CHECK(e.outcome() == StoreError::Outcome::not_written);
       CHECK(e.error().code == "store_unavailable");
       CHECK_THAT(std::string(e.what()), Catch::Contains("full"));
       // Nothing of the failed batch is in the store.
@@ -291,6 +325,8 @@ TEST_CASE("sqlite store: a write lock held by another connection makes append fa
   auto e = expect_store_error([&] { store->append({deposit_request(acc1, 1, {2})}); });
   const auto waited = std::chrono::steady_clock::now() - start;
   CHECK(e.kind() == StoreFailure::locked);
+  CHECK(e.outcome() == StoreError::Outcome::not_written);  // BEGIN IMMEDIATE waited, nothing was written
+  CHECK(e.error().code == "store_unavailable");
   CHECK_THAT(std::string(e.what()), Catch::Contains("locked") && Catch::Contains("100 ms"));
   CHECK(waited >= std::chrono::milliseconds{90});
   CHECK(waited < std::chrono::seconds{5});
@@ -302,6 +338,58 @@ TEST_CASE("sqlite store: a write lock held by another connection makes append fa
   append_ok(*store, deposit_request(acc1, 1, {2}));
   CHECK(store->stream_version(acc1) == 2);
   CHECK(store->event_count() == 2);
+}
+
+SCENARIO("G1 a COMMIT whose fsync fails is reported as outcome_unknown, because the transaction can reappear "
+         "after a restart",
+         "[sqlite][commit]") {
+  auto& vfs = annals::test::FaultyVfs::instance();
+  GIVEN("a store that syncs the WAL at every COMMIT, with one deposit") {
+    annals::test::TempDir dir;
+    auto opts = options_for(dir);
+    opts.vfs = annals::test::FaultyVfs::name;
+    opts.durability = annals::Durability::full;
+    auto store = annals::open_sqlite_store(opts);
+    append_ok(*store, deposit_request(acc1, 0, {1}));
+    auto second = deposit_request(acc1, 1, {2});
+    second.idempotency_key = "pay-2";
+    second.fingerprint = "deposit 2";
+
+    WHEN("the fsync of the WAL fails at the COMMIT of the next append") {
+      const int failed_before = vfs.wal_syncs_failed();
+      vfs.fail_next_wal_syncs(1);
+      auto e = expect_store_error([&] { store->append({second}); });
+      vfs.fail_next_wal_syncs(0);
+
+      THEN("the caller is told the outcome is unknown, not that nothing was written") {
+        CHECK(vfs.wal_syncs_failed() == failed_before + 1);
+        INFO(e.what());
+        CHECK(e.outcome() == StoreError::Outcome::unknown);
+        CHECK(e.error().code == "outcome_unknown");
+        CHECK_THAT(std::string(e.what()), Catch::Contains(opts.path) && Catch::Contains("outcome is unknown")
+                                             && Catch::Contains("retry with the same idempotency key"));
+      }
+      THEN("the files a crash at that moment leaves behind hold the append") {
+        // This connection has rolled back and sees version 1...
+        CHECK(store->stream_version(acc1) == 1);
+        // ...but the WAL has the complete transaction: copy the files as a
+        // SIGKILL would leave them and open the copy, as a restart would.
+        const std::string crashed = dir.file("crashed.db");
+        std::filesystem::copy_file(opts.path, crashed);
+        std::filesystem::copy_file(opts.path + "-wal", crashed + "-wal");
+        auto restarted = annals::open_sqlite_store({crashed});
+        CHECK(restarted->stream_version(acc1) == 2);
+        auto key = restarted->find_idempotency_key("pay-2");
+        REQUIRE(key.has_value());
+        CHECK(key->result.version == 2);
+      }
+      THEN("the same connection appends again once the fault is gone") {
+        append_ok(*store, second);
+        CHECK(store->stream_version(acc1) == 2);
+        CHECK(annals::open_sqlite_store(opts)->event_count() == 2);
+      }
+    }
+  }
 }
 
 TEST_CASE("sqlite store: a stored event with invalid JSON data is reported as corrupt naming its position",

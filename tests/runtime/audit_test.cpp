@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace annals;
 using namespace annals::test;
 
@@ -23,7 +25,44 @@ AggregateType faulty_type() {
     "boom", [](const Nothing&, const Command&) -> Decision { throw std::runtime_error("bug"); });
 }
 
+// A command that is accepted and causes no events.
+AggregateType quiet_type() {
+  return AggregateType::define<Nothing>("quiet").handle_json(
+    "touch", [](const Nothing&, const Command&) -> Decision { return Decision::accept(); });
+}
+
 } // namespace
+
+SCENARIO_METHOD(RuntimeFixture, "a command that causes no events but has an idempotency key is audited once as "
+                                "accepted, and each retry once as replayed") {
+  GIVEN("a runtime with an aggregate whose command causes no events") {
+    Command touch;
+    touch.aggregate = "quiet";
+    touch.id = "q-1";
+    touch.command = "touch";
+    touch.idempotency_key = "touch-1";
+    touch.metadata.principal = "alice";
+    WHEN("the command is sent with a key, then retried twice with the same key") {
+      {
+        auto rt = bank_runtime(options());
+        rt->register_aggregate(quiet_type());
+        auto first = rt->execute(touch);
+        REQUIRE(first.accepted());
+        REQUIRE(first.events.empty());
+        REQUIRE_FALSE(first.replayed);
+        REQUIRE(rt->execute(touch).replayed);
+        REQUIRE(rt->execute(touch).replayed);
+      }  // shutting down writes what the journal still held
+      THEN("the trail has one accepted line for it and one replayed line per retry") {
+        std::vector<std::string> outcomes;
+        for (const auto& r : bank_runtime(options())->audit_log())
+          if (r.command == "touch") outcomes.push_back(r.outcome);
+        std::sort(outcomes.begin(), outcomes.end());
+        CHECK(outcomes == std::vector<std::string>{"accepted", "replayed", "replayed"});
+      }
+    }
+  }
+}
 
 TEST_CASE_METHOD(RuntimeFixture, "every command's outcome is in the audit trail") {
   auto o = options();

@@ -329,3 +329,27 @@ TEST_CASE_METHOD(RuntimeFixture, "G7 a damaged stored event: that aggregate repo
   CHECK(rt->execute(deposit("acc-good", 1)).accepted());
   CHECK(stored_events() == 4);
 }
+
+TEST_CASE_METHOD(RuntimeFixture, "G7 a flood of distinct ids keeps live aggregates within max_active_aggregates") {
+  // Each id activates an actor, even for a rejected command. Without a bound
+  // they would all stay until passivate_after (minutes).
+  auto o = options();
+  o.max_active_aggregates = 50;
+  auto rt = bank_runtime(o, 0);
+  REQUIRE(rt->execute(open_account("kept")).accepted());
+  REQUIRE(rt->execute(deposit("kept", 7)).accepted());
+  std::size_t most_active = 0;
+  for (int i = 0; i < 2000; ++i) {
+    auto r = rt->execute(deposit("random-" + std::to_string(i), 1));  // no such account: rejected
+    REQUIRE(r.code() == "account_not_open");
+    if (i % 100 == 0) most_active = std::max(most_active, rt->active_aggregates());
+  }
+  // Idle ones leave at once when asked; only a few commands are ever in hand.
+  REQUIRE(eventually([&] { return rt->active_aggregates() <= 50; }));
+  INFO("most live aggregates seen during the flood: " << most_active);
+  CHECK(most_active <= 60);
+  CHECK(rt->metrics().aggregates.at(0).evictions >= 1900);
+  // An evicted aggregate comes back with its state.
+  CHECK(balance(*rt, "kept") == 7);
+  CHECK(rt->execute(deposit("kept", 1)).version == 3);
+}

@@ -704,6 +704,7 @@ TEST_CASE("HTTP mapping: status codes and query strings") {
   CHECK(http_status_for("insufficient_funds") == 422);
   CHECK(http_status_for("internal_error") == 500);
   CHECK(http_status_for("store_unavailable") == 503);
+  CHECK(http_status_for("outcome_unknown") == 503);
   CHECK(http_status_for("shutting_down") == 503);
   CHECK(http_status_for("overloaded") == 503);
   CHECK(http_status_for("timeout") == 504);

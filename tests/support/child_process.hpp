@@ -64,6 +64,15 @@ public:
     return s;
   }
 
+  /// Waits for the process to end; its exit code (-signal if killed).
+  int wait() {
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+  }
+
   /// Kills the process (no clean-up runs in it) and reaps it.
   void kill(int sig) {
     if (pid_ <= 0) return;

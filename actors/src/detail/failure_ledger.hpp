@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <utility>
 
 namespace annals::actors::detail {
 
@@ -29,6 +30,11 @@ public:
   }
   /// Retried successfully: no longer parked.
   void unpark(std::int64_t position) { parked_.erase(position); }
+  /// What the store lists as parked (read again before each projector starts).
+  void replace_parked(std::set<std::int64_t> parked) {
+    for (auto p : parked) attempts_.erase(p);
+    parked_ = std::move(parked);
+  }
 
   bool is_parked(std::int64_t position) const { return parked_.count(position) > 0; }
   const std::set<std::int64_t>& parked() const { return parked_; }

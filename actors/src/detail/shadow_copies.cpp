@@ -53,6 +53,13 @@ void start_rebuild(Self self, caf::typed_response_promise<StoreAck> rp) {
     rp.deliver(StoreAck{Error{errc::overloaded, "a rebuild of '" + st.type->name() + "' is already running"}});
     return;
   }
+  // The fresh copy skips what is parked when it starts; a retry under way
+  // would be lost from it.
+  if (!st.retries.empty()) {
+    rp.deliver(StoreAck{Error{errc::overloaded, "a dead-letter retry of '" + st.type->name()
+                                                  + "' is under way; rebuild once it is done"}});
+    return;
+  }
   st.shadows.rebuild_promise = rp;
   st.shadows.rebuild = spawn_copy(self, ProjectorMode{});
 }
@@ -61,6 +68,11 @@ void start_reconcile(Self self, caf::typed_response_promise<ReconcileOutcome> rp
   auto& st = self->state;
   if (!st.child) {
     rp.deliver(ReconcileOutcome{Error{errc::overloaded, "projection '" + st.type->name() + "' is restarting; try again"}});
+    return;
+  }
+  if (!st.retries.empty()) {
+    rp.deliver(ReconcileOutcome{Error{errc::overloaded, "a dead-letter retry of '" + st.type->name()
+                                                          + "' is under way; reconcile once it is done"}});
     return;
   }
   self->request(st.child, st.settings.store_timeout, dump_atom::value)

@@ -68,6 +68,10 @@ struct SupervisorState {
 
   FailureLedger ledger;
   bool parking = false;        // a park write is under way
+  // Retries handed to the live projector and not answered yet, by number;
+  // failed when it dies (its promises die with it).
+  std::map<std::uint64_t, std::pair<std::int64_t, caf::typed_response_promise<StoreAck>>> retries;
+  std::uint64_t next_retry = 0;
   ApplyGatePtr gate;           // null unless faults were injected
 
   QueryRelayState relay;

@@ -29,6 +29,11 @@ inline constexpr std::string_view store_unavailable = "store_unavailable";
 /// No answer within the caller's time limit. The command may still commit:
 /// retry it with the same idempotency key to find out safely.
 inline constexpr std::string_view timeout = "timeout";
+/// The store failed while committing (an I/O or fsync error at COMMIT): the
+/// command may have committed, and may show up after a restart even if it
+/// cannot be read now. Retry it with the same idempotency key to find out
+/// safely.
+inline constexpr std::string_view outcome_unknown = "outcome_unknown";
 /// The runtime is shutting down and takes no more work.
 inline constexpr std::string_view shutting_down = "shutting_down";
 /// The authorization policy denied the command.

@@ -1,5 +1,7 @@
 #include "bank/account.hpp"
 
+#include <limits>
+
 namespace bank {
 
 using annals::Decision;
@@ -34,6 +36,12 @@ annals::AggregateType account_type(int snapshot_every) {
     .handle<Deposit>([](const Account& s, const Deposit& c) -> Decision {
       if (auto no = must_be_active(s)) return *no;
       if (auto no = must_be_positive(c.amount)) return *no;
+      // The balance is an int64 of cents: a deposit that would pass its
+      // maximum is refused, never wrapped to a negative balance.
+      if (c.amount > std::numeric_limits<std::int64_t>::max() - s.balance)
+        return reject("balance_overflow", "a deposit of " + std::to_string(c.amount) + " to the balance of "
+                                            + std::to_string(s.balance) + " would exceed the largest balance, "
+                                            + std::to_string(std::numeric_limits<std::int64_t>::max()));
       return emit(Deposited{c.amount});
     })
     .handle<Withdraw>([](const Account& s, const Withdraw& c) -> Decision {

@@ -16,7 +16,10 @@ unsigned http_status_for(std::string_view code, bool rejected) {
   if (code == errc::concurrency_conflict || code == errc::idempotency_conflict) return 409;
   if (code == errc::payload_too_large) return 413;
   if (code == errc::internal_error) return 500;
-  if (code == errc::store_unavailable || code == errc::shutting_down || code == errc::overloaded) return 503;
+  // outcome_unknown: the store failed at COMMIT; like a timeout, retry with the same key.
+  if (code == errc::store_unavailable || code == errc::outcome_unknown || code == errc::shutting_down
+      || code == errc::overloaded)
+    return 503;
   if (code == errc::timeout) return 504;
   return rejected ? 422 : 500;
 }

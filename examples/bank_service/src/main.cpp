@@ -1,5 +1,6 @@
 // bank_service: the bank example over HTTP (docs/http-service.md).
 //   bank_service --port 8080 --store bank.db [--config auth.json] [--threads 2]
+//                [--durability normal|full] [--snapshot-every 100] [--projection-snapshot-every 0]
 // Exit codes: 0 after SIGINT/SIGTERM, 1 the store or the port cannot be
 // used, 2 bad command line or config file.
 
@@ -30,6 +31,19 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout", idle_timeout_s, "seconds before an idle or slow connection is closed")
     ->capture_default_str()
     ->check(CLI::Range(0.1, 3600.0));
+  std::string durability = "normal";
+  int snapshot_every = 100;
+  int projection_snapshot_every = 0;
+  app.add_option("--durability", durability, "normal (synchronous=NORMAL) or full (synchronous=FULL: every commit fsynced)")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"normal", "full"}));
+  app.add_option("--snapshot-every", snapshot_every, "account snapshot every N events (0: none)")
+    ->capture_default_str()
+    ->check(CLI::Range(0, 1000000));
+  app.add_option("--projection-snapshot-every", projection_snapshot_every,
+                 "read-model snapshot every N events (0: none)")
+    ->capture_default_str()
+    ->check(CLI::Range(0, 1000000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -48,7 +62,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  opts.runtime.store = memory ? annals::memory_store() : annals::sqlite_store({store});
+  opts.account_snapshot_every = snapshot_every;
+  opts.projection_snapshot_every = projection_snapshot_every;
+  annals::SqliteStoreOptions sqlite;
+  sqlite.path = store;
+  sqlite.durability = durability == "full" ? annals::Durability::full : annals::Durability::normal;
+  opts.runtime.store = memory ? annals::memory_store() : annals::sqlite_store(sqlite);
 
   // SIGINT/SIGTERM are taken by sigwait below; block them before any thread starts.
   sigset_t signals;

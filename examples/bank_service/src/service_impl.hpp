@@ -62,9 +62,9 @@ struct Service::Impl {
     if (options.auth) options.runtime.authorize = options.auth->command_policy();
     body_limit = options.body_limit ? options.body_limit : options.runtime.limits.max_envelope_bytes;
     runtime = std::make_unique<annals::Runtime>(options.runtime);
-    runtime->register_aggregate(bank::account_type());
-    runtime->register_projection(bank::balances_projection());
-    runtime->register_projection(bank::daily_totals_projection());
+    runtime->register_aggregate(bank::account_type(options.account_snapshot_every));
+    runtime->register_projection(bank::balances_projection(options.projection_snapshot_every));
+    runtime->register_projection(bank::daily_totals_projection(options.projection_snapshot_every));
   }
 
   ~Impl() {

@@ -65,9 +65,10 @@ AppendVerdict check_append(const AppendRequest& req, std::size_t max_event_bytes
 EventMetadata commit_metadata(const AppendRequest& req, std::int64_t now_us);
 
 /// The event as committed: the request's i-th event at `version` and
-/// `position`, with `metadata` from commit_metadata.
-Event committed_event(const AppendRequest& req, std::size_t i, std::int64_t version, std::int64_t position,
-                      const EventMetadata& metadata);
+/// `position`, with `metadata` from commit_metadata, and its data parsed from
+/// `body` (its checked body), so it has the number kinds a read gives.
+Event committed_event(const AppendRequest& req, std::size_t i, const std::string& body, std::int64_t version,
+                      std::int64_t position, const EventMetadata& metadata);
 
 /// The audit line written with an accepted append's events.
 AuditRecord accepted_audit(const AuditRecord& skeleton, const AppendResult& result, std::int64_t now_us);

@@ -33,6 +33,8 @@ struct AggregateStats {
   std::string aggregate;
   std::int64_t active = 0;
   std::uint64_t recoveries = 0;
+  std::uint64_t conflict_reloads = 0;  ///< lost version races (another writer)
+  std::uint64_t evictions = 0;         ///< passivated early (max_active_aggregates)
   LatencyStats recovery;
 };
 

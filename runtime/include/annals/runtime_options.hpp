@@ -24,6 +24,10 @@ struct RuntimeOptions {
   std::chrono::milliseconds command_timeout{std::chrono::seconds(5)};
   /// An aggregate idle this long is passivated (its memory released).
   std::chrono::milliseconds passivate_after{std::chrono::minutes(5)};
+  /// Above this many live aggregate actors, the least recently used are
+  /// passivated as soon as they are idle (busy ones finish first), so memory
+  /// stays bounded under a flood of distinct ids. 0: no bound.
+  std::size_t max_active_aggregates = 100000;
   /// How long an aggregate waits for the journal or a store reader.
   std::chrono::milliseconds store_timeout{std::chrono::seconds(30)};
 

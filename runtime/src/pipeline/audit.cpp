@@ -19,6 +19,14 @@ AuditRecord record_of(const Command& c) {
   return rec;
 }
 
+// Whether the store already wrote the command's record in its append
+// transaction: a first execution that appended, which is one with events
+// and also one with no events but an idempotency key (the aggregate appends
+// it to record the key: decide_and_append in actors/src/aggregate_actor.cpp).
+bool written_at_commit(const Command& c, const CommandResult& r) {
+  return r.accepted() && !r.replayed && (!r.events.empty() || c.idempotency_key);
+}
+
 class Audit final : public CommandStage {
 public:
   Audit(LoggerPtr log, bool keep_trail, AuditWriter write)
@@ -37,7 +45,7 @@ private:
     const CommandResult& r = *a.result;
     log_outcome(*a.audit, r);
     if (!keep_trail_) return;
-    if (r.accepted() && !r.replayed && !r.events.empty()) return;  // written in the events' transaction
+    if (written_at_commit(a.command, r)) return;
     AuditRecord rec = *a.audit;
     rec.at_us = now_us();
     if (r.accepted()) rec.outcome = r.replayed ? "replayed" : "accepted";

@@ -1,8 +1,10 @@
 #pragma once
 // The activation registry: finds the actor of a command's aggregate,
 // activating it on first use (like Orleans' virtual actors), and delegates
-// the request to it (the aggregate answers the caller directly). It forgets
-// aggregates that passivate or stop. It never looks aggregate types up: the
+// the request to it (the aggregate answers the caller directly). Exactly one
+// actor per stream is live: while one stops (passivation, eviction), requests
+// for its stream wait here and go to the next actor once the old one is down.
+// Above max_active live aggregates it evicts the least recently used. It never looks aggregate types up: the
 // runtime resolved the type before dispatch and sends it along.
 
 #include "annals/actors/aggregate_actor.hpp"
@@ -25,9 +27,9 @@ using ActivationRegistryActor = caf::typed_actor<
   caf::replies_to<execute_atom, RegisteredAggregatePtr, CommandEnvelope>::with<CommandResult>,
   // the state of one aggregate instance, activating it (delegated)
   caf::replies_to<inspect_atom, RegisteredAggregatePtr, StreamId>::with<Expected<AggregateInspection>>,
-  // from an aggregate: forget me (PassivationActor)
-  caf::replies_to<passivate_atom>::with<bool>,
-  // the number of active aggregates
+  // from an aggregate: may I stop, having received this many requests (PassivationActor)
+  caf::replies_to<passivate_atom, std::uint64_t>::with<bool>,
+  // the number of live aggregate actors (including ones stopping)
   caf::replies_to<count_atom>::with<std::size_t>>;
 
 struct RegistryDeps {
@@ -37,8 +39,10 @@ struct RegistryDeps {
   LoggerPtr log;
 };
 
+/// `max_active`: above this many live aggregates the least recently used are
+/// asked to passivate as soon as they are idle (0: no bound).
 ActivationRegistryActor spawn_activation_registry(caf::actor_system& sys, RegistryDeps deps,
-                                                    AggregateSettings settings);
+                                                    AggregateSettings settings, std::size_t max_active);
 
 } // namespace annals::actors
 

@@ -3,8 +3,12 @@
 // state (snapshot, then later events), then handles commands one at a time in
 // arrival order: idempotency check, decide, append through the journal,
 // evolve, reply. Commands that arrive meanwhile wait in its queue.
-// When idle for `passivate_after` it asks the activation registry to forget
-// it, finishes what it holds, and stops.
+// When idle for `passivate_after` (or when the registry evicts it to stay
+// under max_active_aggregates) it asks the activation registry to let it go,
+// saying how many requests it received; the registry agrees only when that is
+// every request it sent, so no command is on its way and none can reach a
+// second actor of the stream while this one stops (exactly one live actor
+// per stream).
 
 #include "annals/actors/journal.hpp"
 #include "annals/actors/messages.hpp"
@@ -19,6 +23,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 
 namespace annals::actors {
@@ -26,6 +31,7 @@ namespace annals::actors {
 using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using evict_atom = caf::atom_constant<caf::atom("evict")>;
 
 /// A command on its way to its aggregate, with the time after which nobody
 /// waits for the answer any more (the aggregate then skips it).
@@ -42,11 +48,14 @@ struct CommandEnvelope {
 using AggregateActor = caf::typed_actor<
   caf::replies_to<execute_atom, CommandEnvelope>::with<CommandResult>,
   // its state (or the error of a broken one), answered once recovered
-  caf::replies_to<inspect_atom>::with<Expected<AggregateInspection>>>;
+  caf::replies_to<inspect_atom>::with<Expected<AggregateInspection>>,
+  // from the registry: passivate as soon as idle (too many are active)
+  caf::reacts_to<evict_atom>>;
 
-/// What an aggregate asks of the registry that activated it: to be
-/// forgotten before it stops (true once no new command is sent to it).
-using PassivationActor = caf::typed_actor<caf::replies_to<passivate_atom>::with<bool>>;
+/// What an aggregate asks of the registry that activated it: to stop, given
+/// the number of requests (commands, inspections) it has received. True: none
+/// is on its way and none will be sent; false: some are, stay.
+using PassivationActor = caf::typed_actor<caf::replies_to<passivate_atom, std::uint64_t>::with<bool>>;
 
 struct AggregateSettings {
   std::chrono::milliseconds passivate_after{std::chrono::minutes(5)};

@@ -39,6 +39,8 @@ struct AggregateInstruments {
   prometheus::Gauge* active = nullptr;
   prometheus::Counter* recoveries = nullptr;
   prometheus::Histogram* recovery_seconds = nullptr;
+  prometheus::Counter* conflict_reloads = nullptr;  ///< another writer won a version race
+  prometheus::Counter* evictions = nullptr;         ///< passivated early to stay under the bound
 };
 
 struct ProjectionInstruments {

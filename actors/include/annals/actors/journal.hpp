@@ -29,11 +29,21 @@ using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;
 using audit_atom = caf::atom_constant<caf::atom("audit")>;
 using park_atom = caf::atom_constant<caf::atom("park")>;
 using unpark_atom = caf::atom_constant<caf::atom("unpark")>;
+using retried_atom = caf::atom_constant<caf::atom("retried")>;
 
 /// The answer to a write that is not an append (park, unpark): empty, or the
 /// store's error.
 struct StoreAck {
   std::optional<Error> error;
+};
+
+/// A parked event the projector has applied late (it had passed it): the
+/// dead letter goes and, for a projection that keeps snapshots, the snapshot
+/// that includes it is written, in one transaction.
+struct RetriedDeadLetter {
+  std::string projection;
+  std::int64_t position = 0;
+  std::optional<ProjectionSnapshot> snapshot;
 };
 
 /// The journal's protocol.
@@ -48,7 +58,10 @@ using JournalActor = caf::typed_actor<
   // Parks a projection's poison event, at once.
   caf::replies_to<park_atom, DeadLetter>::with<StoreAck>,
   // Removes the parked event (projection, position), at once.
-  caf::replies_to<unpark_atom, std::string, std::int64_t>::with<StoreAck>>;
+  caf::replies_to<unpark_atom, std::string, std::int64_t>::with<StoreAck>,
+  // Unparks a late-applied retry together with its snapshot (after writing
+  // the snapshots already queued, so none of those can replace it), at once.
+  caf::replies_to<retried_atom, RetriedDeadLetter>::with<StoreAck>>;
 
 struct JournalOptions {
   std::size_t max_batch = 512;  ///< appends per transaction at most
@@ -68,3 +81,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::ProjectionSnapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::AuditRecord)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::DeadLetter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::StoreAck)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(annals::actors::RetriedDeadLetter)

@@ -72,7 +72,8 @@ struct AccountClosed {
 BOOST_DESCRIBE_STRUCT(AccountClosed, (), ())
 
 /// The "account" aggregate type. Rejections: already_open, account_not_open,
-/// account_closed, invalid_amount, insufficient_funds, balance_not_zero.
+/// account_closed, invalid_amount, insufficient_funds, balance_not_zero,
+/// balance_overflow (a deposit past the largest int64 balance).
 /// `snapshot_every` 0 disables snapshots.
 annals::AggregateType account_type(int snapshot_every = 100);
 

@@ -58,6 +58,12 @@ struct ServiceOptions {
   /// allowed; a command's metadata.principal is taken as sent).
   std::optional<AuthConfig> auth;
 
+  /// Snapshot intervals of the bank domain: the account aggregate's
+  /// (events between snapshots; 0: none) and the read models' (balances,
+  /// daily_totals; 0: none, rebuilt from the events at start).
+  int account_snapshot_every = 100;
+  int projection_snapshot_every = 0;
+
   /// The embedded runtime. With `auth` set, its `authorize` is replaced by
   /// auth->command_policy(). Default store: sqlite_store({"bank.db"}).
   annals::RuntimeOptions runtime;

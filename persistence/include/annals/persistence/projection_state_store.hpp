@@ -46,6 +46,13 @@ public:
   virtual std::vector<DeadLetter> dead_letters(const std::string& projection) = 0;
   /// Removes one parked event; false when there was none.
   virtual bool remove_dead_letter(const std::string& projection, std::int64_t position) = 0;
+  /// A retried event was applied late (the projection had passed it): in one
+  /// transaction, removes it from the dead letters and, if `snapshot` is
+  /// given, replaces the projection's snapshot with it whatever the stored
+  /// one's position (only this one includes the event). A crash leaves either
+  /// both or neither. False, and nothing written, when it was not parked.
+  virtual bool unpark_retried(const std::string& projection, std::int64_t position,
+                              const std::optional<ProjectionSnapshot>& snapshot) = 0;
 
   virtual std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& projection) = 0;
   /// Keeps the newest per projection (a lower position never replaces a

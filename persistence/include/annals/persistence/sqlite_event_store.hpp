@@ -4,6 +4,7 @@
 #include "annals/persistence/event_store.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,9 @@ struct SqliteStoreOptions {
   std::int64_t max_size_bytes = 0;
   /// Open for reading only (tools); appends fail.
   bool read_only = false;
+  /// The SQLite VFS to open the file with; empty: SQLite's default. Tests
+  /// name a VFS that wraps the default one to inject I/O faults (fsync).
+  std::string vfs{};
 };
 
 /// Opens (creating and migrating if needed) the store at options.path.
@@ -36,6 +40,12 @@ std::unique_ptr<EventStore> open_sqlite_store(const SqliteStoreOptions& options)
 
 /// A provider that opens connections to the same file.
 std::shared_ptr<EventStoreProvider> sqlite_store(SqliteStoreOptions options);
+
+/// How many times a connection of this process found the file locked by
+/// another connection (another process, or another runtime on the same
+/// file) and waited for it (SQLITE_BUSY retried within busy_timeout), since
+/// the process started. A diagnostic for contention between writers.
+std::int64_t sqlite_lock_waits();
 
 /// The schema version this build writes.
 int sqlite_schema_version();
