@@ -11,6 +11,8 @@ packages=(
   libcli11-dev                    # CLI11
   prometheus-cpp-dev              # metrics
   prometheus                      # promtool, to check the /metrics text in the tests
+  clang libclang-rt-14-dev        # the sanitizer trees and libFuzzer (scripts/test.sh)
+  llvm                            # llvm-symbolizer: sanitizer reports with file:line
 )
 
 missing=()

@@ -1,4 +1,5 @@
 #include "annals/command.hpp"
+#include "annals/json_parse.hpp"
 
 #include <cstdio>
 #include <random>
@@ -154,12 +155,12 @@ Expected<Command> parse_command(std::string_view text, const CommandLimits& limi
   json::error_code ec;
   json::parse_options opts;
   opts.max_depth = 64;
-  json::stream_parser p({}, opts);
-  std::size_t n = p.write(text.data(), text.size(), ec);
-  if (!ec) p.finish(ec);
+  std::size_t n = 0;
+  // Exact numbers: the command's data is stored as text and read back.
+  json::value v = parse_json(text, ec, opts, &n);
   if (ec)
     return invalid("malformed JSON at byte " + std::to_string(n) + ": " + ec.message());
-  return command_from_json(p.release(), limits);
+  return command_from_json(v, limits);
 }
 
 } // namespace annals

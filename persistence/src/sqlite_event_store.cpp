@@ -4,6 +4,7 @@
 #include "sqlite_store_impl.hpp"
 
 #include "sqlite_schema.hpp"
+#include "annals/json_parse.hpp"
 
 #include <sqlite3.h>
 
@@ -70,7 +71,7 @@ int wait_for_lock(void* timeout, int attempt) {
 
 json::value parse_stored(const std::string& text, const std::string& what) {
   json::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = parse_json(text, ec);  // doubles read back exactly as written
   if (ec) throw StoreError(StoreFailure::corrupt, what + " is not valid JSON: " + ec.message());
   return v;
 }

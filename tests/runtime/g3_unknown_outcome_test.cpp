@@ -64,6 +64,9 @@ public:
   void park_event(const DeadLetter& letter) override { inner_->park_event(letter); }
   std::vector<DeadLetter> dead_letters(const std::string& p) override { return inner_->dead_letters(p); }
   bool remove_dead_letter(const std::string& p, std::int64_t pos) override { return inner_->remove_dead_letter(p, pos); }
+  bool unpark_retried(const std::string& p, std::int64_t pos, const std::optional<ProjectionSnapshot>& snap) override {
+    return inner_->unpark_retried(p, pos, snap);
+  }
   std::optional<ProjectionSnapshot> load_projection_snapshot(const std::string& p) override {
     return inner_->load_projection_snapshot(p);
   }
