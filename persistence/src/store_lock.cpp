@@ -41,18 +41,23 @@ std::string program_name() {
 
 bool alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-// "pid 1234, `bank_service`; pid 99, `annals`": the holders the
-// sidecar names that still run (it may list some that have ended).
-std::string holders(int fd) {
+// The sidecar's text, at most about `limit` bytes of it.
+std::string read_sidecar(int fd, std::size_t limit) {
   std::string text;
   char buf[4096];
-  for (off_t at = 0;;) {
+  for (off_t at = 0; text.size() < limit;) {
     const ssize_t n = ::pread(fd, buf, sizeof buf, at);
     if (n <= 0) break;
     text.append(buf, static_cast<std::size_t>(n));
     at += n;
-    if (text.size() > 1 << 20) break;
   }
+  return text;
+}
+
+// "pid 1234, `bank_service`; pid 99, `annals`": the holders the
+// sidecar names that still run (it may list some that have ended).
+std::string holders(int fd) {
+  const std::string text = read_sidecar(fd, std::size_t{1} << 20);
   std::istringstream in(text);
   std::set<pid_t> shown;
   std::string out;
@@ -72,6 +77,21 @@ void write_holder_line(int fd) {
   const std::string line = std::to_string(::getpid()) + " " + program_name() + "\n";
   // Best effort: the line only improves another process's error message.
   if (::write(fd, line.data(), line.size()) < 0) return;
+}
+
+// Rewrites the sidecar with only the lines of processes that still run.
+void compact_holders(int fd) {
+  const std::string text = read_sidecar(fd, std::size_t{4} << 20);
+  std::istringstream in(text);
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    long pid = 0;
+    std::string program;
+    if (fields >> pid >> program && alive(static_cast<pid_t>(pid))) kept += line + "\n";
+  }
+  if (::ftruncate(fd, 0) != 0) return;
+  if (!kept.empty() && ::write(fd, kept.data(), kept.size()) < 0) return;
 }
 
 StoreError in_use(const std::string& db, int fd, StoreLockMode wanted, const std::string& advice) {
@@ -138,19 +158,26 @@ StoreLock StoreLock::acquire(const std::string& db_path, StoreLockMode mode, con
       return StoreLock(std::move(existing));  // this process holds it already; `hold` closes its descriptor
     }
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+  // A shared acquirer never takes the exclusive lock, not even for a moment:
+  // flock converts a lock by dropping and re-taking it, so a brief EX->SH step
+  // made a second writer starting at the same time see "exclusive use".
+  const int how = mode == StoreLockMode::exclusive ? LOCK_EX : LOCK_SH;
+  if (::flock(fd, how | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) throw in_use(db_path, fd, mode, advice);
+    throw StoreError(StoreFailure::unavailable, "cannot lock '" + path + "': " + std::strerror(errno));
+  }
+  if (mode == StoreLockMode::exclusive) {
     // Alone: the sidecar names only this process from now on.
     if (::ftruncate(fd, 0) != 0) {
       // Keep the old lines; holders() skips those that have ended.
     }
-    write_holder_line(fd);
-    if (mode == StoreLockMode::shared && ::flock(fd, LOCK_SH | LOCK_NB) != 0) throw in_use(db_path, fd, mode, advice);
-  } else if (errno == EWOULDBLOCK) {
-    if (mode == StoreLockMode::exclusive || ::flock(fd, LOCK_SH | LOCK_NB) != 0) throw in_use(db_path, fd, mode, advice);
-    write_holder_line(fd);
-  } else {
-    throw StoreError(StoreFailure::unavailable, "cannot lock '" + path + "': " + std::strerror(errno));
+  } else if (st.st_size > (64 << 10)) {
+    // Writers only append; past 64 KiB drop the lines of processes that ended.
+    // Best effort: a line another writer appends meanwhile may be lost, which
+    // only makes a later error message name one holder fewer.
+    compact_holders(fd);
   }
+  write_holder_line(fd);
   r.holds[hold->key] = hold;
   return StoreLock(std::move(hold));
 }

@@ -22,6 +22,9 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
 
 using namespace annals;
 using annals::test::CliResult;
@@ -166,4 +169,58 @@ SCENARIO_METHOD(LockFixture, "A writer does not open a store a tool holds exclus
       }
     }
   }
+}
+
+// Several services starting on one store at the same moment all get it: a
+// shared acquirer never holds the lock exclusively, not even while it writes
+// its line into the sidecar (flock's EX->SH conversion is not atomic, and an
+// earlier version refused a writer that started during that step).
+SCENARIO("G2 writer processes starting on one store at the same moment all open it") {
+  annals::test::TempDir dir;
+  const std::string db = dir.file("shared.db");
+  constexpr int rounds = 30;
+  constexpr int writers = 8;
+  int refused = 0;
+  for (int round = 0; round < rounds; ++round) {
+    int start[2], status[2], release[2];
+    REQUIRE(::pipe(start) == 0);
+    REQUIRE(::pipe(status) == 0);
+    REQUIRE(::pipe(release) == 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < writers; ++i) {
+      const pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        ::close(start[1]);
+        ::close(release[1]);
+        char c;
+        (void)::read(start[0], &c, 1);  // EOF: every writer starts now
+        char answer = 'y';
+        try {
+          auto held = StoreLock::acquire(db, StoreLockMode::shared);
+          (void)::write(status[1], &answer, 1);
+          (void)::read(release[0], &c, 1);  // hold it until all have answered
+        } catch (const StoreError&) {
+          answer = 'n';
+          (void)::write(status[1], &answer, 1);
+        }
+        ::_exit(0);
+      }
+      children.push_back(pid);
+    }
+    ::close(start[0]);
+    ::close(status[1]);
+    ::close(release[0]);
+    ::close(start[1]);  // go
+    for (int i = 0; i < writers; ++i) {
+      char answer = 0;
+      REQUIRE(::read(status[0], &answer, 1) == 1);
+      if (answer != 'y') ++refused;
+    }
+    ::close(release[1]);
+    ::close(status[0]);
+    for (pid_t pid : children) ::waitpid(pid, nullptr, 0);
+  }
+  INFO(refused << " of " << rounds * writers << " writers were refused");
+  CHECK(refused == 0);
 }
