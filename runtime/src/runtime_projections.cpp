@@ -75,9 +75,11 @@ void Runtime::query_async(const std::string& projection, const std::string& name
   QueryRequest q{name, std::move(args), min_position, std::chrono::steady_clock::now() + limit};
   // A short-lived actor holds the request: it waits for the reply without a
   // thread and ends after it. The margin as in query(): the projection's own
-  // timeout error (with positions) wins over a generic one.
+  // timeout error (with positions) wins over a generic one. The request is a
+  // spawn argument, not a capture: CAF 0.17 dereferences a null argument
+  // tuple for a function actor spawned without arguments (UBSan reports it).
   caf::actor_system& sys = *impl_->sys;
-  sys.spawn([&sys, target, q = std::move(q), limit, finish = std::move(finish)](caf::event_based_actor* self) mutable {
+  auto waiter = [&sys, target, limit, finish = std::move(finish)](caf::event_based_actor* self, QueryRequest q) {
     self->request(target, limit + std::chrono::milliseconds(500), query_atom::value, std::move(q))
       .then(
         [finish](QueryReply& r) {
@@ -85,7 +87,8 @@ void Runtime::query_async(const std::string& projection, const std::string& name
           else finish(std::move(r.value));
         },
         [&sys, finish](caf::error& err) { finish(actors::delivery_error(sys, err)); });
-  });
+  };
+  sys.spawn(std::move(waiter), std::move(q));
 }
 
 Expected<ProjectionStatus> Runtime::projection_status(const std::string& projection) {
