@@ -8,6 +8,12 @@ std::set<std::string> AggregateType::command_types() const {
   return out;
 }
 
+std::set<std::string> AggregateType::event_types() const {
+  std::set<std::string> out(ignored_events_.begin(), ignored_events_.end());
+  for (const auto& kv : events_) out.insert(kv.first);
+  return out;
+}
+
 Decision AggregateType::decide(const std::any& state, const Command& c) const {
   auto it = commands_.find(c.command);
   if (it == commands_.end())

@@ -114,4 +114,6 @@ std::map<std::string, std::set<std::string>> Runtime::aggregate_commands() {
   return impl_->types.commands_by_type();
 }
 
+std::map<std::string, std::set<std::string>> Runtime::aggregate_events() { return impl_->types.events_by_type(); }
+
 } // namespace annals

@@ -118,6 +118,14 @@ std::vector<std::string> Runtime::projection_names() {
   return out;
 }
 
+std::map<std::string, std::set<std::string>> Runtime::projection_queries() {
+  std::lock_guard<std::mutex> lock(impl_->projections_mtx);
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& [name, reg] : impl_->projections)
+    for (const auto& q : reg.queries) out[name].insert(q.first);
+  return out;
+}
+
 std::vector<DeadLetter> Runtime::dead_letters(const std::string& projection) {
   std::lock_guard<std::mutex> lock(impl_->direct_mtx);
   return impl_->direct_store().dead_letters(projection);

@@ -39,6 +39,13 @@ public:
     return out;
   }
 
+  std::map<std::string, std::set<std::string>> events_by_type() const {
+    std::shared_lock<std::shared_mutex> lock(mtx_);
+    std::map<std::string, std::set<std::string>> out;
+    for (const auto& [name, reg] : types_) out[name] = reg->type->event_types();
+    return out;
+  }
+
 private:
   mutable std::shared_mutex mtx_;
   std::map<std::string, actors::RegisteredAggregatePtr, std::less<>> types_;

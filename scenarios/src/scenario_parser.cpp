@@ -304,6 +304,8 @@ const std::vector<std::string>& step_kinds() {
 }
 
 Scenario parse_scenario(std::string_view text, const std::string& file) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    throw ScenarioError(file, 0, "", "empty file: a scenario is a JSON object with \"name\" and \"steps\" (docs/scenarios.md)");
   boost::system::error_code ec;
   json::parse_options po;
   po.allow_comments = true;  // scenarios are hand-written and explained

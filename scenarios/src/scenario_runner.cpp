@@ -52,24 +52,58 @@ void validate_scenario(const Scenario& scenario, const DomainCatalog& catalog) {
   auto check_projection = [&](const Step& s, const std::string& p) {
     if (!projections.count(p)) bad(s, "unknown projection '" + p + "' (known: " + join(names) + ")");
   };
+  const auto queries = scratch.projection_queries();
+  auto check_query = [&](const Step& s, const std::string& p, const std::string& q) {
+    check_projection(s, p);
+    const auto& known = queries.at(p);
+    if (!known.count(q))
+      bad(s, "projection '" + p + "' has no query '" + q + "' (it has: "
+               + join(std::vector<std::string>(known.begin(), known.end())) + ")");
+  };
+  // An event type an expectation names must be one the aggregate can store
+  // (any aggregate's, when the step names none): a typo would never match.
+  const auto events = scratch.aggregate_events();
+  auto check_event = [&](const Step& s, const std::string& agg, const std::string& type) {
+    std::set<std::string> known;
+    for (const auto& [name, types] : events)
+      if (agg.empty() || name == agg) known.insert(types.begin(), types.end());
+    if (known.count(type)) return;
+    const std::string listed = join(std::vector<std::string>(known.begin(), known.end()));
+    if (agg.empty()) bad(s, "no aggregate has an event type '" + type + "' (known: " + listed + ")");
+    bad(s, "aggregate '" + agg + "' has no event type '" + type + "' (it has: " + listed + ")");
+  };
   for (const auto& step : scenario.steps) {
     std::visit(
       [&](const auto& b) {
         using T = std::decay_t<decltype(b)>;
-        if constexpr (std::is_same_v<T, CommandStep>) check_aggregate(step, b.aggregate, {b.command});
-        else if constexpr (std::is_same_v<T, LoadStep>) {
+        if constexpr (std::is_same_v<T, CommandStep>) {
+          check_aggregate(step, b.aggregate, {b.command});
+          if (b.expect.events)
+            for (const auto& type : *b.expect.events) check_event(step, b.aggregate, type);
+        } else if constexpr (std::is_same_v<T, LoadStep>) {
           std::vector<std::string> cmds;
           if (b.setup) cmds.push_back(b.setup->command);
           for (const auto& m : b.mix) cmds.push_back(m.command);
           check_aggregate(step, b.aggregate, cmds);
-        } else if constexpr (std::is_same_v<T, InspectStep> || std::is_same_v<T, StreamStep>)
+        } else if constexpr (std::is_same_v<T, InspectStep>)
           check_aggregate(step, b.aggregate, {});
+        else if constexpr (std::is_same_v<T, StreamStep>) {
+          check_aggregate(step, b.aggregate, {});
+          for (const auto& kv : b.types) check_event(step, b.aggregate, std::string(kv.key()));
+        }
         else if constexpr (std::is_same_v<T, WaitStep>) {
           if (b.projection != "*") check_projection(step, b.projection);
         } else if constexpr (std::is_same_v<T, InjectStep>) {
           if (b.fault != "restart_runtime") check_projection(step, b.projection);
           if (b.fault == "fail_projector" && !b.match.aggregate.empty()) check_aggregate(step, b.match.aggregate, {});
-        } else if constexpr (std::is_same_v<T, QueryStep> || std::is_same_v<T, ReconcileStep> ||
+          if (b.fault == "fail_projector" && !b.match.event_type.empty())
+            check_event(step, b.match.aggregate, b.match.event_type);
+        } else if constexpr (std::is_same_v<T, QueryStep>) {
+          // Unless the step asks that very error on purpose.
+          if (b.expect_error == std::optional<std::string>("unknown_query")) check_projection(step, b.projection);
+          else check_query(step, b.projection, b.query);
+        }
+        else if constexpr (std::is_same_v<T, ReconcileStep> ||
                              std::is_same_v<T, RebuildStep> || std::is_same_v<T, DeadLettersStep>)
           check_projection(step, b.projection);
       },

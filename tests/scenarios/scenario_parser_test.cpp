@@ -57,6 +57,14 @@ SCENARIO("A scenario file that is not valid JSON is refused with the line of the
       }
     }
   }
+  GIVEN("an empty file, or one with only white space") {
+    for (const std::string text : {"", " \n\t\n"}) {
+      auto e = error_of(text, "empty.json");
+      THEN("it says the file is empty and what a scenario is") {
+        CHECK(e.reason() == "empty file: a scenario is a JSON object with \"name\" and \"steps\" (docs/scenarios.md)");
+      }
+    }
+  }
   GIVEN("a file that ends in the middle of an object") {
     auto e = error_of("{\"name\": \"t\",\n\"domain\": \"bank\",\n\"steps\": [\n");
     THEN("it is not valid JSON") { CHECK(contains(e.reason(), "not valid JSON")); }

@@ -262,6 +262,30 @@ SCENARIO_METHOD(Fixture, "Names that do not exist are found before anything is w
       CHECK(e.reason() == "unknown projection 'balance' (known: balances, daily_totals)");
     }
   }
+  GIVEN("a query the projection does not have") {
+    auto e = refused(bank(open_ada + R"(, {"step": "query", "projection": "balances", "query": "all"})"));
+    THEN("its queries are listed") {
+      CHECK(e.step() == 2);
+      CHECK(e.reason() == "projection 'balances' has no query 'all' (it has: accounts, balance, total)");
+    }
+  }
+  GIVEN("expectations naming event types the aggregate never stores") {
+    THEN("a command's expected events are checked") {
+      auto e = refused(bank(R"({"step": "command", "aggregate": "account", "id": "ada", "command": "open", "data": {"owner": "Ada"},
+                                "expect": {"status": "accepted", "events": ["opened", "deposted"]}})"));
+      CHECK(e.step() == 1);
+      CHECK(e.reason() == "aggregate 'account' has no event type 'deposted' (it has: closed, deposited, opened, withdrawn)");
+    }
+    THEN("a stream step's counts by type are checked") {
+      auto e = refused(bank(open_ada + R"(, {"step": "stream", "aggregate": "account", "id": "ada", "types": {"openned": 1}})"));
+      CHECK(e.step() == 2);
+      CHECK(contains(e.reason(), "has no event type 'openned'"));
+    }
+    THEN("a fail_projector match is checked, across aggregates when it names none") {
+      auto e = refused(bank(R"({"step": "inject", "fault": "fail_projector", "projection": "balances", "match": {"type": "deposit"}})"));
+      CHECK(e.reason() == "no aggregate has an event type 'deposit' (known: closed, deposited, opened, withdrawn)");
+    }
+  }
   GIVEN("inspect and stream on an unknown aggregate") {
     CHECK(contains(refused(bank(R"({"step": "inspect", "aggregate": "acc", "id": "x"})")).reason(), "unknown aggregate 'acc'"));
     CHECK(contains(refused(bank(R"({"step": "stream", "aggregate": "acc", "id": "x"})")).reason(), "unknown aggregate 'acc'"));
@@ -575,9 +599,13 @@ SCENARIO_METHOD(Fixture, "query: expect, equals, that, read-your-writes and expe
       CHECK(contains(r.failed_step->failure, "expected error not_found, got {"));
     }
     THEN("expect_error fails when the query fails otherwise") {
-      auto [r, out] = run_steps(R"({"step": "query", "projection": "balances", "query": "no_such_query", "expect_error": "not_found"})");
+      auto [r, out] = run_steps(R"({"step": "query", "projection": "balances", "query": "balance", "args": {}, "expect_error": "not_found"})");
       REQUIRE(r.failed_step);
-      CHECK(contains(r.failed_step->failure, "expected error not_found, got "));
+      CHECK(contains(r.failed_step->failure, "expected error not_found, got invalid_query"));
+    }
+    THEN("a query name the projection does not have may be run on purpose, expecting unknown_query") {
+      auto [r, out] = run_steps(R"({"step": "query", "projection": "balances", "query": "no_such_query", "expect_error": "unknown_query"})");
+      CHECK(r.passed);
     }
     THEN("a query that fails without expect_error fails the step") {
       auto [r, out] = run_steps(R"({"step": "query", "projection": "balances", "query": "balance", "args": {"id": "nobody"}, "read_your_writes": true})");

@@ -48,6 +48,8 @@ public:
   const std::string& name() const { return name_; }
   bool handles(const std::string& command_type) const { return commands_.count(command_type) > 0; }
   std::set<std::string> command_types() const;
+  /// The event types it applies or ignores (every type its stream may hold).
+  std::set<std::string> event_types() const;
 
   std::any initial_state() const { return initial_(); }
 

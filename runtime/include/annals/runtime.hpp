@@ -106,7 +106,11 @@ public:
   /// The registered aggregate types, each with its command types (for tools
   /// that check a script before running it).
   std::map<std::string, std::set<std::string>> aggregate_commands();
+  /// The registered aggregate types, each with the event types it applies.
+  std::map<std::string, std::set<std::string>> aggregate_events();
   std::vector<std::string> projection_names();
+  /// The registered projections, each with its query names.
+  std::map<std::string, std::set<std::string>> projection_queries();
 
   /// Events parked for a projection ("" for all projections).
   std::vector<DeadLetter> dead_letters(const std::string& projection = "");
