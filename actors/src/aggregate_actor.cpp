@@ -13,6 +13,7 @@
 
 #include <any>
 #include <deque>
+#include <random>
 
 namespace annals::actors {
 
@@ -43,7 +44,9 @@ struct AggregateState {
   std::deque<QueuedCommand> queue;
   std::vector<InspectionPromise> inspections;  // asked while recovering
   bool busy = false;       // the front command is waiting for the store
-  bool retried = false;    // the front command already reloaded after a conflict
+  int conflict_attempts = 0;     // reloads of the front command after conflicts
+  std::uint64_t commands_started = 0;  // tells a stale reload message from the current one
+  std::minstd_rand jitter{std::random_device{}()};
   std::uint64_t received = 0;    // requests from the registry, for the passivation handshake
   bool asking_to_leave = false;  // a passivation request is on its way
   bool evicted = false;          // the registry wants it gone once idle
@@ -65,7 +68,8 @@ void complete(Self* self, CommandResult result) {
   st.queue.front().promise.deliver(std::move(result));
   st.queue.pop_front();
   st.busy = false;
-  st.retried = false;
+  st.conflict_attempts = 0;
+  ++st.commands_started;
 }
 
 CommandResult rejected(Self* self, Error e) {
@@ -155,6 +159,49 @@ void reread_stream(Self* self) {
   });
 }
 
+void decide_and_append(Self* self);
+
+// Reloads the stream (events another writer appended) and decides the front
+// command again.
+void reload_and_decide(Self* self) {
+  self->state.deps.instruments.conflict_reloads->Increment();
+  catch_up(self, [=](std::optional<Error> err) {
+    if (err) {
+      complete(self, failed(self, *err));
+      if (self->state.broken) leave(self);
+      pump(self);
+      return;
+    }
+    self->state.busy = false;
+    decide_and_append(self);
+    pump(self);
+  });
+}
+
+// The append met a newer version: retry, bounded and with a growing pause
+// (two writers that keep colliding must drift apart), or give up with the
+// conflict when the retries or the caller's deadline are used up.
+void retry_after_conflict(Self* self, const Error& conflict) {
+  auto& st = self->state;
+  const auto& front = st.queue.front();
+  const auto now = std::chrono::steady_clock::now();
+  if (st.conflict_attempts >= st.settings.conflict_retries || now > front.envelope.deadline) {
+    const int attempts = st.conflict_attempts + 1;
+    complete(self, failed(self, Error{errc::concurrency_conflict,
+                                      conflict.message + " (" + std::to_string(attempts) + " attempt"
+                                        + (attempts == 1 ? "" : "s")
+                                        + "; another writer keeps appending to this stream)"}));
+    pump(self);
+    return;
+  }
+  const int n = st.conflict_attempts++;
+  if (n == 0) return reload_and_decide(self);  // the common case: one write got in between
+  const auto base = st.settings.conflict_backoff * (1 << std::min(n - 1, 6));
+  std::uniform_int_distribution<long long> spread(base.count() / 2, base.count() * 3 / 2);
+  self->delayed_send(self, std::chrono::milliseconds(std::max<long long>(1, spread(st.jitter))), reload_atom::value,
+                     st.commands_started);
+}
+
 // Step 2 of a command (after the idempotency check): decide, then append.
 void decide_and_append(Self* self) {
   auto& st = self->state;
@@ -224,22 +271,10 @@ void decide_and_append(Self* self) {
             maybe_snapshot(self, before);
             complete(self, std::move(result));
           }
-        } else if (outcome.error().is(errc::concurrency_conflict) && !s.retried) {
+        } else if (outcome.error().is(errc::concurrency_conflict)) {
           // Another writer (another process or runtime on the same file)
           // got there first: reload the stream and decide once more.
-          s.retried = true;
-          s.deps.instruments.conflict_reloads->Increment();
-          catch_up(self, [=](std::optional<Error> err) {
-            if (err) {
-              complete(self, failed(self, *err));
-              if (self->state.broken) leave(self);
-              pump(self);
-              return;
-            }
-            self->state.busy = false;
-            decide_and_append(self);
-            pump(self);
-          });
+          retry_after_conflict(self, outcome.error());
           return;
         } else {
           const Error& e = outcome.error();
@@ -421,6 +456,9 @@ AggregateActor::behavior_type aggregate(Self* self, StreamId stream, AggregateTy
     [=](evict_atom) {
       self->state.evicted = true;
       pump(self);  // leaves now if idle, else once the queue is done
+    },
+    [=](reload_atom, std::uint64_t command) {
+      if (command == self->state.commands_started && !self->state.queue.empty()) reload_and_decide(self);
     },
     caf::after(settings.passivate_after) >> [=] {
       auto& s = self->state;

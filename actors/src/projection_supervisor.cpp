@@ -221,6 +221,7 @@ caf::typed_response_promise<ProjectionStatus> status(Self self) {
   info.name = st.type->name();
   info.restarts = st.restarts;
   info.parked = static_cast<std::int64_t>(st.ledger.parked().size());
+  info.queries_in_flight = static_cast<std::int64_t>(st.relay.queries.size());
   info.backoff = st.restart.backoff();
   info.last_error = st.last_error;
   if (!st.child) {

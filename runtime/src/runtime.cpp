@@ -30,6 +30,7 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   settings.store_timeout = options.store_timeout;
   settings.registry_timeout = options.store_timeout;
   settings.max_queued_commands = options.max_queued_per_aggregate;
+  settings.conflict_retries = options.conflict_retries;
   registry = spawn_activation_registry(*sys, RegistryDeps{journal, readers, upcasters, log}, settings,
                                        options.max_active_aggregates);
   const std::size_t n_relays = std::max<std::size_t>(2, sys->scheduler().num_workers());
@@ -57,15 +58,24 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
 
 
 Runtime::Impl::~Impl() {
-  calls.stop_and_wait(options.command_timeout + std::chrono::seconds(1));
-  // Aggregates first (no new appends), then the journal commits what it
-  // holds, then the readers.
-  for (auto& r : relays) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  calls.refuse_new();
+  // Projections first: a query waiting for a position is answered now
+  // (shutting_down) rather than at its deadline; commands never wait for a
+  // projection, so the ones in flight still finish.
   {
     std::lock_guard<std::mutex> lock(projections_mtx);
     for (auto& kv : projections) caf::anon_send_exit(kv.second.supervisor, caf::exit_reason::user_shutdown);
     projections.clear();
   }
+  calls.wait_all(std::chrono::seconds(5), [this](std::size_t n) {
+    log->log(LogLevel::warn, "runtime.stopping",
+             "the runtime is stopping and waits for " + std::to_string(n)
+               + " call(s) in flight; each ends at its own deadline at the latest",
+             {{"in_flight", n}});
+  });
+  // Aggregates next (no new appends), then the journal commits what it
+  // holds, then the readers.
+  for (auto& r : relays) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
   for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);

@@ -41,7 +41,7 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
                            std::move(q));
   ticket->release();
   std::optional<Expected<json::value>> out;
-  if (!r) out.emplace(r.error());
+  if (!r) out.emplace(impl_->calls.stopping() ? shutting_down_error() : r.error());
   else if (r->error) out.emplace(std::move(*r->error));
   else out.emplace(std::move(r->value));
   metrics->record(out->has_value(), seconds_since(t0));
@@ -79,14 +79,17 @@ void Runtime::query_async(const std::string& projection, const std::string& name
   // spawn argument, not a capture: CAF 0.17 dereferences a null argument
   // tuple for a function actor spawned without arguments (UBSan reports it).
   caf::actor_system& sys = *impl_->sys;
-  auto waiter = [&sys, target, limit, finish = std::move(finish)](caf::event_based_actor* self, QueryRequest q) {
+  auto waiter = [&sys, calls = &impl_->calls, target, limit, finish = std::move(finish)](caf::event_based_actor* self, QueryRequest q) {
     self->request(target, limit + std::chrono::milliseconds(500), query_atom::value, std::move(q))
       .then(
         [finish](QueryReply& r) {
           if (r.error) finish(std::move(*r.error));
           else finish(std::move(r.value));
         },
-        [&sys, finish](caf::error& err) { finish(actors::delivery_error(sys, err)); });
+        [&sys, calls, finish](caf::error& err) {
+          // Its projection was stopped by the runtime's shutdown.
+          finish(calls->stopping() ? shutting_down_error() : actors::delivery_error(sys, err));
+        });
   };
   sys.spawn(std::move(waiter), std::move(q));
 }

@@ -382,3 +382,42 @@ TEST_CASE_METHOD(RuntimeFixture, "G6 query_async reports an unknown projection o
   CHECK(unknown_projection.get_future().get().error().code == errc::unknown_projection);
   CHECK(unknown_query.get_future().get().error().code == errc::unknown_query);
 }
+
+// Shutdown does not wait out a query's deadline, and never destroys the
+// actor system under a query in flight (an earlier version gave up waiting
+// after command_timeout + 1 s and crashed).
+SCENARIO_METHOD(RuntimeFixture, "G6 queries waiting for a position when the runtime stops are answered shutting_down") {
+  GIVEN("a runtime whose command timeout is much shorter than its queries' deadline") {
+    auto o = options();
+    o.command_timeout = std::chrono::milliseconds(100);
+    auto rt = bank_runtime(o);
+    rt->register_projection(sums("sums"));
+    auto opened = rt->execute(open_account("acc-1"));
+    REQUIRE(opened.accepted());
+    WHEN("a blocking and an asynchronous query wait for a position nobody writes, and the runtime is destroyed") {
+      const auto far = opened.position + 1000;
+      auto blocking = std::async(std::launch::async, [&] {
+        return rt->query("sums", "total", {}, far, std::chrono::seconds(60));
+      });
+      std::promise<Expected<json::value>> async_answer;
+      rt->query_async("sums", "total", {}, far, std::chrono::seconds(60),
+                      [&](Expected<json::value> r) { async_answer.set_value(std::move(r)); });
+      REQUIRE(eventually([&] {
+        auto st = rt->projection_status("sums");
+        return st && st->queries_in_flight == 2;
+      }));
+      rt.reset();
+      THEN("both are answered shutting_down, long before their deadline") {
+        REQUIRE(blocking.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+        auto b = blocking.get();
+        REQUIRE_FALSE(b);
+        CHECK(b.error().code == errc::shutting_down);
+        auto f = async_answer.get_future();
+        REQUIRE(f.wait_for(std::chrono::seconds(0)) == std::future_status::ready);
+        auto a = f.get();
+        REQUIRE_FALSE(a);
+        CHECK(a.error().code == errc::shutting_down);
+      }
+    }
+  }
+}

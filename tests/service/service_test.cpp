@@ -979,12 +979,12 @@ TEST_CASE_METHOD(ServiceFixture, "stop() closes idle connections at once and the
   CHECK(service->runtime().execute(cmd).accepted());
 }
 
-TEST_CASE("G7 destroying the service while a query waits for a far position ends cleanly once it is answered") {
+TEST_CASE("G7 destroying the service while a query waits for a far position ends cleanly") {
   TempDir dir;
   ServiceOptions o;
   o.runtime.store = annals::sqlite_store({dir.file("bank.db")});
   o.shutdown_grace = 200ms;
-  // The runtime waits for calls in flight only up to command_timeout + 1 s when it is destroyed.
+  // An earlier runtime waited for calls in flight only up to command_timeout + 1 s, then crashed.
   o.runtime.command_timeout = 500ms;
   auto svc = std::make_unique<Service>(o);
   svc->start();
@@ -995,6 +995,6 @@ TEST_CASE("G7 destroying the service while a query waits for a far position ends
   // when the service is stopped and destroyed, then it is not torn down under the waiting query
   svc->stop();
   CHECK(svc->waiting_requests() == 1);  // stop() gave up on it after the grace: it holds no thread
-  svc.reset();  // returns once the query has its answer (crashed in the runtime's shutdown before)
+  svc.reset();  // the runtime answers the query shutting_down and stops (crashed in its shutdown before)
   CHECK(q.closed_by_server(5s));
 }

@@ -140,7 +140,7 @@ int race(const std::string& db, const std::string& start_file, const std::string
         auto r = pending.get();
         if (r.accepted())
           print_line(out, "ACK " + id + " " + std::to_string(r.version) + " " + std::to_string(r.position));
-        else if (r.code() == annals::errc::concurrency_conflict)  // lost the race twice: nothing appended
+        else if (r.code() == annals::errc::concurrency_conflict)  // lost the race on every retry: nothing appended
           print_line(out, "FAIL " + id + " " + std::string(r.code()));
         else  // a timeout, a store failure: the command may have committed
           print_line(out, "UNKNOWN " + id + " " + std::string(r.code()));

@@ -21,6 +21,7 @@ struct ProjectionStatus {
   std::int64_t backlog = 0;     ///< head - checkpoint
   std::int64_t restarts = 0;
   std::int64_t parked = 0;      ///< events in its dead-letter list
+  std::int64_t queries_in_flight = 0;   ///< queries asked and not answered yet (also those waiting for a position)
   std::chrono::milliseconds backoff{0};  ///< the delay before its latest restart
   std::optional<std::string> last_error;
 };

@@ -38,8 +38,6 @@ struct Service::Impl {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> waiting_requests{0};
-  std::mutex waiting_mtx;
-  std::condition_variable waiting_cv;
 
   net::io_context ioc;
   /// Keeps the io threads running while there is momentarily nothing to do
@@ -71,27 +69,14 @@ struct Service::Impl {
 
   ~Impl() {
     stop();
-    // A query waiting for its min_position holds no thread, so stop() does
-    // not wait for it; the runtime must not be destroyed under it (its
-    // projection is answering it), so wait for its answer (its deadline is
-    // at most max_query_timeout away).
-    {
-      std::unique_lock<std::mutex> lock(waiting_mtx);
-      waiting_cv.wait_for(lock, options.max_query_timeout + options.runtime.command_timeout,
-                          [this] { return waiting_requests.load() == 0; });
-    }
-    // Before the io_context goes: commands still in flight are answered
-    // now, and their callbacks post to it.
+    // Before the io_context goes: destroying the runtime answers what is
+    // still in flight (queries waiting for a position get shutting_down at
+    // once), and those callbacks post to it.
     runtime.reset();
   }
 
   /// A request that waited for the runtime has its answer.
-  void leave_waiting() {
-    if (--waiting_requests == 0) {
-      std::lock_guard<std::mutex> lock(waiting_mtx);
-      waiting_cv.notify_all();
-    }
-  }
+  void leave_waiting() { --waiting_requests; }
 
   void start();
   void stop();

@@ -39,6 +39,12 @@ struct RuntimeOptions {
   std::size_t max_batch = 512;
   /// Commands waiting for one aggregate before it answers "overloaded".
   std::size_t max_queued_per_aggregate = 10000;
+  /// When another writer (another process on the same store) appended to a
+  /// stream first, its aggregate reloads and decides the command again, at
+  /// most this often (with a growing, jittered pause from 1 ms) before it
+  /// answers concurrency_conflict. A command with an expected_version is
+  /// rejected at the first reload that shows a newer version. 0: never retry.
+  int conflict_retries = 10;
 
   /// Size limits for ids and payloads; the store's max_event_bytes should match.
   CommandLimits limits;

@@ -42,12 +42,30 @@ public:
     return Ticket(this);
   }
 
-  /// Refuses new calls from now on and waits, at most `limit`, for the
-  /// calls in flight to finish.
-  void stop_and_wait(std::chrono::milliseconds limit) {
-    std::unique_lock<std::mutex> lock(mtx_);
+  /// Refuses new calls from now on.
+  void refuse_new() {
+    std::lock_guard<std::mutex> lock(mtx_);
     stopping_ = true;
-    cv_.wait_for(lock, limit, [&] { return in_flight_ == 0; });
+  }
+
+  bool stopping() const {
+    std::lock_guard<std::mutex> lock(mtx_);
+    return stopping_;
+  }
+
+  /// Waits until no call is in flight. Unbounded on purpose: every call has
+  /// a deadline of its own, and destroying the actor system under a call
+  /// still in flight crashes it. `still_waiting(n)` runs every `every` that
+  /// `n` calls are still in flight (for a log line an operator can act on).
+  template <class F>
+  void wait_all(std::chrono::milliseconds every, F still_waiting) {
+    std::unique_lock<std::mutex> lock(mtx_);
+    while (!cv_.wait_for(lock, every, [&] { return in_flight_ == 0; })) {
+      const std::size_t n = in_flight_;
+      lock.unlock();
+      still_waiting(n);
+      lock.lock();
+    }
   }
 
 private:
@@ -56,7 +74,7 @@ private:
     if (--in_flight_ == 0) cv_.notify_all();
   }
 
-  std::mutex mtx_;
+  mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::size_t in_flight_ = 0;
   bool stopping_ = false;

@@ -32,6 +32,7 @@ using execute_atom = caf::atom_constant<caf::atom("execute")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
 
 /// A command on its way to its aggregate, with the time after which nobody
 /// waits for the answer any more (the aggregate then skips it).
@@ -50,7 +51,9 @@ using AggregateActor = caf::typed_actor<
   // its state (or the error of a broken one), answered once recovered
   caf::replies_to<inspect_atom>::with<Expected<AggregateInspection>>,
   // from the registry: passivate as soon as idle (too many are active)
-  caf::reacts_to<evict_atom>>;
+  caf::reacts_to<evict_atom>,
+  // internal, to itself: a conflict's pause is over, reload and decide again
+  caf::reacts_to<reload_atom, std::uint64_t>>;
 
 /// What an aggregate asks of the registry that activated it: to stop, given
 /// the number of requests (commands, inspections) it has received. True: none
@@ -65,6 +68,12 @@ struct AggregateSettings {
   std::chrono::milliseconds registry_timeout{std::chrono::seconds(30)};
   std::size_t max_queued_commands = 10000;
   std::size_t recovery_batch = 1000;
+  /// Another writer appended to the stream first (another process on the
+  /// same store): reload the stream and decide again, at most this often,
+  /// waiting a jittered, doubling pause from `conflict_backoff` up to 64
+  /// times that before each retry after the first.
+  int conflict_retries = 10;
+  std::chrono::milliseconds conflict_backoff{1};
 };
 
 struct AggregateDeps {
