@@ -155,8 +155,11 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a query waiting for a position is not lost w
     auto ryw = std::async(std::launch::async, [&] {
       return rt->query("sums", "total", {}, last, std::chrono::seconds(20));
     });
-    // Time must pass: "not answered" has no event to wait for (nothing shows a query waiting in a projector).
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // The query has reached the projector and waits there, unanswered.
+    REQUIRE(eventually([&] {
+      auto st = rt->projection_status("sums");
+      return st && st->queries_in_flight == 1;
+    }));
     REQUIRE(ryw.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
     WHEN("its projector crashes, and the next one is not slow") {
       FaultInjector(*rt).crash_projection("sums");
