@@ -17,9 +17,10 @@
 
 #include <annals/persistence/sqlite_event_store.hpp>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "http_client.hpp"
+#include "wait_until.hpp"
+
+#include <boost/beast/http/verb.hpp>
 #include <boost/json.hpp>
 
 #include <CLI/CLI.hpp>
@@ -43,13 +44,11 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+namespace http = boost::beast::http;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
@@ -71,6 +70,31 @@ struct Options {
   bool keep = false;
 };
 
+// ---- child processes ---------------------------------------------------------------------------
+
+// Starts args[0] with `args`, its standard output and error into `log` (log_mode: O_APPEND or
+// O_TRUNC); the child's pid, or -1 if it could not fork.
+pid_t spawn(std::vector<std::string> args, const std::string& log, int log_mode) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | log_mode, 0644); fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
+// Waits for the child to end; its exit code (-signal if killed).
+int reap(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 // ---- the service in a child process ------------------------------------------------------------
 
 class ServiceProcess {
@@ -84,46 +108,33 @@ public:
     std::vector<std::string> args{o_.service, "--port", "0", "--store", store_, "--durability", o_.durability,
                                   "--snapshot-every", std::to_string(o_.snapshot_every),
                                   "--projection-snapshot-every", std::to_string(o_.projection_snapshot_every)};
-    pid_ = ::fork();
+    pid_ = spawn(std::move(args), log_, O_APPEND);
     if (pid_ < 0) return 0;
-    if (pid_ == 0) {
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
     const std::string marker = "listening on http://127.0.0.1:";
-    const auto until = std::chrono::steady_clock::now() + 30s;
-    while (std::chrono::steady_clock::now() < until) {
+    std::uint16_t port = 0;
+    annals::test::wait_until([&] {
       std::ifstream in(log_);
       in.seekg(static_cast<std::streamoff>(offset));
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (auto at = text.find(marker); at != std::string::npos)
-        return static_cast<std::uint16_t>(std::stoi(text.substr(at + marker.size())));
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return 0;
+      if (auto at = text.find(marker); at != std::string::npos) {
+        port = static_cast<std::uint16_t>(std::stoi(text.substr(at + marker.size())));
+        return true;
       }
-      std::this_thread::sleep_for(5ms);  // polling for the start-up line
-    }
-    return 0;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // it ended before it listened
+        pid_ = -1;
+        return true;
+      }
+      return false;
+    }, 30s);
+    return port;
   }
 
   // Sends `sig` and reaps the process; its exit code (-signal if killed).
   int kill(int sig) {
     if (pid_ <= 0) return 0;
     ::kill(pid_, sig);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+    return reap(std::exchange(pid_, -1));
   }
 
 private:
@@ -134,23 +145,8 @@ private:
 
 // Runs a program to completion, its output into `log`; the exit code.
 int run_program(std::vector<std::string> args, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+  const pid_t pid = spawn(std::move(args), log, O_TRUNC);
+  return pid < 0 ? -1 : reap(pid);
 }
 
 std::string read_file(const std::string& path) {
@@ -160,11 +156,9 @@ std::string read_file(const std::string& path) {
 
 // ---- an HTTP client (one keep-alive connection, every step bounded) ----------------------------
 
-struct Response {
-  unsigned status = 0;
-  std::string body;
-};
+using Response = annals::test::HttpResponse;
 
+// Connects when needed and again after a failure.
 class Client {
 public:
   explicit Client(std::uint16_t port) : port_(port) {}
@@ -172,54 +166,19 @@ public:
   // The answer, or nullopt if none came (refused, reset, timed out).
   std::optional<Response> send(http::verb verb, const std::string& target, const std::string& body = {}) {
     try {
-      if (!stream_) connect();
-      http::request<http::string_body> req{verb, target, 11};
-      req.set(http::field::host, "127.0.0.1");
-      if (verb == http::verb::post) {
-        req.set(http::field::content_type, "application/json");
-        req.body() = body;
-        req.prepare_payload();
-      }
-      run([&](auto done) { http::async_write(*stream_, req, [done](beast::error_code e, std::size_t) { done(e); }); });
-      http::response<http::string_body> res;
-      run([&](auto done) {
-        http::async_read(*stream_, buffer_, res, [done](beast::error_code e, std::size_t) { done(e); });
-      });
-      if (!res.keep_alive()) stream_.reset();
-      return Response{res.result_int(), res.body()};
+      if (!connection_) connection_.emplace(port_, 15s);  // longer than the service's command timeout (5 s)
+      auto res = connection_->request(verb, target, body);
+      if (!res.keep_alive) connection_.reset();
+      return res;
     } catch (const std::exception&) {
-      stream_.reset();
-      buffer_.clear();
+      connection_.reset();
       return std::nullopt;
     }
   }
 
 private:
-  void connect() {
-    stream_.emplace(ioc_);
-    run([&](auto done) {
-      stream_->async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_),
-                             [done](beast::error_code e) { done(e); });
-    });
-  }
-  template <class Op>
-  void run(Op op) {
-    beast::error_code ec;
-    bool finished = false;
-    stream_->expires_after(15s);  // longer than the service's command timeout (5 s)
-    op([&](beast::error_code e) {
-      ec = e;
-      finished = true;
-    });
-    ioc_.restart();
-    ioc_.run();
-    if (!finished || ec) throw beast::system_error(ec ? ec : beast::error::timeout);
-  }
-
   std::uint16_t port_;
-  net::io_context ioc_;
-  std::optional<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
+  std::optional<annals::test::HttpConnection> connection_;
 };
 
 // ---- commands, and what the driver was told about them -----------------------------------------

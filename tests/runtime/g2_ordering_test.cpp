@@ -220,12 +220,14 @@ SCENARIO_METHOD(RuntimeFixture, "G2 aggressive passivation under load: one live 
       // Nobody else writes these streams: a lost version race means two live
       // actors for one stream.
       CHECK(stats.conflict_reloads == 0);
+      int deposits = 0;
       for (int a = 0; a < accounts; ++a) {
         auto events = rt->read_stream({"account", "p-" + std::to_string(a)});
         require_contiguous(events);
         std::map<std::int64_t, std::int64_t> last_of_caller;
         for (const auto& e : events) {
           if (e.type != "deposited") continue;
+          ++deposits;
           const auto amount = e.data.at("amount").as_int64();
           auto& last = last_of_caller[amount / 100000];
           INFO("account p-" << a << " version " << e.version);
@@ -233,6 +235,7 @@ SCENARIO_METHOD(RuntimeFixture, "G2 aggressive passivation under load: one live 
           last = amount;
         }
       }
+      CHECK(deposits == callers * bursts * burst);  // the order checks above saw every deposit
     }
   }
 }

@@ -21,21 +21,6 @@ using namespace annals::test;
 
 namespace {
 
-// Throws on deposits of 13 until `fixed` is set.
-BeforeApply poison_13(std::shared_ptr<std::atomic<bool>> fixed) {
-  return [fixed](const Event& e) {
-    if (e.type == "deposited" && e.data.at("amount").as_int64() == 13 && !*fixed)
-      throw std::runtime_error("cannot handle 13");
-  };
-}
-
-RuntimeOptions fast_supervision(RuntimeOptions o) {
-  o.projections.initial_backoff = std::chrono::milliseconds(5);
-  o.projections.max_backoff = std::chrono::milliseconds(40);
-  o.projections.max_attempts = 3;
-  return o;
-}
-
 constexpr std::int64_t poison = 3;  // the parked position
 
 struct RetryFixture : RuntimeFixture {

@@ -155,8 +155,11 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a query waiting for a position is not lost w
     auto ryw = std::async(std::launch::async, [&] {
       return rt->query("sums", "total", {}, last, std::chrono::seconds(20));
     });
-    // Time must pass: "not answered" has no event to wait for (nothing shows a query waiting in a projector).
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // The query has reached the projector and waits there, unanswered.
+    REQUIRE(eventually([&] {
+      auto st = rt->projection_status("sums");
+      return st && st->queries_in_flight == 1;
+    }));
     REQUIRE(ryw.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
     WHEN("its projector crashes, and the next one is not slow") {
       FaultInjector(*rt).crash_projection("sums");
@@ -205,6 +208,7 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a plain query during a restart answers with 
     o.projections.initial_backoff = std::chrono::milliseconds(5);
     o.projections.catch_up_batch = 5;
     auto rt = bank_runtime(o);
+    // 1 ms per event: a replay of the 100 events lasts long enough for queries to meet it.
     rt->register_projection(sums("sums", [](const Event&) { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }));
     REQUIRE(rt->execute(open_account("acc-1")).accepted());
     for (int i = 1; i <= 100; ++i) REQUIRE(rt->execute(deposit("acc-1", 1)).accepted());
@@ -220,6 +224,8 @@ SCENARIO_METHOD(RuntimeFixture, "G6 a plain query during a restart answers with 
           REQUIRE(r);
           seen.push_back(*r);
         }
+        // The replay takes over 100 ms (100 events, 1 ms each): queries did meet it.
+        REQUIRE_FALSE(seen.empty());
         for (const auto& v : seen) CHECK(v == json::value(100));
         CHECK(*rt->query("sums", "total") == json::value(100));
       }

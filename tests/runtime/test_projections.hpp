@@ -2,6 +2,7 @@
 // Projections used by the read-side tests.
 
 #include <annals/projection_type.hpp>
+#include <annals/runtime.hpp>
 
 #include <boost/describe/class.hpp>
 
@@ -12,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 namespace annals::test {
@@ -58,6 +60,24 @@ inline ProjectionType sums(const std::string& name, BeforeApply before = {}) {
     })
     .query("total", [](const Sums& m, const json::object&) -> Expected<json::value> { return json::value(m.total); })
     .query("dump", [](const Sums& m, const json::object&) -> Expected<json::value> { return encode(m); });
+}
+
+/// Throws on deposits of 13 ("cannot handle 13") until `fixed` is set: a
+/// poison event for the supervision and dead-letter tests.
+inline BeforeApply poison_13(std::shared_ptr<std::atomic<bool>> fixed) {
+  return [fixed](const Event& e) {
+    if (e.type == "deposited" && e.data.at("amount").as_int64() == 13 && !*fixed)
+      throw std::runtime_error("cannot handle 13");
+  };
+}
+
+/// Supervision that restarts within milliseconds and parks after 3 attempts,
+/// so that tests of failing projectors finish quickly.
+inline RuntimeOptions fast_supervision(RuntimeOptions o) {
+  o.projections.initial_backoff = std::chrono::milliseconds(5);
+  o.projections.max_backoff = std::chrono::milliseconds(40);
+  o.projections.max_attempts = 3;
+  return o;
 }
 
 /// 1..n, for comparing with a recorder's positions.

@@ -91,9 +91,16 @@ SCENARIO("A load's commands are reproducible from its seed") {
       const auto a = plan_load(step, "k");
       const auto b = plan_load(no_retries, "k");
       THEN("the commands themselves stay the same (the retry draw never shifts the others)") {
-        REQUIRE(a.commands.size() == b.commands.size());
-        for (std::size_t n = 0; n < a.commands.size(); ++n)
+        REQUIRE(a.commands.size() == 2000);
+        REQUIRE(b.commands.size() == a.commands.size());
+        std::size_t retried_a = 0, retried_b = 0;
+        for (std::size_t n = 0; n < a.commands.size(); ++n) {
           REQUIRE(a.commands[n].command.to_json() == b.commands[n].command.to_json());
+          retried_a += a.commands[n].retried;
+          retried_b += b.commands[n].retried;
+        }
+        CHECK(retried_a > 300);  // retries were drawn in one plan (a fraction of 0.3) ...
+        CHECK(retried_b == 0);   // ... and not in the other, and yet the commands are the same
       }
     }
   }
@@ -284,6 +291,8 @@ TEST_CASE("{\"random\": [lo, hi]} gives integers within [lo, hi], both ends incl
 TEST_CASE("Idempotency keys are unique per command, and absent when idempotency_keys is false") {
   auto s = bank_load();
   const auto plan = plan_load(s, "scenario-ab12-step-5");
+  REQUIRE(plan.setup.size() == 50);
+  REQUIRE(plan.commands.size() == 2000);
   std::set<std::string> keys;
   for (const auto* list : {&plan.setup, &plan.commands})
     for (const auto& p : *list) {
@@ -294,11 +303,14 @@ TEST_CASE("Idempotency keys are unique per command, and absent when idempotency_
   CHECK(keys.size() == plan.setup.size() + plan.commands.size());
   SECTION("another prefix (another run or step) gives other keys") {
     const auto other = plan_load(s, "scenario-cd34-step-5");
+    REQUIRE(other.commands.size() == plan.commands.size());
     for (const auto& p : other.commands) CHECK(keys.count(*p.command.idempotency_key) == 0);
   }
   SECTION("without keys") {
     s.idempotency_keys = false;
     const auto bare = plan_load(s, "scenario-ab12-step-5");
+    REQUIRE(bare.setup.size() == plan.setup.size());
+    REQUIRE(bare.commands.size() == plan.commands.size());
     for (const auto& p : bare.setup) CHECK_FALSE(p.command.idempotency_key);
     for (const auto& p : bare.commands) CHECK_FALSE(p.command.idempotency_key);
   }

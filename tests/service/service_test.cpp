@@ -1,7 +1,9 @@
 // The bank service over real HTTP: a Service on a loopback port (port 0),
-// an SQLite store in a temporary directory, and a small synchronous Beast
-// client. Every bad input is checked to leave the store unchanged.
+// an SQLite store in a temporary directory, and the synchronous Beast client
+// of tests/support/http_client.hpp. Every bad input is checked to leave the
+// store unchanged.
 
+#include "http_client.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
@@ -10,9 +12,8 @@
 #include <bank_service/service.hpp>
 #include <annals/fault_injector.hpp>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -25,119 +26,14 @@ using namespace bank_service;
 using annals::test::TempDir;
 using annals::test::wait_until;
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+namespace http = boost::beast::http;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Response {
-  unsigned status = 0;
-  std::string body;
-  http::fields headers;
-
-  json::value json() const { return json::parse(body); }
-  std::string header(http::field f) const { return std::string(headers[f]); }
-  /// error.code of the body, or "".
-  std::string code() const {
-    auto v = json::parse(body);
-    auto* err = v.as_object().if_contains("error");
-    return err ? std::string(err->as_object().at("code").as_string()) : std::string{};
-  }
-  std::string str(std::string_view key) const { return std::string(json().as_object().at(key).as_string()); }
-  std::int64_t integer(std::string_view key) const { return json().as_object().at(key).as_int64(); }
-};
-
-/// One client connection (keep-alive). Synchronous for the caller; every
-/// step is bounded by `timeout` so that a misbehaving server fails the test
-/// instead of hanging it.
-class Connection {
-public:
-  explicit Connection(std::uint16_t port, std::chrono::milliseconds timeout = 30s) : stream_(ioc_), timeout_(timeout) {
-    beast::error_code ec;
-    stream_.expires_after(timeout_);
-    stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
-                          [&](beast::error_code e) { ec = e; });
-    run();
-    if (ec) throw beast::system_error(ec);
-  }
-
-  Response request(http::verb verb, const std::string& target, const std::string& body = {},
-                   const std::vector<std::pair<std::string, std::string>>& headers = {}, unsigned version = 11) {
-    http::request<http::string_body> req{verb, target, version};
-    req.set(http::field::host, "127.0.0.1");
-    for (const auto& [k, v] : headers) req.set(k, v);
-    if (!body.empty() || verb == http::verb::post) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-      req.prepare_payload();
-    }
-    beast::error_code ec;
-    stream_.expires_after(timeout_);
-    http::async_write(stream_, req, [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    if (ec) throw beast::system_error(ec);
-    return read_response();
-  }
-
-  void send_raw(const std::string& bytes) {
-    beast::error_code ec;
-    stream_.expires_after(timeout_);
-    net::async_write(stream_, net::buffer(bytes), [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    if (ec) throw beast::system_error(ec);
-  }
-
-  Response read_response() {
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64u << 20);
-    beast::error_code ec;
-    stream_.expires_after(timeout_);
-    http::async_read(stream_, buffer_, parser, [&](beast::error_code e, std::size_t) { ec = e; });
-    run();
-    if (ec) throw beast::system_error(ec);
-    auto msg = parser.release();
-    Response r;
-    r.status = msg.result_int();
-    r.body = std::move(msg.body());
-    for (const auto& f : msg) r.headers.insert(f.name_string(), f.value());
-    return r;
-  }
-
-  /// Waits up to `limit` for the server to close the connection; true if it did.
-  bool closed_by_server(std::chrono::milliseconds limit) {
-    std::array<char, 4096> buf;
-    for (;;) {
-      beast::error_code ec;
-      stream_.expires_after(limit);
-      stream_.async_read_some(net::buffer(buf), [&](beast::error_code e, std::size_t) { ec = e; });
-      run();
-      if (ec == beast::error::timeout) return false;
-      if (ec) return true;  // eof or reset
-    }
-  }
-
-  /// Bytes the server has sent that were not read yet (0: no answer so far).
-  std::size_t bytes_waiting() {
-    beast::error_code ec;
-    const auto n = stream_.socket().available(ec);
-    return ec ? 0 : n + buffer_.size();
-  }
-
-private:
-  void run() {
-    ioc_.restart();
-    ioc_.run();
-  }
-
-  net::io_context ioc_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  std::chrono::milliseconds timeout_;
-};
+using Response = annals::test::HttpResponse;
+using Connection = annals::test::HttpConnection;
 
 std::string command_json(const std::string& id, const std::string& command, json::object data = {},
                          json::object extra = {}) {
@@ -207,13 +103,9 @@ struct ServiceFixture {
     return r.integer("position");
   }
 
+  /// Polls `done` (each poll may be an HTTP request) until it holds or `limit` passes.
   static bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return done();
+    return wait_until(done, limit, 20ms);
   }
 };
 

@@ -126,7 +126,8 @@ int race(const std::string& db, const std::string& start_file, const std::string
       std::cerr << "no start file " << start_file << " after 60 s\n";
       return 3;
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));  // a start line, not a synchronisation guess
+    // Polling for the start file, so that both writers begin together (a condition, not a guess).
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   std::vector<std::thread> workers;
   for (int a = 0; a < accounts; ++a)
