@@ -51,6 +51,7 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
       d->hand_back(s, std::move(r), std::move(done));
     },
     log);
+  release_caf_logger_of_this_thread();  // the runtime may be destroyed on another thread
   log->log(LogLevel::info, "runtime.started", "annals runtime started on " + options.store->describe(),
            {{"store", options.store->describe()}, {"workers", sys->scheduler().num_workers()},
             {"readers", readers.size()}, {"audit", options.audit}, {"authorization", bool(options.authorize)}});

@@ -9,6 +9,7 @@
 #include "detail/calls_in_flight.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include <chrono>
@@ -17,16 +18,25 @@
 
 namespace annals::detail {
 
+/// CAF 0.17 pins the actor system's logger in a thread-local of every thread
+/// that creates the system or a scoped_actor, and ~actor_system waits until
+/// every such reference is gone: destroying the runtime on another thread
+/// would wait for as long as this thread lives. Let go of it.
+inline void release_caf_logger_of_this_thread() { caf::logger::set_current_actor_system(nullptr); }
+
 /// Asks `dest` while the caller holds a ticket (for callers that do more
 /// work in the same flight, before or after the request).
 template <class Reply, class Handle, class... Ts>
 Expected<Reply> ask(caf::actor_system& sys, const CallsInFlight::Ticket&, const Handle& dest,
                     std::chrono::milliseconds timeout, Ts&&... xs) {
   std::optional<Expected<Reply>> out;
-  caf::scoped_actor self{sys};
-  self->request(dest, timeout, std::forward<Ts>(xs)...)
-    .receive([&](Reply& reply) { out.emplace(std::move(reply)); },
-             [&](caf::error& err) { out.emplace(actors::delivery_error(sys, err)); });
+  {
+    caf::scoped_actor self{sys};
+    self->request(dest, timeout, std::forward<Ts>(xs)...)
+      .receive([&](Reply& reply) { out.emplace(std::move(reply)); },
+               [&](caf::error& err) { out.emplace(actors::delivery_error(sys, err)); });
+  }
+  release_caf_logger_of_this_thread();
   return std::move(*out);
 }
 
