@@ -64,9 +64,9 @@ Runtime::Impl::~Impl() {
   // (shutting_down) rather than at its deadline; commands never wait for a
   // projection, so the ones in flight still finish.
   {
+    // Kept until no call is in flight: the calls record into their queries' instruments.
     std::lock_guard<std::mutex> lock(projections_mtx);
     for (auto& kv : projections) caf::anon_send_exit(kv.second.supervisor, caf::exit_reason::user_shutdown);
-    projections.clear();
   }
   calls.wait_all(std::chrono::seconds(5), [this](std::size_t n) {
     log->log(LogLevel::warn, "runtime.stopping",
@@ -74,6 +74,10 @@ Runtime::Impl::~Impl() {
                + " call(s) in flight; each ends at its own deadline at the latest",
              {{"in_flight", n}});
   });
+  {
+    std::lock_guard<std::mutex> lock(projections_mtx);
+    projections.clear();
+  }
   // Aggregates next (no new appends), then the journal commits what it
   // holds, then the readers.
   for (auto& r : relays) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);

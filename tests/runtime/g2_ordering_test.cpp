@@ -306,7 +306,7 @@ SCENARIO_METHOD(RuntimeFixture, "G2 two processes appending to the same streams 
         REQUIRE(rb.acked.size() + rb.failed.size() + rb.unknown.size() == accounts * per_account);
         CHECK(ra.lock_waits + rb.lock_waits > 0);
         CHECK(ra.conflicts + rb.conflicts > 0);
-        INFO("no command fails for a lost race: its aggregate reloads and decides it again (conflict_retries)");
+        INFO("no command fails for a lost race: its aggregate reloads and decides it again (conflict_retries, 100 here)");
         CHECK(ra.failed.empty());
         CHECK(rb.failed.empty());
       AND_THEN("every acknowledged event is stored as acknowledged, versions are contiguous, each process's commands in its order") {

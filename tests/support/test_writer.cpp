@@ -55,6 +55,11 @@ std::unique_ptr<annals::Runtime> make_runtime(const std::string& db) {
   // Many commands in flight and a second writer: a slow moment must not
   // turn into a timeout (an unknown outcome) in these tests.
   opts.command_timeout = std::chrono::seconds(30);
+  // Two processes keep the same three streams busy, 16 commands in flight
+  // each: a command may lose the race more often than the default 10 times
+  // in a row while the other process appends (seen under ASan). The test is
+  // that a lost race is retried at all, not how often.
+  opts.conflict_retries = 100;
   auto rt = std::make_unique<annals::Runtime>(opts);
   rt->register_aggregate(bank::account_type());
   return rt;
