@@ -158,6 +158,9 @@ Expected<Command> parse_command(std::string_view text, const CommandLimits& limi
   std::size_t n = 0;
   // Exact numbers: the command's data is stored as text and read back.
   json::value v = parse_json(text, ec, opts, &n);
+  if (ec == json::error::exponent_overflow)
+    return invalid("the number before byte " + std::to_string(n)
+                   + " is too large for a double (the largest is about 1.8e308)");
   if (ec)
     return invalid("malformed JSON at byte " + std::to_string(n) + ": " + ec.message());
   return command_from_json(v, limits);

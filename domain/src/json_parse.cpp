@@ -3,6 +3,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -35,7 +36,7 @@ struct ExactNumbersHandler {
   bool on_number_part(json::string_view s, json::error_code&) { number.append(s.data(), s.size()); return true; }
   bool on_int64(std::int64_t i, json::string_view, json::error_code&) { number.clear(); st.push_int64(i); return true; }
   bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) { number.clear(); st.push_uint64(u); return true; }
-  bool on_double(double d, json::string_view s, json::error_code&) {
+  bool on_double(double d, json::string_view s, json::error_code& ec) {
     number.append(s.data(), s.size());
     double exact = d;
     const char* end = number.data() + number.size();
@@ -44,6 +45,12 @@ struct ExactNumbersHandler {
     // does not take: keep Boost's value.
     if (r.ec != std::errc{} || r.ptr != end) exact = d;
     number.clear();
+    // Beyond the largest double Boost gives an infinity, which JSON text
+    // cannot hold: serialized it reads "Infinity" and never parses again.
+    if (std::isinf(exact)) {
+      ec = json::error::exponent_overflow;
+      return false;
+    }
     st.push_double(exact);
     return true;
   }

@@ -130,6 +130,22 @@ TEST_CASE("command json: malformed JSON is invalid_command and says at which byt
   }
 }
 
+TEST_CASE("command json: a number too large for a double is invalid_command, not an infinity stored as unreadable text",
+          "[command][json]") {
+  // Found by fuzz_event_upcast: Boost.JSON reads 1e6580136 as infinity,
+  // which serializes as "Infinity" and never parses again.
+  for (const std::string number : {"1000003246684e6580136", "1e400", "-1e309"}) {
+    auto e = parse_error(R"({"aggregate":"account","id":"a","command":"deposit","data":{"amount":)" + number + "}}");
+    CHECK(e.code == "invalid_command");
+    CHECK_THAT(e.message, Catch::Contains("too large for a double"));
+  }
+  // The largest double and a tiny number that rounds to zero still parse.
+  CHECK(parse_command(R"({"aggregate":"account","id":"a","command":"deposit","data":{"amount":1.7976931348623157e308}})",
+                      CommandLimits{}).has_value());
+  CHECK(parse_command(R"({"aggregate":"account","id":"a","command":"deposit","data":{"amount":1e-400}})",
+                      CommandLimits{}).has_value());
+}
+
 TEST_CASE("command json: an envelope that is not an object is rejected", "[command][json]") {
   auto e = parse_error(R"(["account", "acc-1", "deposit"])");
   CHECK(e.code == "invalid_command");

@@ -7,7 +7,9 @@
 // other values than the live path, and a command's fingerprint would change
 // on a round trip. parse_json reads every non-integer number with
 // std::from_chars, which rounds correctly, so serialize -> parse_json gives
-// back the same double. Everything else is Boost.JSON's parser.
+// back the same double. A number too large for a double (1e400) is an
+// error (json::error::exponent_overflow), not an infinity that no JSON text
+// can hold. Everything else is Boost.JSON's parser.
 
 #include "annals/json.hpp"
 
