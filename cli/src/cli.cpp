@@ -1,6 +1,7 @@
 #include "annals/cli/cli.hpp"
 
 #include "context.hpp"
+#include "describe_command.hpp"
 
 #include "annals/persistence/memory_event_store.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
@@ -56,6 +57,7 @@ int run_cli(const std::vector<std::string>& args, const scenarios::DomainCatalog
   app.set_version_flag("--version", "annals 0.1.0");
   add_run_command(app, ctx);
   add_store_tools(app, ctx);
+  add_describe_command(app, ctx);
 
   // CLI11 takes the arguments reversed, without the program name.
   std::vector<std::string> rest(args.empty() ? args.end() : args.begin() + 1, args.end());

@@ -8,6 +8,16 @@ std::set<std::string> ProjectionType::query_names() const {
   return out;
 }
 
+std::vector<std::string> ProjectionType::followed_events() const {
+  std::vector<std::string> out;
+  for (const auto& kv : handlers_) {
+    std::string key = kv.first;
+    key[key.find('\n')] = '/';
+    out.push_back(std::move(key));
+  }
+  return out;
+}
+
 Expected<json::value> ProjectionType::query(const std::any& model, const std::string& name,
                                             const json::object& args) const {
   auto it = queries_.find(name);

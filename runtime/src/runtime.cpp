@@ -121,4 +121,6 @@ std::map<std::string, std::set<std::string>> Runtime::aggregate_commands() {
 
 std::map<std::string, std::set<std::string>> Runtime::aggregate_events() { return impl_->types.events_by_type(); }
 
+std::vector<std::shared_ptr<const AggregateType>> Runtime::aggregate_types() { return impl_->types.all(); }
+
 } // namespace annals

@@ -41,6 +41,7 @@ namespace detail {
 // A registered projection: its supervisor, its injected faults (null until
 // a FaultInjector first touches it) and the handles of its queries.
 struct RegisteredProjection {
+  std::shared_ptr<const ProjectionType> type;
   ProjectionSupervisorActor supervisor;
   ProjectionFaultsPtr faults;
   std::map<std::string, QueryInstruments, std::less<>> queries;

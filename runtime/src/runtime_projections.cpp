@@ -18,7 +18,8 @@ void Runtime::register_projection(ProjectionType type) {
   RegisteredProjection reg;
   for (const auto& q : type.query_names()) reg.queries.emplace(q, im.instruments->query(name, q));
   reg.unknown_query = im.instruments->query(name, "(unknown)");
-  reg.supervisor = spawn_projection_supervisor(*im.sys, std::make_shared<const ProjectionType>(std::move(type)),
+  reg.type = std::make_shared<const ProjectionType>(std::move(type));
+  reg.supervisor = spawn_projection_supervisor(*im.sys, reg.type,
                                                SupervisorDeps{reader, im.journal, im.bus, im.upcasters,
                                                               im.instruments->projection(name), im.log},
                                                settings);
@@ -123,6 +124,13 @@ std::map<std::string, std::set<std::string>> Runtime::projection_queries() {
   std::map<std::string, std::set<std::string>> out;
   for (const auto& [name, reg] : impl_->projections)
     for (const auto& q : reg.queries) out[name].insert(q.first);
+  return out;
+}
+
+std::vector<std::shared_ptr<const ProjectionType>> Runtime::projection_types() {
+  std::lock_guard<std::mutex> lock(impl_->projections_mtx);
+  std::vector<std::shared_ptr<const ProjectionType>> out;
+  for (const auto& [name, reg] : impl_->projections) out.push_back(reg.type);
   return out;
 }
 

@@ -46,6 +46,13 @@ public:
     return out;
   }
 
+  std::vector<std::shared_ptr<const AggregateType>> all() const {
+    std::shared_lock<std::shared_mutex> lock(mtx_);
+    std::vector<std::shared_ptr<const AggregateType>> out;
+    for (const auto& [name, reg] : types_) out.push_back(reg->type);
+    return out;
+  }
+
 private:
   mutable std::shared_mutex mtx_;
   std::map<std::string, actors::RegisteredAggregatePtr, std::less<>> types_;

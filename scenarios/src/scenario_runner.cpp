@@ -5,6 +5,7 @@
 #include "annals/persistence/memory_event_store.hpp"
 #include "annals/scenarios/scenario_parser.hpp"
 
+#include <map>
 #include <set>
 
 namespace annals::scenarios {
@@ -72,12 +73,25 @@ void validate_scenario(const Scenario& scenario, const DomainCatalog& catalog) {
     if (agg.empty()) bad(s, "no aggregate has an event type '" + type + "' (known: " + listed + ")");
     bad(s, "aggregate '" + agg + "' has no event type '" + type + "' (it has: " + listed + ")");
   };
+  // A rejection code an expectation names must be one the aggregate
+  // declares (when it declares any) or one of the runtime's.
+  std::map<std::string, std::set<std::string>> declared;
+  for (const auto& t : scratch.aggregate_types())
+    for (const auto& kv : t->rejection_codes()) declared[t->name()].insert(kv.first);
+  auto check_code = [&](const Step& s, const std::string& agg, const std::string& code) {
+    auto it = declared.find(agg);
+    if (it == declared.end() || it->second.count(code) || errc::is_runtime_code(code)) return;
+    bad(s, "aggregate '" + agg + "' gives no code '" + code + "' (its rejection codes: "
+             + join(std::vector<std::string>(it->second.begin(), it->second.end()))
+             + "; the runtime's: `annals describe` lists them)");
+  };
   for (const auto& step : scenario.steps) {
     std::visit(
       [&](const auto& b) {
         using T = std::decay_t<decltype(b)>;
         if constexpr (std::is_same_v<T, CommandStep>) {
           check_aggregate(step, b.aggregate, {b.command});
+          if (b.expect.code) check_code(step, b.aggregate, *b.expect.code);
           if (b.expect.events)
             for (const auto& type : *b.expect.events) check_event(step, b.aggregate, type);
         } else if constexpr (std::is_same_v<T, LoadStep>) {

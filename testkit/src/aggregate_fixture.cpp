@@ -99,6 +99,7 @@ AggregateFixture& AggregateFixture::when(Command c) {
     return *this;
   }
   Decision d = type_.decide(state_, c);  // domain exceptions propagate
+  if (!d.accepted()) check_declared(d.rejection().code, "when(" + c.command + ")");
   if (d.accepted()) {
     for (const auto& ev : d.events()) {
       const int current = options_.upcasters ? options_.upcasters->current_version(stream_.aggregate, ev.type) : 1;
@@ -146,9 +147,22 @@ AggregateFixture& AggregateFixture::check_events(const std::vector<NewEvent>& ex
   return *this;
 }
 
+// A code the aggregate's handlers give must be one it declares (rejects()),
+// so that `annals describe` lists every code a caller can get.
+void AggregateFixture::check_declared(const std::string& code, const std::string& where) const {
+  const auto& declared = type_.rejection_codes();
+  if (declared.empty() || declared.count(code) || errc::is_runtime_code(code)) return;
+  std::string names;
+  for (const auto& kv : declared) names += (names.empty() ? "" : ", ") + kv.first;
+  detail::fail(where + " on " + stream_.to_string() + ": rejected with '" + code + "', which aggregate '"
+               + type_.name() + "' does not declare (it declares " + names + "); add .rejects(\"" + code
+               + "\", \"what it means\") to its definition");
+}
+
 AggregateFixture& AggregateFixture::then_rejected(std::string_view code, std::string_view substring) {
   const Decision& d = last();
   const std::string what = context("then_rejected");
+  check_declared(std::string(code), what);
   const std::string want = expected_rejection(code, substring);
   if (d.accepted())
     detail::fail(what + ": the command was accepted\n  expected: " + want + "\n  actual:   accepted with "

@@ -701,3 +701,26 @@ TEST_CASE("testkit: the projection fixture upcasts old events", "[testkit][proje
                     Contains("missing field 'who'"));
   CHECK(plain.position() == 0);
 }
+
+TEST_CASE("testkit: a rejection with a code the aggregate does not declare fails, naming it and the declared ones",
+          "[testkit]") {
+  auto typed = annals::AggregateType::define<Tally>("tally")
+                 .handle_json("refuse", [](const Tally&, const annals::Command& c) -> annals::Decision {
+                   return annals::reject(std::string(c.data.at("code").as_string()), "no");
+                 })
+                 .rejects("too_many", "more than allowed");
+  AggregateFixture f(typed, "t-1");
+  f.when("refuse", {{"code", "too_many"}}).then_rejected("too_many");
+  f.when("refuse", {{"code", "invalid_command"}}).then_rejected("invalid_command");  // a runtime code
+  try {
+    f.when("refuse", {{"code", "too_few"}});
+    FAIL("an undeclared code was accepted");
+  } catch (const annals::testkit::ExpectationFailed& e) {
+    CHECK_THAT(e.what(), Catch::Contains("rejected with 'too_few', which aggregate 'tally' does not declare (it declares too_many)"));
+  }
+  // An aggregate that declares no code is not checked.
+  auto undeclared = annals::AggregateType::define<Tally>("tally").handle_json(
+    "refuse", [](const Tally&, const annals::Command&) -> annals::Decision { return annals::reject("anything", "no"); });
+  AggregateFixture g(undeclared, "t-1");
+  g.when("refuse").then_rejected("anything");
+}

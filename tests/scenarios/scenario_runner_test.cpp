@@ -286,6 +286,17 @@ SCENARIO_METHOD(Fixture, "Names that do not exist are found before anything is w
       CHECK(e.reason() == "no aggregate has an event type 'deposit' (known: closed, deposited, opened, withdrawn)");
     }
   }
+  GIVEN("a command expectation naming a rejection code the aggregate does not declare") {
+    THEN("the declared codes are listed; the runtime's own codes stay allowed") {
+      auto e = refused(bank(open_ada + R"(, {"step": "command", "aggregate": "account", "id": "ada", "command": "withdraw",
+                                            "data": {"amount": 5}, "expect": {"status": "rejected", "code": "insuficient_funds"}})"));
+      CHECK(e.step() == 2);
+      CHECK(contains(e.reason(), "aggregate 'account' gives no code 'insuficient_funds' (its rejection codes: "));
+      CHECK(contains(e.reason(), "insufficient_funds"));
+      CHECK_NOTHROW(validate_scenario(bank(open_ada + R"(, {"step": "command", "aggregate": "account", "id": "ada", "command": "withdraw",
+                                            "data": {"amount": "x"}, "expect": {"status": "rejected", "code": "invalid_command"}})"), catalog));
+    }
+  }
   GIVEN("inspect and stream on an unknown aggregate") {
     CHECK(contains(refused(bank(R"({"step": "inspect", "aggregate": "acc", "id": "x"})")).reason(), "unknown aggregate 'acc'"));
     CHECK(contains(refused(bank(R"({"step": "stream", "aggregate": "acc", "id": "x"})")).reason(), "unknown aggregate 'acc'"));

@@ -7,6 +7,7 @@
 //        if (!s.open) return annals::reject("account_closed", "...");
 //        return annals::emit(Deposited{c.amount}); })
 //     .apply<Deposited>([](Account& s, const Deposited& e) { s.balance += e.amount; })
+//     .rejects("account_closed", "the account is closed")
 //     .snapshot_every(100);
 //
 // Commands and events are domain structs described with BOOST_DESCRIBE_STRUCT
@@ -19,6 +20,7 @@
 #include "annals/event.hpp"
 #include "annals/expected.hpp"
 #include "annals/json.hpp"
+#include "annals/json_shape.hpp"
 
 #include <any>
 #include <functional>
@@ -53,6 +55,14 @@ public:
 
   std::any initial_state() const { return initial_(); }
 
+  /// For references generated from the types (`annals describe`): each
+  /// command's data and each event's data as a json_shape ("any" where the
+  /// handler takes raw JSON), and the rejection codes declared with
+  /// rejects(), each with what it means.
+  const std::map<std::string, json::value, std::less<>>& command_shapes() const { return command_shapes_; }
+  const std::map<std::string, json::value, std::less<>>& event_shapes() const { return event_shapes_; }
+  const std::map<std::string, std::string, std::less<>>& rejection_codes() const { return rejection_codes_; }
+
   /// Runs the command handler. Unknown command type: rejected with
   /// unknown_command. Exceptions from domain code propagate.
   Decision decide(const std::any& state, const Command& c) const;
@@ -79,6 +89,9 @@ private:
   std::map<std::string, CommandHandler, std::less<>> commands_;
   std::map<std::string, EventHandler, std::less<>> events_;
   std::set<std::string, std::less<>> ignored_events_;
+  std::map<std::string, json::value, std::less<>> command_shapes_;
+  std::map<std::string, json::value, std::less<>> event_shapes_;
+  std::map<std::string, std::string, std::less<>> rejection_codes_;
   int snapshot_every_ = 0;
   int snapshot_version_ = 1;
   std::function<json::value(const std::any&)> save_;
@@ -103,6 +116,7 @@ public:
   /// (the latter sees metadata such as the principal); returns a Decision.
   template <class C, class F>
   AggregateBuilder& handle(F f) {
+    t_.command_shapes_[C::command_type] = json_shape<C>();
     add_command(C::command_type, [f = std::move(f)](const std::any& s, const Command& cmd) -> Decision {
       auto payload = decode<C>(cmd.data);
       if (!payload) return Decision::reject(payload.error().code, payload.error().message);
@@ -118,6 +132,7 @@ public:
   /// Command handler on raw JSON: f(const State&, const Command&) -> Decision.
   AggregateBuilder& handle_json(std::string command_type,
                                 std::function<Decision(const State&, const Command&)> f) {
+    t_.command_shapes_[command_type] = "any";
     add_command(std::move(command_type), [f = std::move(f)](const std::any& s, const Command& cmd) {
       return f(std::any_cast<const State&>(s), cmd);
     });
@@ -128,6 +143,7 @@ public:
   /// f(State&, const E&) or f(State&, const E&, const Event&).
   template <class E, class F>
   AggregateBuilder& apply(F f) {
+    t_.event_shapes_[E::event_type] = json_shape<E>();
     add_event(E::event_type, [f = std::move(f)](std::any& s, const Event& ev) {
       auto payload = decode<E>(ev.data);
       if (!payload)
@@ -145,6 +161,7 @@ public:
 
   /// Event handler on raw JSON: f(State&, const Event&).
   AggregateBuilder& apply_json(std::string event_type, std::function<void(State&, const Event&)> f) {
+    t_.event_shapes_[event_type] = "any";
     add_event(std::move(event_type), [f = std::move(f)](std::any& s, const Event& ev) {
       f(std::any_cast<State&>(s), ev);
     });
@@ -153,7 +170,18 @@ public:
 
   /// Declares an event type that does not change this aggregate's state.
   AggregateBuilder& ignore(std::string event_type) {
+    t_.event_shapes_.emplace(event_type, "any");
     t_.ignored_events_.insert(std::move(event_type));
+    return *this;
+  }
+
+  /// Declares a rejection code its command handlers may answer, with what it
+  /// means. `annals describe` lists them; the testkit fails a test whose
+  /// command is rejected with a code the aggregate does not declare (once it
+  /// declares any), so the list cannot go stale.
+  AggregateBuilder& rejects(std::string code, std::string meaning) {
+    if (code.empty()) throw std::invalid_argument("aggregate '" + t_.name_ + "': a rejection code must not be empty");
+    t_.rejection_codes_[std::move(code)] = std::move(meaning);
     return *this;
   }
 

@@ -2,6 +2,7 @@
 // Error: what every failure looks like to a caller, as a value: a stable,
 // machine-readable code plus a sentence for humans.
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -50,6 +51,11 @@ inline constexpr std::string_view unknown_query = "unknown_query";
 inline constexpr std::string_view not_found = "not_found";
 /// The query's arguments are missing or of the wrong type.
 inline constexpr std::string_view invalid_query = "invalid_query";
+
+/// Every code above, in the order they are declared.
+std::initializer_list<std::string_view> all();
+/// True for a code the runtime gives (one of all()); any other is a domain's.
+bool is_runtime_code(std::string_view code);
 } // namespace errc
 
 struct Error {

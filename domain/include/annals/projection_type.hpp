@@ -14,6 +14,7 @@
 #include "annals/event.hpp"
 #include "annals/expected.hpp"
 #include "annals/json.hpp"
+#include "annals/json_shape.hpp"
 
 #include <any>
 #include <functional>
@@ -24,10 +25,16 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace annals {
 
 template <class Model> class ProjectionBuilder;
+
+/// The arguments of a query that takes none: query<NoArgs>(...) refuses any
+/// argument (invalid_query naming it) and shows `{}` in `annals describe`.
+struct NoArgs {};
+BOOST_DESCRIBE_STRUCT(NoArgs, (), ())
 
 class ProjectionType {
 public:
@@ -51,6 +58,17 @@ public:
 
   bool has_query(const std::string& name) const { return queries_.count(name) > 0; }
   std::set<std::string> query_names() const;
+
+  /// For references generated from the types (`annals describe`): each
+  /// query's arguments and answer as json_shape ("any" where the query
+  /// takes or returns raw JSON), and the events it follows
+  /// ("account/deposited"; "*" for any aggregate or type).
+  struct QueryShape {
+    json::value args;
+    json::value result;
+  };
+  const std::map<std::string, QueryShape, std::less<>>& query_shapes() const { return query_shapes_; }
+  std::vector<std::string> followed_events() const;
 
   /// Runs a named query. Unknown name: error unknown_query.
   Expected<json::value> query(const std::any& model, const std::string& name, const json::object& args) const;
@@ -81,6 +99,7 @@ private:
   std::function<std::any()> empty_;
   std::map<std::string, Apply> handlers_;  // "aggregate\ntype" ("*" for any aggregate)
   std::map<std::string, Query, std::less<>> queries_;
+  std::map<std::string, QueryShape, std::less<>> query_shapes_;
   std::function<json::value(const std::any&)> to_json_;
   std::function<Expected<std::any>(const json::value&)> from_json_;
   int snapshot_every_ = 0;
@@ -124,33 +143,33 @@ public:
     return *this;
   }
 
-  /// A named query: f(const Model&, const json::object& args) -> Expected<json::value>.
+  /// A named query: f(const Model&, const json::object& args) -> Expected<R>,
+  /// where R is json::value or a type annals::encode takes (a described
+  /// struct, a vector or map of them: its shape is then in `describe`).
   /// Bad args should return Error{errc::invalid_query, ...}.
   template <class F>
   ProjectionBuilder& query(std::string name, F f) {
     static_assert(std::is_invocable_v<F&, const Model&, const json::object&>,
                   "a query takes (const Model&, const json::object& args)");
-    if (!t_.queries_
-           .emplace(name, [f = std::move(f)](const std::any& m, const json::object& args) -> Expected<json::value> {
-             return f(std::any_cast<const Model&>(m), args);
-           })
-           .second)
-      throw std::invalid_argument("projection '" + t_.name_ + "' has two queries named '" + name + "'");
-    return *this;
+    return add_query(std::move(name), "any", [f = std::move(f)](const Model& m, const json::object& args) {
+      return f(m, args);
+    });
   }
 
   /// A named query with typed arguments (a described struct): args that do
   /// not decode are an invalid_query error naming the field.
-  /// f(const Model&, const Args&) -> Expected<json::value>.
+  /// f(const Model&, const Args&) -> Expected<R> (R as above).
   template <class Args, class F>
   ProjectionBuilder& query(std::string name, F f) {
     static_assert(std::is_invocable_v<F&, const Model&, const Args&>,
                   "a query takes (const Model&, const Args&)");
-    return query(std::move(name), [f = std::move(f)](const Model& m, const json::object& raw) -> Expected<json::value> {
-      auto args = decode<Args>(raw);
-      if (!args) return Error{errc::invalid_query, args.error().message};
-      return f(m, *args);
-    });
+    using R = std::invoke_result_t<F&, const Model&, const Args&>;
+    return add_query(std::move(name), json_shape<Args>(),
+                        [f = std::move(f)](const Model& m, const json::object& raw) -> R {
+                          auto args = decode<Args>(raw);
+                          if (!args) return Error{errc::invalid_query, args.error().message};
+                          return f(m, *args);
+                        });
   }
 
   ProjectionBuilder& snapshot_every(int n, int snapshot_version = 1) {
@@ -166,6 +185,29 @@ public:
   operator ProjectionType() const& { return t_; }
 
 private:
+  template <class T> struct answer_of;
+  template <class T> struct answer_of<Expected<T>> { using type = T; };
+
+  // Registers a query whose callable g(const Model&, const json::object&)
+  // returns Expected<R>; R other than json::value is encoded, and its
+  // shape recorded.
+  template <class G>
+  ProjectionBuilder& add_query(std::string name, json::value args_shape, G g) {
+    using Returned = std::invoke_result_t<G&, const Model&, const json::object&>;
+    using R = typename answer_of<std::decay_t<Returned>>::type;
+    json::value result_shape = std::is_same_v<R, json::value> ? json::value("any") : json_shape<R>();
+    auto run = [g = std::move(g)](const std::any& m, const json::object& args) -> Expected<json::value> {
+      auto r = g(std::any_cast<const Model&>(m), args);
+      if (!r) return r.error();
+      if constexpr (std::is_same_v<R, json::value>) return std::move(*r);
+      else return encode(*r);
+    };
+    if (!t_.queries_.emplace(name, std::move(run)).second)
+      throw std::invalid_argument("projection '" + t_.name_ + "' has two queries named '" + name + "'");
+    t_.query_shapes_[name] = ProjectionType::QueryShape{std::move(args_shape), std::move(result_shape)};
+    return *this;
+  }
+
   void add(const std::string& aggregate, const std::string& type, ProjectionType::Apply f) {
     if (!t_.handlers_.emplace(aggregate + "\n" + type, std::move(f)).second)
       throw std::invalid_argument("projection '" + t_.name_ + "' handles '" + aggregate + "/" + type + "' twice");

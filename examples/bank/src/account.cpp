@@ -65,6 +65,14 @@ annals::AggregateType account_type(int snapshot_every) {
     .apply<Deposited>([](Account& s, const Deposited& e) { s.balance += e.amount; })
     .apply<Withdrawn>([](Account& s, const Withdrawn& e) { s.balance -= e.amount; })
     .apply<AccountClosed>([](Account& s, const AccountClosed&) { s.closed = true; })
+    .rejects("already_open", "open: the account is already open")
+    .rejects("invalid_owner", "open: the owner is empty")
+    .rejects("account_not_open", "deposit, withdraw, close: the account has not been opened")
+    .rejects("account_closed", "deposit, withdraw, close: the account is closed")
+    .rejects("invalid_amount", "open, deposit, withdraw: the amount is not positive")
+    .rejects("insufficient_funds", "withdraw: the amount is more than the balance")
+    .rejects("balance_not_zero", "close: the balance is not 0")
+    .rejects("balance_overflow", "deposit: the balance would pass the largest int64")
     .snapshot_every(snapshot_every);
 }
 

@@ -25,24 +25,18 @@ annals::ProjectionType balances_projection(int snapshot_every) {
     .on<AccountClosed>("account", [](Balances& m, const AccountClosed&, const Event& ev) {
       m.accounts[ev.stream.id].closed = true;
     })
-    .query<AccountArgs>("balance", [](const Balances& m, const AccountArgs& a) -> Expected<json::value> {
+    .query<AccountArgs>("balance", [](const Balances& m, const AccountArgs& a) -> Expected<AccountAnswer> {
       auto it = m.accounts.find(a.id);
       if (it == m.accounts.end()) return Error{annals::errc::not_found, "no account '" + a.id + "'"};
-      json::object o = annals::encode(it->second).as_object();
-      o["id"] = a.id;
-      return json::value(std::move(o));
+      return AccountAnswer{it->second, a.id};
     })
-    .query("accounts", [](const Balances& m, const json::object&) -> Expected<json::value> {
-      json::array out;
-      for (const auto& [id, acc] : m.accounts) {
-        json::object o = annals::encode(acc).as_object();
-        o["id"] = id;
-        out.push_back(std::move(o));
-      }
-      return json::value(std::move(out));
+    .query<annals::NoArgs>("accounts", [](const Balances& m, const annals::NoArgs&) -> Expected<std::vector<AccountAnswer>> {
+      std::vector<AccountAnswer> out;
+      for (const auto& [id, acc] : m.accounts) out.push_back(AccountAnswer{acc, id});
+      return out;
     })
-    .query("total", [](const Balances& m, const json::object&) -> Expected<json::value> {
-      return json::value(json::object{{"total", m.total}, {"accounts", m.accounts.size()}});
+    .query<annals::NoArgs>("total", [](const Balances& m, const annals::NoArgs&) -> Expected<TotalAnswer> {
+      return TotalAnswer{m.total, m.accounts.size()};
     })
     .snapshot_every(snapshot_every);
 }
@@ -63,12 +57,12 @@ annals::ProjectionType daily_totals_projection(int snapshot_every) {
       ++d.withdrawals;
       d.withdrawn += e.amount;
     })
-    .query<DayArgs>("day", [](const DailyTotals& m, const DayArgs& a) -> Expected<json::value> {
+    .query<DayArgs>("day", [](const DailyTotals& m, const DayArgs& a) -> Expected<DayTotals> {
       auto it = m.days.find(a.date);
-      return annals::encode(it == m.days.end() ? DayTotals{} : it->second);
+      return it == m.days.end() ? DayTotals{} : it->second;
     })
-    .query("days", [](const DailyTotals& m, const json::object&) -> Expected<json::value> {
-      return annals::encode(m).as_object().at("days");
+    .query<annals::NoArgs>("days", [](const DailyTotals& m, const annals::NoArgs&) -> Expected<std::map<std::string, DayTotals>> {
+      return m.days;
     })
     .snapshot_every(snapshot_every);
 }

@@ -70,6 +70,11 @@ annals::AggregateType inventory_type(int snapshot_every) {
       s.reserved.erase(e.order_id);
       s.on_hand -= e.quantity;
     })
+    .rejects("invalid_quantity", "add_stock, reserve: the quantity is not positive")
+    .rejects("invalid_order_id", "reserve, release, ship: order_id is empty")
+    .rejects("already_reserved", "reserve: the order already holds a reservation")
+    .rejects("insufficient_stock", "reserve: less is available than asked for")
+    .rejects("not_reserved", "release, ship: the order holds no reservation")
     .snapshot_every(snapshot_every);
 }
 

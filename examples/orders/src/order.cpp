@@ -72,6 +72,13 @@ annals::AggregateType order_type(int snapshot_every) {
     .apply<OrderConfirmed>([](Order& s, const OrderConfirmed&) { s.status = status::confirmed; })
     .apply<OrderCancelled>([](Order& s, const OrderCancelled&) { s.status = status::cancelled; })
     .apply<OrderShipped>([](Order& s, const OrderShipped&) { s.status = status::shipped; })
+    .rejects("already_placed", "place: the order was already placed")
+    .rejects("invalid_order", "place: no customer or no items, an item without sku or listed twice, a quantity or price not positive")
+    .rejects("not_placed", "confirm, cancel, mark_shipped: the order has not been placed")
+    .rejects("order_cancelled", "confirm, cancel, mark_shipped: the order is cancelled")
+    .rejects("already_confirmed", "confirm: the order is already confirmed or further")
+    .rejects("already_shipped", "cancel, mark_shipped: the order is already shipped")
+    .rejects("not_confirmed", "mark_shipped: the order has not been confirmed")
     .snapshot_every(snapshot_every);
 }
 

@@ -33,19 +33,18 @@ annals::ProjectionType order_summary_projection(int snapshot_every) {
     .on<OrderShipped>("order", [](OrderSummaries& m, const OrderShipped&, const Event& ev) {
       m.orders[ev.stream.id].status = status::shipped;
     })
-    .query<OrderArgs>("order", [](const OrderSummaries& m, const OrderArgs& a) -> Expected<json::value> {
+    .query<OrderArgs>("order", [](const OrderSummaries& m, const OrderArgs& a) -> Expected<OrderAnswer> {
       auto it = m.orders.find(a.id);
       if (it == m.orders.end()) return Error{annals::errc::not_found, "no order '" + a.id + "'"};
-      json::object o = annals::encode(it->second).as_object();
-      o["id"] = a.id;
-      return json::value(std::move(o));
+      return OrderAnswer{it->second, a.id};
     })
-    .query<CustomerArgs>("by_customer", [](const OrderSummaries& m, const CustomerArgs& a) -> Expected<json::value> {
-      json::array out;
-      for (const auto& [id, o] : m.orders)  // std::map: sorted by id
-        if (o.customer == a.customer) out.push_back(json::object{{"id", id}, {"total", o.total}});
-      return json::value(std::move(out));
-    })
+    .query<CustomerArgs>("by_customer",
+                         [](const OrderSummaries& m, const CustomerArgs& a) -> Expected<std::vector<CustomerOrder>> {
+                           std::vector<CustomerOrder> out;
+                           for (const auto& [id, o] : m.orders)  // std::map: sorted by id
+                             if (o.customer == a.customer) out.push_back(CustomerOrder{id, o.total});
+                           return out;
+                         })
     .snapshot_every(snapshot_every);
 }
 
@@ -77,18 +76,16 @@ annals::ProjectionType stock_levels_projection(int snapshot_every) {
       l.shipped += e.quantity;
       settle(l);
     })
-    .query<SkuArgs>("sku", [](const StockLevels& m, const SkuArgs& a) -> Expected<json::value> {
+    .query<SkuArgs>("sku", [](const StockLevels& m, const SkuArgs& a) -> Expected<SkuAnswer> {
       auto it = m.skus.find(a.sku);
       if (it == m.skus.end()) return Error{annals::errc::not_found, "no sku '" + a.sku + "'"};
-      json::object o = annals::encode(it->second).as_object();
-      o["sku"] = a.sku;
-      return json::value(std::move(o));
+      return SkuAnswer{it->second, a.sku};
     })
-    .query<LowStockArgs>("low_stock", [](const StockLevels& m, const LowStockArgs& a) -> Expected<json::value> {
-      json::array out;
+    .query<LowStockArgs>("low_stock", [](const StockLevels& m, const LowStockArgs& a) -> Expected<std::vector<LowSku>> {
+      std::vector<LowSku> out;
       for (const auto& [sku, l] : m.skus)  // std::map: sorted by sku
-        if (l.available < a.below) out.push_back(json::object{{"sku", sku}, {"available", l.available}});
-      return json::value(std::move(out));
+        if (l.available < a.below) out.push_back(LowSku{sku, l.available});
+      return out;
     })
     .snapshot_every(snapshot_every);
 }

@@ -111,6 +111,10 @@ public:
   std::vector<std::string> projection_names();
   /// The registered projections, each with its query names.
   std::map<std::string, std::set<std::string>> projection_queries();
+  /// The registered types themselves, by name (for references generated
+  /// from them, such as `annals describe`).
+  std::vector<std::shared_ptr<const AggregateType>> aggregate_types();
+  std::vector<std::shared_ptr<const ProjectionType>> projection_types();
 
   /// Events parked for a projection ("" for all projections).
   std::vector<DeadLetter> dead_letters(const std::string& projection = "");

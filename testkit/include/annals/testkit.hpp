@@ -243,6 +243,8 @@ public:
   /// Accepted with no events.
   AggregateFixture& then_no_events() { return check_events({}); }
   /// Rejected with this code (and a message containing message_substring).
+  /// Once the aggregate declares rejection codes (rejects()), a code it does
+  /// not declare fails here and in when(), runtime codes (errc) aside.
   AggregateFixture& then_rejected(std::string_view code, std::string_view message_substring = {});
 
   // --- then: the state ----------------------------------------------------------
@@ -289,6 +291,7 @@ private:
   void commit(const std::vector<NewEvent>& events, const EventMetadata& metadata);
   AggregateFixture& check_events(const std::vector<NewEvent>& expected);
   std::string context(const std::string& check) const;
+  void check_declared(const std::string& code, const std::string& where) const;
   const Decision& last() const;
 
   AggregateType type_;

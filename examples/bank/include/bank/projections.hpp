@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace bank {
 
@@ -29,6 +30,18 @@ struct AccountArgs {
   std::string id;
 };
 BOOST_DESCRIBE_STRUCT(AccountArgs, (), (id))
+
+// Query answers (their shapes are in `annals describe`).
+struct AccountAnswer : AccountBalance {
+  std::string id;
+};
+BOOST_DESCRIBE_STRUCT(AccountAnswer, (AccountBalance), (id))
+
+struct TotalAnswer {
+  std::int64_t total = 0;
+  std::uint64_t accounts = 0;  // how many accounts were ever opened
+};
+BOOST_DESCRIBE_STRUCT(TotalAnswer, (), (total, accounts))
 
 /// "balances": queries balance {id} -> {id, owner, balance, closed}
 /// (not_found if unknown), accounts {} -> [...], total {} -> {total, accounts}.

@@ -47,6 +47,18 @@ struct CustomerArgs {
 };
 BOOST_DESCRIBE_STRUCT(CustomerArgs, (), (customer))
 
+// Query answers (their shapes are in `annals describe`).
+struct OrderAnswer : OrderSummary {
+  std::string id;
+};
+BOOST_DESCRIBE_STRUCT(OrderAnswer, (OrderSummary), (id))
+
+struct CustomerOrder {
+  std::string id;
+  std::int64_t total = 0;
+};
+BOOST_DESCRIBE_STRUCT(CustomerOrder, (), (id, total))
+
 /// "order_summary" (follows "order" events): queries
 ///   order {id}             -> {id, customer, status, items: [{sku, quantity,
 ///                             unit_price, line_total}], total, item_count}
@@ -72,6 +84,17 @@ struct SkuArgs {
   std::string sku;
 };
 BOOST_DESCRIBE_STRUCT(SkuArgs, (), (sku))
+
+struct SkuAnswer : StockLevel {
+  std::string sku;
+};
+BOOST_DESCRIBE_STRUCT(SkuAnswer, (StockLevel), (sku))
+
+struct LowSku {
+  std::string sku;
+  std::int64_t available = 0;
+};
+BOOST_DESCRIBE_STRUCT(LowSku, (), (sku, available))
 
 /// Query args: {"below": 5}.
 struct LowStockArgs {
