@@ -129,6 +129,23 @@ SCENARIO_METHOD(Fixture, "A scenario whose expectations hold passes, and its rep
   }
 }
 
+SCENARIO_METHOD(Fixture, "A long query answer is cut in the step's summary with a mark, and kept whole in its details") {
+  std::string steps = open_ada;
+  for (int i = 0; i < 6; ++i)
+    steps += R"(, {"step": "command", "aggregate": "account", "id": "account-number-)" + std::to_string(i)
+             + R"(", "command": "open", "data": {"owner": "an owner with a long name"}})";
+  steps += R"(, {"step": "query", "projection": "balances", "query": "accounts", "read_your_writes": true})";
+  RecordingObserver obs;
+  auto r = run(bank(steps), obs);
+  REQUIRE(r.passed);
+  const auto& q = obs.outcome(8);
+  const auto whole = json::serialize(q.details.at("result"));
+  CHECK(q.details.at("result").as_array().size() == 7);
+  CHECK(contains(q.summary, "... ["));
+  CHECK(contains(q.summary, " characters; --json has all]"));
+  CHECK(q.summary.size() < whole.size());
+}
+
 SCENARIO_METHOD(Fixture, "A failing expectation stops the run at that step") {
   GIVEN("a scenario whose second step expects a wrong balance") {
     auto sc = bank(open_ada + "," +

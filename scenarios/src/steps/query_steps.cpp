@@ -36,7 +36,12 @@ void run_step(StepContext& ctx, const Step&, const QueryStep& s, StepOutcome& ou
     return;
   }
   out.details["result"] = *r;
-  out.summary = where + " -> " + brief_json(*r, 100) + " (" + wait + freshness + ")";
+  // A long answer is cut in the one-line summary, saying so: the report's
+  // details (--json) hold it whole.
+  std::string answer = brief_json(*r, std::string::npos);
+  if (answer.size() > 100)
+    answer = answer.substr(0, 97) + "... [" + std::to_string(answer.size()) + " characters; --json has all]";
+  out.summary = where + " -> " + answer + " (" + wait + freshness + ")";
   if (s.expect_error) return fail(out, "expected error " + *s.expect_error + ", got " + brief_json(*r, 80));
   if (s.expect)
     if (auto d = match_subset(*s.expect, *r); !d.empty()) return fail(out, d);
