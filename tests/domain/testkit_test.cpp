@@ -704,8 +704,8 @@ TEST_CASE("testkit: the projection fixture upcasts old events", "[testkit][proje
 
 TEST_CASE("testkit: a rejection with a code the aggregate does not declare fails, naming it and the declared ones",
           "[testkit]") {
-  auto typed = annals::AggregateType::define<Tally>("tally")
-                 .handle_json("refuse", [](const Tally&, const annals::Command& c) -> annals::Decision {
+  auto typed = annals::AggregateType::define<tally::Tally>("tally")
+                 .handle_json("refuse", [](const tally::Tally&, const annals::Command& c) -> annals::Decision {
                    return annals::reject(std::string(c.data.at("code").as_string()), "no");
                  })
                  .rejects("too_many", "more than allowed");
@@ -719,8 +719,8 @@ TEST_CASE("testkit: a rejection with a code the aggregate does not declare fails
     CHECK_THAT(e.what(), Catch::Contains("rejected with 'too_few', which aggregate 'tally' does not declare (it declares too_many)"));
   }
   // An aggregate that declares no code is not checked.
-  auto undeclared = annals::AggregateType::define<Tally>("tally").handle_json(
-    "refuse", [](const Tally&, const annals::Command&) -> annals::Decision { return annals::reject("anything", "no"); });
+  auto undeclared = annals::AggregateType::define<tally::Tally>("tally").handle_json(
+    "refuse", [](const tally::Tally&, const annals::Command&) -> annals::Decision { return annals::reject("anything", "no"); });
   AggregateFixture g(undeclared, "t-1");
   g.when("refuse").then_rejected("anything");
 }
