@@ -56,9 +56,8 @@ configure_sanitized() {
   if [ ! -f "$dir/CMakeCache.txt" ]; then
     local generator=()
     if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-    # BOOST_DESCRIBE_STRUCT(T, (), ...) is fine C++20; clang's -Wpedantic flags it in C++17.
     CC=clang CXX=clang++ cmake -S "$root" -B "$dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug \
-      -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS="-Wno-gnu-zero-variadic-macro-arguments" \
+      -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" \
       -DANNALS_BUILD_BENCH=OFF "$@"
   fi
 }
@@ -78,7 +77,13 @@ asan_stage() {
 # test with its program (tests/CMakeLists.txt).
 tsan_programs=(test_runtime test_actors test_service test_scenarios)
 tsan_stage() {
-  configure_sanitized "$tsan_build" -DANNALS_SANITIZE=thread
+  # CAF built from Debian's source with TSan (scripts/caf-tsan.sh): with
+  # Debian's uninstrumented libcaf every message between actors would be
+  # reported as a race.
+  local caf="$tsan_build/caf"
+  bash "$root/scripts/caf-tsan.sh" "$caf"
+  configure_sanitized "$tsan_build" -DANNALS_SANITIZE=thread -DCAF_INCLUDE_DIR="$caf/include" \
+    -DCAF_CORE_LIBRARY="$caf/lib/libcaf_core.so" -DCAF_IO_LIBRARY="$caf/lib/libcaf_io.so"
   cmake --build "$tsan_build" -j "$jobs" --target "${tsan_programs[@]}"
   local labels
   labels="^($(IFS='|'; echo "${tsan_programs[*]}"))\$"
@@ -113,8 +118,9 @@ fuzz_stage() {
 # fuzz is not in the default yet: its last clean-clone run found a crash in
 # fuzz_event_upcast (a number with a huge exponent read as infinity, which
 # Boost.JSON then writes as text it cannot read back) that is not fixed yet.
-# tsan has not been run against the Debian CAF (uninstrumented) nor given its
-# suppressions (tests/sanitizers/tsan.supp). Issue 11 tracks both.
+# tsan builds CAF from Debian's source with TSan first (scripts/caf-tsan.sh,
+# about 183 compile steps); its run over annals' tests is not measured yet.
+# Issue 11 tracks both.
 # ANNALS_TEST_STAGES="" runs the normal stage only; "asan fuzz" adds the fuzzers.
 stages="${ANNALS_TEST_STAGES-asan}"
 stage normal normal_stage
