@@ -223,6 +223,7 @@ caf::typed_response_promise<ProjectionStatus> status(Self self) {
   info.parked = static_cast<std::int64_t>(st.ledger.parked().size());
   info.queries_in_flight = static_cast<std::int64_t>(st.relay.queries.size());
   info.backoff = st.restart.backoff();
+  info.snapshot_every = st.type->snapshot_every();
   info.last_error = st.last_error;
   if (!st.child) {
     rp.deliver(info);

@@ -211,25 +211,34 @@ int run_retry(Context& ctx, const RetryArgs& a) {
   catch_up(ctx, *rt, {a.projection}, rt->head_position(), a.timeout);
 
   int still_failing = 0;
-  std::optional<std::int64_t> first_applied;
   for (auto position : positions) {
     if (ctx.stop_requested()) {
       ctx.out.flush();
       throw ToolError(exit_interrupted, "interrupted");
     }
     const auto error = rt->retry_dead_letter(a.projection, position);
-    if (error) ++still_failing;
-    else if (!first_applied) first_applied = position;
+    // The projection's code failing again is the projection's problem; the
+    // store failing (read-only, full, locked) is not, and ends the retries.
+    const bool store_failed = error && (error->code == errc::store_unavailable || error->code == errc::outcome_unknown);
+    if (error && !store_failed) ++still_failing;
     if (a.json_out) {
       tools::print_json_line(ctx.out, json::object{{"projection", a.projection},
                                                    {"position", position},
                                                    {"applied", !error},
                                                    {"error", error_json(error)}});
+    } else if (store_failed) {
+      ctx.out << a.projection << " @" << position << ": stays parked, the store failed: " << one_line(error->message)
+              << '\n';
     } else if (error) {
       ctx.out << a.projection << " @" << position << ": still fails, stays parked: " << one_line(error->message)
               << '\n';
     } else {
       ctx.out << a.projection << " @" << position << ": applied, removed from the dead letters\n";
+    }
+    if (store_failed) {
+      ctx.out.flush();
+      throw ToolError(exit_store, "the store failed while retrying event " + std::to_string(position) + " of '"
+                                    + a.projection + "': " + error->message);
     }
   }
   ctx.out.flush();
@@ -267,6 +276,13 @@ int run_rebuild(Context& ctx, const RebuildArgs& a) {
   const StoreLock owned = tools::own_store(ctx, a.store);
   auto rt = tools::start_runtime(ctx, a.store, Access::read_write, a.log_level);
   tools::require_projection(*rt, a.projection);
+  const auto type = rt->projection_status(a.projection);
+  if (!type) throw ToolError(exit_failed, "projection '" + a.projection + "': " + type.error().message);
+  const bool keeps_snapshots = type->snapshot_every > 0;
+  // Refused before the work: the snapshot is what this tool leaves behind.
+  if (const std::string why = tools::unwritable(a.store); keeps_snapshots && !why.empty())
+    throw ToolError(exit_store, "cannot store the snapshot of " + a.projection + ": database '" + a.store.path
+                                  + "' is read-only (" + why + ")");
   auto store = rt->options().store->connect();
   // Let the live copy catch up first: from then on it saves no snapshot, so
   // a snapshot taken after `called` is the rebuilt copy's.
@@ -294,7 +310,8 @@ int run_rebuild(Context& ctx, const RebuildArgs& a) {
   };
   auto snap = store->load_projection_snapshot(a.projection);
   const auto until = std::chrono::steady_clock::now()
-                     + (had_snapshot ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(500));
+                     + (had_snapshot || keeps_snapshots ? std::chrono::milliseconds(5000)
+                                                        : std::chrono::milliseconds(500));
   while (!saved(snap) && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     snap = store->load_projection_snapshot(a.projection);
@@ -315,6 +332,7 @@ int run_rebuild(Context& ctx, const RebuildArgs& a) {
     ctx.out << ", checkpoint " << st->checkpoint << ", " << ms << " ms; ";
     if (saved(snap)) ctx.out << "snapshot saved at position " << snap->position << '\n';
     else if (snap) ctx.out << "stored snapshot unchanged (position " << snap->position << ")\n";
+    else if (keeps_snapshots) ctx.out << "no snapshot stored\n";
     else ctx.out << "no snapshot stored (the projection keeps none)\n";
   }
   ctx.out.flush();

@@ -68,13 +68,20 @@ std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSe
   open_sqlite_store(probe);
   SqliteStoreOptions o;
   o.path = sel.path;
-  o.read_only = access == Access::read_only;
+  // A store we cannot write opens read-only for a tool that writes too:
+  // SQLite's own fallback would leave -wal and -shm files behind, and the
+  // write the tool needs fails with the reason either way.
+  o.read_only = access == Access::read_only || !unwritable(sel).empty();
   return sqlite_store(o);
+}
+
+std::string unwritable(const StoreSelection& sel) {
+  return sel.memory ? std::string() : sqlite_unwritable_reason(sel.path);
 }
 
 StoreLock own_store(const Context& ctx, const StoreSelection& sel) {
   open_store(ctx, sel, Access::read_only);  // exists, is an annals store: nothing created before that
-  if (sel.memory) return {};
+  if (sel.memory || !unwritable(sel).empty()) return {};
   return StoreLock::acquire(sel.path, StoreLockMode::exclusive);
 }
 

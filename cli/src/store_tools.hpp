@@ -62,12 +62,19 @@ enum class Access {
 /// path) or StoreError.
 std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSelection& sel, Access access);
 
+/// Why this process cannot write the selected store or create files beside
+/// it ("" when it can, and for --memory). A tool that writes opens such a
+/// store read-only (nothing is created beside it) and reports the write it
+/// cannot do with this reason.
+std::string unwritable(const StoreSelection& sel);
+
 /// For a tool whose writes are unsafe beside another writer of the store
 /// (dead-letters retry, rebuild): checks the store like open_store, then
 /// takes its ownership lock exclusive (store_lock.hpp) for as long as the
 /// returned hold lives; the tool's own runtime shares it. Throws
 /// StoreError(in_use) naming the process that has the store open. Holds
-/// nothing for --memory.
+/// nothing for --memory, nor for a store this process cannot write (its
+/// writes are refused anyway, so they cannot race another writer's).
 StoreLock own_store(const Context& ctx, const StoreSelection& sel);
 
 /// Accepts an integer >= min ("--limit: expected an integer >= 1, got '0'").

@@ -11,10 +11,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace annals {
@@ -67,6 +71,22 @@ int wait_for_lock(void* timeout, int attempt) {
   return 1;
 }
 
+// "file:///abs/path?mode=ro&immutable=1", the path percent-encoded where a URI needs it.
+std::string immutable_uri(const std::string& path) {
+  static const char hex[] = "0123456789ABCDEF";
+  std::string out = "file://";
+  for (unsigned char c : std::filesystem::absolute(path).lexically_normal().string()) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c == 0x7F) {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0x0F];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "?mode=ro&immutable=1";
+}
+
 } // namespace
 
 json::value parse_stored(const std::string& text, const std::string& what) {
@@ -89,14 +109,18 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
     }
   }
   guard("opening the store", [&] {
-    const int flags = opts_.read_only ? SQLite::OPEN_READONLY
-                                      : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    db_ = std::make_unique<SQLite::Database>(opts_.path, flags,
-                                             static_cast<int>(opts_.busy_timeout.count()), opts_.vfs);
+    std::string filename = opts_.path;
+    const int flags = opts_.read_only ? read_only_open(filename) : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db_ = std::make_unique<SQLite::Database>(filename, flags, static_cast<int>(opts_.busy_timeout.count()), opts_.vfs);
     sqlite3_busy_handler(db_->getHandle(), &wait_for_lock, &opts_.busy_timeout);
+    if (opts_.read_only) db_->exec("PRAGMA query_only=ON");  // a connection that may write reads only
     // The first statement is where a non-database file shows itself.
     db_->execAndGet("PRAGMA application_id");
     read_only_ = opts_.read_only || sqlite3_db_readonly(db_->getHandle(), "main") == 1;
+    if (read_only_ && read_only_reason_.empty()) {
+      read_only_reason_ = sqlite_unwritable_reason(opts_.path);
+      if (read_only_reason_.empty()) read_only_reason_ = "SQLite opened it read-only";
+    }
     if (!read_only_ && no_lock_file) throw *no_lock_file;
     if (read_only_) {
       check_readable_schema();
@@ -116,6 +140,45 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
     }
     prepare();
   });
+}
+
+// A read-only connection of SQLite (SQLITE_OPEN_READONLY) on a WAL file
+// creates the -wal and -shm files if they are missing and cannot remove them
+// when it closes: they stay behind, owned by whoever ran the tool, and a
+// writer of another user may then fail on them. Where there are none and the
+// directory is not writable, it cannot open the file at all ("attempt to
+// write a readonly database"). So:
+// - where this process may write: a read-write connection with query_only,
+//   which removes those files when it is the last to close, like any writer;
+// - where it may not and no -wal is there: the file as it is (immutable=1:
+//   no locks, nothing created; with no -wal nobody is writing it, and there
+//   is no log to miss);
+// - where it may not and a -wal is there with its -shm (a writer of another
+//   user has it open): read through them, as SQLite does, creating nothing;
+// - a -wal without its -shm cannot be read without creating one: refused.
+int SqliteEventStore::read_only_open(std::string& filename) {
+  namespace fs = std::filesystem;
+  const std::string cannot_write = sqlite_unwritable_reason(opts_.path);
+  if (cannot_write.empty()) {
+    read_only_reason_ = "opened read-only";
+    return SQLite::OPEN_READWRITE;
+  }
+  read_only_reason_ = cannot_write;
+  std::error_code ec;
+  const std::string wal_path = opts_.path + "-wal";
+  const bool wal = fs::exists(wal_path, ec);
+  const bool wal_has_frames = wal && (fs::file_size(wal_path, ec) > 0 || ec);
+  const bool shm = fs::exists(opts_.path + "-shm", ec);
+  if (wal && shm) return SQLite::OPEN_READONLY;
+  if (!wal_has_frames) {
+    filename = immutable_uri(opts_.path);
+    return SQLite::OPEN_READONLY | SQLite::OPEN_URI;
+  }
+  throw StoreError(StoreFailure::read_only,
+                   "database '" + opts_.path + "' has a write-ahead log ('" + wal_path
+                     + "') that cannot be read without creating its '-shm' file, and " + cannot_write
+                     + ": open the store once as a user who may write it (any annals tool folds the log in), "
+                       "then try again");
 }
 
 // SQLite answers PRAGMA journal_mode=WAL with the mode it actually set, and
@@ -212,10 +275,11 @@ void SqliteEventStore::prepare() {
     " VALUES(?,?,?,?,?)");
 }
 
-// Writes to a read-only store fail with a sentence saying what was refused.
+// Writes to a read-only store fail with a sentence saying what was refused and why.
 void SqliteEventStore::require_writable(const char* what) const {
   if (read_only_)
-    throw StoreError(StoreFailure::read_only, "database '" + opts_.path + "' is read-only; " + what);
+    throw StoreError(StoreFailure::read_only,
+                     "database '" + opts_.path + "' is read-only (" + read_only_reason_ + "); " + what);
 }
 
 // AggregateSnapshotStore
@@ -455,6 +519,27 @@ std::shared_ptr<EventStoreProvider> sqlite_store(SqliteStoreOptions options) {
 }
 
 std::int64_t sqlite_lock_waits() { return detail::lock_waits.load(std::memory_order_relaxed); }
+
+std::string sqlite_unwritable_reason(const std::string& path) {
+  namespace fs = std::filesystem;
+  auto why = [](int e, const std::string& what) {
+    if (e == EROFS) return std::string("its filesystem is mounted read-only");
+    return what + ": " + std::strerror(e);
+  };
+  std::error_code ec;
+  if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0) {
+    const int e = errno;
+    return why(e, "this user may not write it");
+  }
+  // The -wal, -shm and lock files are created beside it.
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    const int e = errno;
+    return why(e, "this user may not create files in its directory '" + dir.string() + "'");
+  }
+  return {};
+}
 
 int sqlite_schema_version() { return sqlite_schema::latest_version(); }
 

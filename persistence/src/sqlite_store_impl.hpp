@@ -69,6 +69,9 @@ public:
 private:
   // Writes to a read-only store fail with a sentence saying what was refused.
   void require_writable(const char* what) const;
+  // How a read-only connection opens the file without creating anything
+  // beside it: sets `filename` and returns the SQLite open flags.
+  int read_only_open(std::string& filename);
 
   template <class F>
   void guard(const std::string& doing, F&& f) {
@@ -94,6 +97,7 @@ private:
 
   SqliteStoreOptions opts_;
   bool read_only_ = false;
+  std::string read_only_reason_;  // why read_only_ ("opened read-only", "this user may not write it", ...)
   StoreLock lock_;  // shared while open for writing; released after the connection (declared before db_)
   std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_, load_snapshot_,

@@ -431,6 +431,27 @@ TEST_CASE("sqlite store: a read-only store reads but refuses appends", "[sqlite]
   CHECK(ro->read_stream(acc1, 1, all).at(0).data.at("amount") == 7);
   auto e = expect_store_error([&] { ro->append({deposit_request(acc1, 1, {8})}); });
   CHECK(e.kind() == StoreFailure::read_only);
+  CHECK(std::string(e.what()) == "database '" + opts.path + "' is read-only (opened read-only); cannot append");
+}
+
+TEST_CASE("sqlite store: a read-only connection leaves no -wal or -shm file behind", "[sqlite]") {
+  annals::test::TempDir dir;
+  auto opts = options_for(dir);
+  {
+    auto store = annals::open_sqlite_store(opts);
+    append_ok(*store, deposit_request(acc1, 0, {7}));
+  }
+  REQUIRE_FALSE(std::filesystem::exists(opts.path + "-wal"));
+  opts.read_only = true;
+  {
+    auto ro = annals::open_sqlite_store(opts);
+    auto second = annals::open_sqlite_store(opts);
+    CHECK(ro->event_count() == 1);
+    CHECK(second->event_count() == 1);
+  }
+  // SQLite's read-only connections cannot remove the files they created.
+  CHECK_FALSE(std::filesystem::exists(opts.path + "-wal"));
+  CHECK_FALSE(std::filesystem::exists(opts.path + "-shm"));
 }
 
 TEST_CASE("sqlite store: opened read-only, a file that is not an annals store is refused and left as it was",

@@ -23,6 +23,7 @@ struct ProjectionStatus {
   std::int64_t parked = 0;      ///< events in its dead-letter list
   std::int64_t queries_in_flight = 0;   ///< queries asked and not answered yet (also those waiting for a position)
   std::chrono::milliseconds backoff{0};  ///< the delay before its latest restart
+  int snapshot_every = 0;       ///< it saves a read-model snapshot every N events (0: it keeps none)
   std::optional<std::string> last_error;
 };
 

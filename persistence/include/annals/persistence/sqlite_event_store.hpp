@@ -27,7 +27,11 @@ struct SqliteStoreOptions {
   std::size_t max_event_bytes = 1 << 20;
   /// Cap on the file size (0: none); writes beyond it fail as "full".
   std::int64_t max_size_bytes = 0;
-  /// Open for reading only (tools); appends fail.
+  /// Open for reading only (tools); appends fail. Nothing is created
+  /// beside the file: where this process may write, a connection that only
+  /// reads (the last one to close removes the -wal and -shm files as any
+  /// writer would); where it may not, the file as it is (SQLite's
+  /// immutable=1), unless a -wal is there to be read with its -shm.
   bool read_only = false;
   /// The SQLite VFS to open the file with; empty: SQLite's default. Tests
   /// name a VFS that wraps the default one to inject I/O faults (fsync).
@@ -49,5 +53,11 @@ std::int64_t sqlite_lock_waits();
 
 /// The schema version this build writes.
 int sqlite_schema_version();
+
+/// Why this process cannot write the store file at `path` or create files
+/// beside it ("this user may not write it", "its filesystem is mounted
+/// read-only", ...), or "" when it can. A store it cannot write opens
+/// read-only.
+std::string sqlite_unwritable_reason(const std::string& path);
 
 } // namespace annals
