@@ -43,7 +43,7 @@ void add_store_options(CLI::App& sub, StoreSelection& store, const std::string& 
   store.path = default_path;
   sub.add_option("--store", store.path, "SQLite store file")->capture_default_str();
   sub.add_flag("--memory", store.memory, "use an in-memory store (nothing is kept)");
-  sub.add_option("--domain", store.domains, "domain(s) to load (default: all in the catalog)");
+  sub.add_option("--domain", store.domains, "domain(s) to load (default: those that use the store; all in the catalog for --memory or a store without that record)");
 }
 
 int run_cli(const std::vector<std::string>& args, const scenarios::DomainCatalog& catalog, std::ostream& out,

@@ -37,7 +37,7 @@ std::string one_line(std::string text);
 
 /// The store a subcommand works on: --store PATH (default `default_path`,
 /// under the working directory) or --memory, and --domain NAME (repeatable;
-/// default: every domain of the catalog).
+/// default: the domains that use the store, see tools::tool_domains).
 struct StoreSelection {
   std::string path;
   bool memory = false;

@@ -26,6 +26,65 @@ StreamId parse_stream(const std::string& text) {
   return StreamId{text.substr(0, slash), text.substr(slash + 1)};
 }
 
+// --- filter checks: a filter must name something of the store, or a typo
+// would print nothing, as if there were nothing of it.
+
+// "no event type 'depositd' in this store (its event types: deposited, ...); did you mean 'deposited'?"
+std::string not_in_store(const std::string& what, const std::string& name, const std::set<std::string>& in_store,
+                         const std::string& plural, const std::set<std::string>& candidates) {
+  std::string m = "no " + what + " '" + name + "' in this store ("
+                  + (in_store.empty() ? std::string("it has no events")
+                                      : "its " + plural + ": "
+                                          + tools::name_list(std::vector<std::string>(in_store.begin(), in_store.end())))
+                  + ")";
+  if (auto c = tools::closest(name, candidates)) m += "; did you mean '" + *c + "'?";
+  return m;
+}
+
+// What the domains of the store declare (aggregate types, or their event
+// types): names of the store even before it has events of them.
+std::set<std::string> declared(const Context& ctx, const StoreSelection& sel, EventStore& store,
+                               std::set<std::string> tools::DomainContents::*names) {
+  const auto domains = tools::tool_domains(ctx, sel, store);
+  std::set<std::string> out;
+  for (const auto& d : tools::catalog_contents(ctx))
+    if (std::find(domains.begin(), domains.end(), d.name) != domains.end()) out.insert((d.*names).begin(), (d.*names).end());
+  return out;
+}
+
+void require_aggregate(const Context& ctx, const StoreSelection& sel, EventStore& store, const std::string& aggregate) {
+  std::set<std::string> in_store = tools::store_use(store, sel).aggregates;
+  for (auto& a : store.aggregate_types()) in_store.insert(std::move(a));
+  if (in_store.count(aggregate)) return;
+  auto known = declared(ctx, sel, store, &tools::DomainContents::aggregates);
+  if (known.count(aggregate)) return;  // no events of it yet
+  known.insert(in_store.begin(), in_store.end());
+  throw ToolError(exit_usage, not_in_store("aggregate type", aggregate, in_store, "aggregate types", known));
+}
+
+void require_stream(const Context& ctx, const StoreSelection& sel, EventStore& store, const StreamId& stream) {
+  require_aggregate(ctx, sel, store, stream.aggregate);
+  if (store.stream_version(stream) > 0) return;
+  throw ToolError(exit_usage, "no stream '" + stream.to_string() + "' in this store (`annals streams --aggregate "
+                                + stream.aggregate + "` lists its streams)");
+}
+
+void require_event_types(const Context& ctx, const StoreSelection& sel, EventStore& store,
+                         const std::set<std::string>& types) {
+  if (types.empty()) return;
+  const auto stored = store.event_types();
+  const std::set<std::string> in_store(stored.begin(), stored.end());
+  std::optional<std::set<std::string>> known;
+  for (const auto& t : types) {
+    if (in_store.count(t)) continue;
+    if (!known) known = declared(ctx, sel, store, &tools::DomainContents::event_types);
+    if (known->count(t)) continue;  // no events of it yet
+    auto candidates = *known;
+    candidates.insert(in_store.begin(), in_store.end());
+    throw ToolError(exit_usage, not_in_store("event type", t, in_store, "event types", candidates));
+  }
+}
+
 struct EventsArgs {
   StoreSelection store;
   std::string stream;
@@ -50,6 +109,9 @@ int run_events(Context& ctx, const EventsArgs& a) {
   const std::set<std::string> types(a.types.begin(), a.types.end());
 
   auto store = tools::open_store(ctx, a.store, Access::read_only)->connect();
+  if (stream) require_stream(ctx, a.store, *store, *stream);
+  if (!a.aggregate.empty()) require_aggregate(ctx, a.store, *store, a.aggregate);
+  require_event_types(ctx, a.store, *store, types);
   tools::Table table({}, "rlllll");
   std::int64_t printed = 0;
   // Prints what passes the filters; false once past --to or at --limit.
@@ -101,6 +163,7 @@ struct StreamsArgs {
 
 int run_streams(Context& ctx, const StreamsArgs& a) {
   auto store = tools::open_store(ctx, a.store, Access::read_only)->connect();
+  if (!a.aggregate.empty()) require_aggregate(ctx, a.store, *store, a.aggregate);
   tools::Table table({"AGGREGATE", "ID", "VERSION", "EVENTS", "FIRST", "LAST"}, "llrrrr");
   std::optional<StreamId> after;
   std::size_t total = 0;

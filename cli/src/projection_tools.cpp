@@ -76,7 +76,7 @@ struct ProjectionsArgs {
 int run_projections(Context& ctx, const ProjectionsArgs& a) {
   auto rt = tools::start_runtime(ctx, a.store, Access::read_only, a.log_level);
   std::vector<std::string> names = a.names;
-  for (const auto& n : names) tools::require_projection(*rt, n);
+  for (const auto& n : names) tools::require_projection(ctx, a.store, *rt, n);
   if (names.empty()) names = rt->projection_names();
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
@@ -145,11 +145,8 @@ int run_list(Context& ctx, const ListArgs& a) {
   auto store = tools::open_store(ctx, a.store, Access::read_only)->connect();
   const auto letters = store->dead_letters(a.projection);
   if (letters.empty() && !a.projection.empty()) {
-    // Nothing parked: fine for a projection of the selected domains, a typo otherwise.
-    auto names = tools::catalog_projections(ctx, a.store);
-    if (std::find(names.begin(), names.end(), a.projection) == names.end())
-      throw ToolError(exit_usage, "unknown projection '" + a.projection + "' (known: "
-                                    + (names.empty() ? std::string("none") : tools::join(names)) + ")");
+    // Nothing parked: fine for a projection of the store's domains, a mistake otherwise.
+    tools::require_projection(ctx, a.store, *store, tools::tool_projections(ctx, a.store, *store), a.projection);
   }
   tools::Table table({"PROJECTION", "POSITION", "STREAM", "EVENT", "ATTEMPTS", "PARKED AT", "ERROR"}, "lrllrll");
   for (const auto& d : letters) {
@@ -188,7 +185,7 @@ int run_retry(Context& ctx, const RetryArgs& a) {
   // own read model: its snapshots would drop the retried event again.
   const StoreLock owned = tools::own_store(ctx, a.store);
   auto rt = tools::start_runtime(ctx, a.store, Access::read_write, a.log_level);
-  tools::require_projection(*rt, a.projection);
+  tools::require_projection(ctx, a.store, *rt, a.projection);
   const auto parked = rt->dead_letters(a.projection);
   std::vector<std::int64_t> positions;
   if (a.all) {
@@ -275,7 +272,7 @@ int run_rebuild(Context& ctx, const RebuildArgs& a) {
   // The rebuilt snapshot would race with a running service's own snapshots.
   const StoreLock owned = tools::own_store(ctx, a.store);
   auto rt = tools::start_runtime(ctx, a.store, Access::read_write, a.log_level);
-  tools::require_projection(*rt, a.projection);
+  tools::require_projection(ctx, a.store, *rt, a.projection);
   const auto type = rt->projection_status(a.projection);
   if (!type) throw ToolError(exit_failed, "projection '" + a.projection + "': " + type.error().message);
   const bool keeps_snapshots = type->snapshot_every > 0;
@@ -351,7 +348,7 @@ struct ReconcileArgs {
 
 int run_reconcile(Context& ctx, const ReconcileArgs& a) {
   auto rt = tools::start_runtime(ctx, a.store, Access::read_only, a.log_level);
-  tools::require_projection(*rt, a.projection);
+  tools::require_projection(ctx, a.store, *rt, a.projection);
   catch_up(ctx, *rt, {a.projection}, rt->head_position(), a.timeout);
   auto r = rt->reconcile_projection(a.projection,
                                     std::chrono::duration_cast<std::chrono::milliseconds>(Seconds(a.timeout)));
@@ -383,14 +380,15 @@ void add_projection_tools(CLI::App& app, Context& ctx) {
   // Shared wording.
   const std::string in_memory =
     "Read models live in memory: this starts a runtime of its own on the store,\n"
-    "with the selected domains (--domain), and lets its projections catch up\n"
-    "from the stored events. It does not see a running service's read models.";
+    "with the domains that use the store (or --domain), and lets its projections\n"
+    "catch up from the stored events. It does not see a running service's read\n"
+    "models.";
 
   {
     auto a = std::make_shared<ProjectionsArgs>();
     auto* sub = app.add_subcommand("projections", "Status of each projection after catching up with the store");
     add_store_options(*sub, a->store, "annals.db");
-    sub->add_option("name", a->names, "projections to show (default: every one of the selected domains)")
+    sub->add_option("name", a->names, "projections to show (default: every one of the domains that use the store)")
       ->type_name("NAME");
     sub->add_option("--timeout", a->timeout, "seconds to wait for the projections to catch up")
       ->check(CLI::PositiveNumber)

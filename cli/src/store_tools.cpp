@@ -65,7 +65,14 @@ std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSe
   SqliteStoreOptions probe;
   probe.path = sel.path;
   probe.read_only = true;
-  open_sqlite_store(probe);
+  // A read-only connection reads a store of the previous schema version as
+  // it is (it only lacks the record of its users); a read-write one would
+  // migrate it.
+  if (!open_sqlite_store(probe)->recorded_users() && access == Access::read_write)
+    throw ToolError(exit_store, "database '" + sel.path + "' has an older schema than this build writes (version "
+                                  + std::to_string(sqlite_schema_version())
+                                  + "), and the store tools never migrate a store: open it once for writing with "
+                                    "a service or runtime of this build, then try again");
   SqliteStoreOptions o;
   o.path = sel.path;
   // A store we cannot write opens read-only for a tool that writes too:
@@ -113,10 +120,110 @@ void add_log_level_option(CLI::App& sub, std::string& level) {
     ->capture_default_str();
 }
 
+std::vector<DomainContents> catalog_contents(const Context& ctx) {
+  std::vector<DomainContents> out;
+  for (const auto& d : ctx.catalog.domains()) {
+    RuntimeOptions o;
+    o.store = memory_store();
+    o.audit = false;
+    o.log.level = LogLevel::off;
+    o.worker_threads = 1;
+    o.reader_threads = 1;
+    Runtime rt(std::move(o));
+    d.install(rt);
+    DomainContents c;
+    c.name = d.name;
+    for (const auto& [aggregate, events] : rt.aggregate_events()) {
+      c.aggregates.insert(aggregate);
+      c.event_types.insert(events.begin(), events.end());
+    }
+    for (const auto& p : rt.projection_names()) c.projections.insert(p);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+StoreUse store_use(EventStore& store, const StoreSelection& sel) {
+  StoreUse use;
+  if (sel.memory) return use;  // a new, empty store: nothing has used it yet
+  const auto recorded = store.recorded_users();
+  if (!recorded) return use;
+  use.recorded = true;
+  use.aggregates = recorded->aggregates;
+  use.projections = recorded->projections;
+  for (auto& a : store.aggregate_types()) use.aggregates.insert(std::move(a));  // events stored without a runtime
+  return use;
+}
+
+namespace {
+
+std::vector<std::string> domains_using(const std::vector<DomainContents>& contents, const StoreUse& use) {
+  std::vector<std::string> out;
+  auto meets = [](const std::set<std::string>& a, const std::set<std::string>& b) {
+    return std::any_of(a.begin(), a.end(), [&](const std::string& n) { return b.count(n) > 0; });
+  };
+  for (const auto& d : contents)
+    if (!use.recorded || meets(d.aggregates, use.aggregates) || meets(d.projections, use.projections))
+      out.push_back(d.name);
+  return out;
+}
+
+std::vector<std::string> tool_domains(const Context& ctx, const StoreSelection& sel, const StoreUse& use,
+                                      const std::vector<DomainContents>& contents) {
+  check_domains(ctx, sel);
+  if (!use.recorded) return sel.domains.empty() ? ctx.catalog.names() : sel.domains;
+  const auto using_it = domains_using(contents, use);
+  for (const auto& d : sel.domains)
+    if (std::find(using_it.begin(), using_it.end(), d) == using_it.end())
+      throw ToolError(exit_usage, "domain '" + d + "' does not use this store; "
+                                    + (using_it.empty() ? std::string("no domain of this annals does")
+                                                        : "its domains are: " + join(using_it)));
+  return sel.domains.empty() ? using_it : sel.domains;
+}
+
+std::vector<std::string> projections_of(const std::vector<DomainContents>& contents,
+                                        const std::vector<std::string>& domains) {
+  std::set<std::string> names;
+  for (const auto& d : contents)
+    if (std::find(domains.begin(), domains.end(), d.name) != domains.end())
+      names.insert(d.projections.begin(), d.projections.end());
+  return {names.begin(), names.end()};
+}
+
+// Edits (insert, delete, replace one character) between a and b.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+} // namespace
+
+std::vector<std::string> tool_domains(const Context& ctx, const StoreSelection& sel, EventStore& store) {
+  const auto use = store_use(store, sel);
+  return tool_domains(ctx, sel, use, use.recorded ? catalog_contents(ctx) : std::vector<DomainContents>{});
+}
+
+std::vector<std::string> tool_projections(const Context& ctx, const StoreSelection& sel, EventStore& store) {
+  const auto use = store_use(store, sel);
+  const auto contents = catalog_contents(ctx);
+  return projections_of(contents, tool_domains(ctx, sel, use, contents));
+}
+
 std::unique_ptr<Runtime> start_runtime(Context& ctx, const StoreSelection& sel, Access access,
                                        const std::string& log_level) {
   RuntimeOptions o;
   o.store = open_store(ctx, sel, access);
+  const auto domains = tool_domains(ctx, sel, *o.store->connect());
   o.audit = false;  // the tools send no commands
   o.log.level = log_level_from_string(log_level).value_or(LogLevel::warn);
   auto mtx = std::make_shared<std::mutex>();
@@ -127,21 +234,8 @@ std::unique_ptr<Runtime> start_runtime(Context& ctx, const StoreSelection& sel, 
     err->flush();
   };
   auto rt = std::make_unique<Runtime>(std::move(o));
-  ctx.catalog.install(*rt, sel.domains);
+  if (!domains.empty()) ctx.catalog.install(*rt, domains);  // none: an empty list would install them all
   return rt;
-}
-
-std::vector<std::string> catalog_projections(Context& ctx, const StoreSelection& sel) {
-  check_domains(ctx, sel);
-  RuntimeOptions o;
-  o.store = memory_store();
-  o.audit = false;
-  o.log.level = LogLevel::off;
-  Runtime rt(std::move(o));
-  ctx.catalog.install(rt, sel.domains);
-  auto names = rt.projection_names();
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -150,12 +244,53 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
-void require_projection(Runtime& rt, const std::string& projection) {
-  auto names = rt.projection_names();
-  if (std::find(names.begin(), names.end(), projection) != names.end()) return;
-  std::sort(names.begin(), names.end());
+std::string join(const std::set<std::string>& names) { return join(std::vector<std::string>(names.begin(), names.end())); }
+
+std::string name_list(const std::vector<std::string>& names, std::size_t limit) {
+  if (names.size() <= limit) return join(names);
+  return join(std::vector<std::string>(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(limit))) + " ... and "
+         + std::to_string(names.size() - limit) + " more";
+}
+
+std::optional<std::string> closest(const std::string& name, const std::set<std::string>& candidates) {
+  std::optional<std::string> best;
+  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(name, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+void require_projection(const Context& ctx, const StoreSelection& sel, EventStore& store,
+                        std::vector<std::string> loaded, const std::string& projection) {
+  if (std::find(loaded.begin(), loaded.end(), projection) != loaded.end()) return;
+  std::sort(loaded.begin(), loaded.end());
+  const auto use = store_use(store, sel);
+  if (use.recorded) {
+    const auto contents = catalog_contents(ctx);
+    const auto of_store = projections_of(contents, domains_using(contents, use));
+    const bool in_catalog = std::any_of(contents.begin(), contents.end(),
+                                        [&](const DomainContents& d) { return d.projections.count(projection) > 0; });
+    const bool of_this_store = std::find(of_store.begin(), of_store.end(), projection) != of_store.end();
+    if (in_catalog && !of_this_store)
+      throw ToolError(exit_usage, "projection '" + projection + "' does not use this store; its projections are: "
+                                    + (of_store.empty() ? std::string("none") : join(of_store)));
+    if (!in_catalog && use.projections.count(projection))
+      throw ToolError(exit_usage, "projection '" + projection + "' uses this store, but no domain of this annals "
+                                    "registers it (its domains: " + join(ctx.catalog.names()) + ")");
+  }
   throw ToolError(exit_usage, "unknown projection '" + projection + "' (known: "
-                                + (names.empty() ? std::string("none") : join(names)) + ")");
+                                + (loaded.empty() ? std::string("none") : join(loaded)) + ")");
+}
+
+void require_projection(const Context& ctx, const StoreSelection& sel, Runtime& rt, const std::string& projection) {
+  auto loaded = rt.projection_names();
+  if (std::find(loaded.begin(), loaded.end(), projection) != loaded.end()) return;
+  require_projection(ctx, sel, *rt.options().store->connect(), std::move(loaded), projection);
 }
 
 WaitResult wait_caught_up(Context& ctx, Runtime& rt, const std::vector<std::string>& projections,

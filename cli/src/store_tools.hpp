@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -83,20 +84,61 @@ CLI::Validator at_least(std::int64_t min);
 /// Log levels accepted by --log-level.
 void add_log_level_option(CLI::App& sub, std::string& level);
 
-/// A runtime on the selected store with the selected domains installed; its
-/// log records (at `log_level` and above) go to ctx.err as text lines.
+/// What one domain of the catalog registers.
+struct DomainContents {
+  std::string name;
+  std::set<std::string> aggregates;
+  std::set<std::string> event_types;  ///< the event types its aggregate types apply
+  std::set<std::string> projections;
+};
+
+/// Every domain of the catalog, each installed alone into a runtime on an
+/// empty in-memory store to see what it registers.
+std::vector<DomainContents> catalog_contents(const Context& ctx);
+
+/// What the store says uses it.
+struct StoreUse {
+  /// False for a store older than the record (SQLite schema 3) and for
+  /// --memory: then every domain of the catalog may use it.
+  bool recorded = false;
+  std::set<std::string> aggregates;   ///< recorded, and those with events
+  std::set<std::string> projections;  ///< recorded
+};
+StoreUse store_use(EventStore& store, const StoreSelection& sel);
+
+/// The domains a tool loads: those of the catalog that use the store (an
+/// aggregate type or projection of theirs is in its record), or every one
+/// when it has no record. --domain names a subset: one that does not use the
+/// store is ToolError(exit_usage) naming those that do.
+std::vector<std::string> tool_domains(const Context& ctx, const StoreSelection& sel, EventStore& store);
+
+/// A runtime on the selected store with tool_domains installed; its log
+/// records (at `log_level` and above) go to ctx.err as text lines.
 std::unique_ptr<Runtime> start_runtime(Context& ctx, const StoreSelection& sel, Access access,
                                        const std::string& log_level);
 
-/// The projections the selected domains register (sorted), from a runtime
-/// on an empty in-memory store.
-std::vector<std::string> catalog_projections(Context& ctx, const StoreSelection& sel);
+/// The projections of tool_domains (sorted).
+std::vector<std::string> tool_projections(const Context& ctx, const StoreSelection& sel, EventStore& store);
 
 /// "a, b, c".
 std::string join(const std::vector<std::string>& names);
+std::string join(const std::set<std::string>& names);
 
-/// Throws ToolError(exit_usage) unless `projection` is registered in `rt`.
-void require_projection(Runtime& rt, const std::string& projection);
+/// "a, b, c" for at most `limit` names, then "... and N more".
+std::string name_list(const std::vector<std::string>& names, std::size_t limit = 20);
+
+/// The candidate closest to a mistyped `name` (a few edits away), if any.
+std::optional<std::string> closest(const std::string& name, const std::set<std::string>& candidates);
+
+/// Throws ToolError(exit_usage) unless `projection` is one of `loaded` (the
+/// projections the tool has), saying what it is instead: a projection of a
+/// domain that does not use the store ("does not use this store; its
+/// projections are: ..."), one the store records that no domain of this
+/// annals registers, or unknown.
+void require_projection(const Context& ctx, const StoreSelection& sel, EventStore& store,
+                        std::vector<std::string> loaded, const std::string& projection);
+/// The same with the projections registered in `rt`.
+void require_projection(const Context& ctx, const StoreSelection& sel, Runtime& rt, const std::string& projection);
 
 enum class WaitResult { caught_up, timed_out, interrupted };
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <utility>
 
 namespace annals {
@@ -20,6 +21,7 @@ struct MemoryData {
   std::map<std::pair<std::string, std::int64_t>, DeadLetter> dead_letters;  // by (projection, position)
   std::map<std::string, ProjectionSnapshot> projection_snapshots;
   std::vector<AuditRecord> audit;                            // id i+1 at index i
+  StoreUsers users;
   MemoryStoreOptions opts;
 };
 
@@ -112,6 +114,32 @@ public:
                                first.position, last.position});
     }
     return out;
+  }
+
+  std::vector<std::string> aggregate_types() override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::vector<std::string> out;
+    for (const auto& [stream, index] : d_->streams)
+      if (!index.empty() && (out.empty() || out.back() != stream.aggregate)) out.push_back(stream.aggregate);
+    return out;
+  }
+
+  std::vector<std::string> event_types() override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    std::set<std::string> types;
+    for (const auto& e : d_->log) types.insert(e.type);
+    return {types.begin(), types.end()};
+  }
+
+  void record_users(const StoreUsers& users) override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    d_->users.aggregates.insert(users.aggregates.begin(), users.aggregates.end());
+    d_->users.projections.insert(users.projections.begin(), users.projections.end());
+  }
+
+  std::optional<StoreUsers> recorded_users() override {
+    std::lock_guard<std::mutex> lock(d_->mtx);
+    return d_->users;
   }
 
   void park_event(const DeadLetter& letter) override {

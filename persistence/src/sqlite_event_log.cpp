@@ -150,6 +150,26 @@ std::vector<StreamInfo> SqliteEventStore::streams(const std::string& aggregate, 
   return out;
 }
 
+std::vector<std::string> SqliteEventStore::aggregate_types() {
+  std::vector<std::string> out;
+  guard("listing the aggregate types", [&] {
+    auto& q = *aggregate_types_;
+    ResetOnExit r{q};
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  });
+  return out;
+}
+
+std::vector<std::string> SqliteEventStore::event_types() {
+  std::vector<std::string> out;
+  guard("listing the event types", [&] {
+    auto& q = *event_types_;
+    ResetOnExit r{q};
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  });
+  return out;
+}
+
 // Columns from `first`: type, schema_version, data, metadata, recorded_at.
 void SqliteEventStore::fill(Event& e, SQLite::Statement& q, int first) {
   e.type = q.getColumn(first).getString();

@@ -130,6 +130,7 @@ SqliteEventStore::SqliteEventStore(SqliteStoreOptions opts) : opts_(std::move(op
       sqlite_schema::check_identity(*db_, opts_.path.c_str());
       require_wal(db_->execAndGet("PRAGMA journal_mode=WAL").getString());
       sqlite_schema::migrate(*db_, opts_.path.c_str());
+      schema_version_ = sqlite_schema::latest_version();
     }
     db_->exec(opts_.durability == Durability::full ? "PRAGMA synchronous=FULL"
                                                    : "PRAGMA synchronous=NORMAL");
@@ -199,18 +200,23 @@ void SqliteEventStore::require_wal(const std::string& mode) const {
 
 // A store opened without write access (asked for, or the file cannot be
 // written) is never created, initialized or migrated: it must already be
-// an annals store of this build's schema version.
+// an annals store of a schema version this build reads as it is.
 void SqliteEventStore::check_readable_schema() {
   sqlite_schema::check_identity(*db_, opts_.path.c_str());  // another application's file, a newer version
   int app = db_->execAndGet("PRAGMA application_id").getInt();
   int ver = db_->execAndGet("PRAGMA user_version").getInt();
-  if (app == sqlite_schema::application_id && ver == sqlite_schema::latest_version()) return;
+  if (app == sqlite_schema::application_id && ver >= sqlite_schema::oldest_readable_version()) {
+    schema_version_ = ver;
+    return;
+  }
   const std::string file = "database '" + opts_.path + "'";
   const std::string why = opts_.read_only ? "opened read-only, so it was not " : "it is read-only, so it cannot be ";
   if (app == sqlite_schema::application_id)
     throw StoreError(StoreFailure::incompatible,
-                     file + " has schema version " + std::to_string(ver) + "; this build needs "
-                       + std::to_string(sqlite_schema::latest_version()) + " (" + why + "migrated)");
+                     file + " has schema version " + std::to_string(ver) + "; this build reads versions "
+                       + std::to_string(sqlite_schema::oldest_readable_version()) + " to "
+                       + std::to_string(sqlite_schema::latest_version()) + " without migrating them (" + why
+                       + "migrated)");
   throw StoreError(opts_.read_only ? StoreFailure::incompatible : StoreFailure::read_only,
                    file + " is not an initialized annals store (" + why + "initialized)");
 }
@@ -273,6 +279,63 @@ void SqliteEventStore::prepare() {
   replace_projection_snapshot_ = std::make_unique<SQLite::Statement>(db,
     "INSERT OR REPLACE INTO projection_snapshots(projection, position, snapshot_version, model, taken_at)"
     " VALUES(?,?,?,?,?)");
+  // The distinct stream types by the stream index, one seek per type, not a scan of the log.
+  aggregate_types_ = std::make_unique<SQLite::Statement>(db,
+    "WITH RECURSIVE t(name) AS (SELECT MIN(stream_type) FROM events"
+    " UNION ALL SELECT (SELECT MIN(stream_type) FROM events WHERE stream_type > t.name) FROM t"
+    " WHERE t.name IS NOT NULL) SELECT name FROM t WHERE name IS NOT NULL");
+  event_types_ = std::make_unique<SQLite::Statement>(db, "SELECT DISTINCT type FROM events ORDER BY type");
+  if (schema_version_ >= 4) {
+    read_users_ = std::make_unique<SQLite::Statement>(db, "SELECT kind, name FROM store_users ORDER BY kind, name");
+    insert_user_ = std::make_unique<SQLite::Statement>(db,
+      "INSERT OR IGNORE INTO store_users(kind, name, recorded_at) VALUES(?,?,?)");
+  }
+}
+
+// StoreUsage
+
+namespace {
+constexpr const char* aggregate_kind = "aggregate";
+constexpr const char* projection_kind = "projection";
+} // namespace
+
+std::optional<StoreUsers> SqliteEventStore::recorded_users() {
+  if (!read_users_) return std::nullopt;  // a version 3 store, read as it is
+  StoreUsers out;
+  guard("reading what uses the store", [&] {
+    auto& q = *read_users_;
+    ResetOnExit r{q};
+    while (q.executeStep()) {
+      const std::string kind = q.getColumn(0).getString();
+      if (kind == aggregate_kind) out.aggregates.insert(q.getColumn(1).getString());
+      else if (kind == projection_kind) out.projections.insert(q.getColumn(1).getString());
+    }
+  });
+  return out;
+}
+
+void SqliteEventStore::record_users(const StoreUsers& users) {
+  if (read_only_ || !insert_user_) return;  // a record for tools: nothing to refuse
+  // A runtime mostly registers what is recorded already: write only what is new.
+  const auto known = recorded_users();
+  std::vector<std::pair<const char*, std::string>> missing;
+  for (const auto& a : users.aggregates)
+    if (!known->aggregates.count(a)) missing.emplace_back(aggregate_kind, a);
+  for (const auto& p : users.projections)
+    if (!known->projections.count(p)) missing.emplace_back(projection_kind, p);
+  if (missing.empty()) return;
+  guard("recording what uses the store", [&] {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    for (const auto& [kind, name] : missing) {
+      auto& q = *insert_user_;
+      ResetOnExit r{q};
+      q.bind(1, kind);
+      q.bind(2, name);
+      q.bind(3, static_cast<std::int64_t>(now_us()));
+      q.exec();
+    }
+    tx.commit();
+  });
 }
 
 // Writes to a read-only store fail with a sentence saying what was refused and why.

@@ -85,6 +85,21 @@ const std::vector<const char*>& migrations() {
         position       INTEGER NOT NULL
       );
     )sql",
+    // 3 -> 4: what uses the store (aggregate types and projections runtimes
+    // registered), started with what the store already shows
+    R"sql(
+      CREATE TABLE store_users (
+        kind         TEXT    NOT NULL,      -- aggregate | projection
+        name         TEXT    NOT NULL,
+        recorded_at  INTEGER NOT NULL,      -- first recorded, microseconds since the epoch
+        PRIMARY KEY (kind, name)
+      ) WITHOUT ROWID;
+      INSERT OR IGNORE INTO store_users(kind, name, recorded_at)
+        SELECT DISTINCT 'aggregate', stream_type, CAST(strftime('%s', 'now') AS INTEGER) * 1000000 FROM events;
+      INSERT OR IGNORE INTO store_users(kind, name, recorded_at)
+        SELECT 'projection', projection, CAST(strftime('%s', 'now') AS INTEGER) * 1000000
+        FROM (SELECT projection FROM dead_letters UNION SELECT projection FROM projection_snapshots);
+    )sql",
   };
   return m;
 }
@@ -92,6 +107,8 @@ const std::vector<const char*>& migrations() {
 } // namespace
 
 int latest_version() { return static_cast<int>(migrations().size()); }
+
+int oldest_readable_version() { return 3; }
 
 void check_identity(SQLite::Database& db, const char* path) {
   const std::string where = std::string("'") + path + "'";

@@ -48,6 +48,8 @@ public:
   std::int64_t event_count() override;
   std::vector<StreamInfo> streams(const std::string& aggregate, const std::optional<StreamId>& after,
                                   std::size_t max_count) override;
+  std::vector<std::string> aggregate_types() override;
+  std::vector<std::string> event_types() override;
 
   // AggregateSnapshotStore
   std::optional<Snapshot> load_snapshot(const StreamId& s) override;
@@ -65,6 +67,10 @@ public:
   // AuditTrail
   void append_audit(const std::vector<AuditRecord>& records) override;
   std::vector<AuditRecord> audit_log(std::int64_t from_id, std::size_t max_count) override;
+
+  // StoreUsage (sqlite_event_store.cpp)
+  void record_users(const StoreUsers& users) override;
+  std::optional<StoreUsers> recorded_users() override;
 
 private:
   // Writes to a read-only store fail with a sentence saying what was refused.
@@ -98,11 +104,13 @@ private:
   SqliteStoreOptions opts_;
   bool read_only_ = false;
   std::string read_only_reason_;  // why read_only_ ("opened read-only", "this user may not write it", ...)
+  int schema_version_ = 0;        // of the file as opened (a read-only connection reads version 3 as it is)
   StoreLock lock_;  // shared while open for writing; released after the connection (declared before db_)
   std::unique_ptr<SQLite::Database> db_;
   std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_, load_snapshot_,
     save_snapshot_, find_key_, insert_key_, park_event_, dead_letters_, all_dead_letters_, remove_dead_letter_,
-    load_projection_snapshot_, save_projection_snapshot_, replace_projection_snapshot_, insert_audit_, read_audit_;
+    load_projection_snapshot_, save_projection_snapshot_, replace_projection_snapshot_, insert_audit_, read_audit_,
+    aggregate_types_, event_types_, read_users_, insert_user_;
 };
 
 } // namespace annals::detail

@@ -102,7 +102,20 @@ Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(std::mov
 
 Runtime::~Runtime() = default;
 
-void Runtime::register_aggregate(AggregateType type) { impl_->types.add(std::move(type), *impl_->instruments); }
+void Runtime::Impl::record_use(const StoreUsers& users) {
+  try {
+    std::lock_guard<std::mutex> lock(direct_mtx);
+    direct_store().record_users(users);
+  } catch (const std::exception& e) {
+    log->log(LogLevel::warn, "store.error", std::string("could not record what uses the store: ") + e.what());
+  }
+}
+
+void Runtime::register_aggregate(AggregateType type) {
+  const std::string name = type.name();
+  impl_->types.add(std::move(type), *impl_->instruments);
+  impl_->record_use(StoreUsers{{name}, {}});
+}
 
 void Runtime::register_upcaster(const std::string& aggregate, const std::string& event_type, int from_version,
                                 Upcasters::Fn fn) {

@@ -106,6 +106,11 @@ struct Runtime::Impl {
     if (!direct) direct = options.store->connect();
     return *direct;
   }
+
+  // Records in the store that `users` use it: the store tools load the
+  // domains that do. Logged, not thrown, if the store fails: it is a record
+  // for tools, and the registration itself has worked.
+  void record_use(const StoreUsers& users);
 };
 
 // The internals' one door for code beside the facade that is not part of

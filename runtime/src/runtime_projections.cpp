@@ -5,25 +5,27 @@ namespace annals {
 
 void Runtime::register_projection(ProjectionType type) {
   auto& im = *impl_;
-  std::lock_guard<std::mutex> lock(im.projections_mtx);
-  if (im.projections.count(type.name()))
-    throw std::invalid_argument("projection '" + type.name() + "' is already registered");
-  SupervisorSettings settings;
-  settings.options = im.options.projections;
-  settings.options.max_attempts = std::max(1, settings.options.max_attempts);
-  settings.options.catch_up_batch = std::max<std::size_t>(1, settings.options.catch_up_batch);
-  settings.store_timeout = im.options.store_timeout;
-  auto name = type.name();
-  auto reader = im.readers[std::hash<std::string>{}("projection:" + name) % im.readers.size()];
-  RegisteredProjection reg;
-  for (const auto& q : type.query_names()) reg.queries.emplace(q, im.instruments->query(name, q));
-  reg.unknown_query = im.instruments->query(name, "(unknown)");
-  reg.type = std::make_shared<const ProjectionType>(std::move(type));
-  reg.supervisor = spawn_projection_supervisor(*im.sys, reg.type,
-                                               SupervisorDeps{reader, im.journal, im.bus, im.upcasters,
-                                                              im.instruments->projection(name), im.log},
-                                               settings);
-  im.projections.emplace(name, std::move(reg));
+  const std::string name = type.name();
+  {
+    std::lock_guard<std::mutex> lock(im.projections_mtx);
+    if (im.projections.count(name)) throw std::invalid_argument("projection '" + name + "' is already registered");
+    SupervisorSettings settings;
+    settings.options = im.options.projections;
+    settings.options.max_attempts = std::max(1, settings.options.max_attempts);
+    settings.options.catch_up_batch = std::max<std::size_t>(1, settings.options.catch_up_batch);
+    settings.store_timeout = im.options.store_timeout;
+    auto reader = im.readers[std::hash<std::string>{}("projection:" + name) % im.readers.size()];
+    RegisteredProjection reg;
+    for (const auto& q : type.query_names()) reg.queries.emplace(q, im.instruments->query(name, q));
+    reg.unknown_query = im.instruments->query(name, "(unknown)");
+    reg.type = std::make_shared<const ProjectionType>(std::move(type));
+    reg.supervisor = spawn_projection_supervisor(*im.sys, reg.type,
+                                                 SupervisorDeps{reader, im.journal, im.bus, im.upcasters,
+                                                                im.instruments->projection(name), im.log},
+                                                 settings);
+    im.projections.emplace(name, std::move(reg));
+  }
+  im.record_use(StoreUsers{{}, {name}});  // a store write: not under the lock that queries take
 }
 
 Expected<json::value> Runtime::query(const std::string& projection, const std::string& name, json::object args,

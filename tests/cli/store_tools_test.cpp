@@ -19,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 
 using namespace annals;
 using annals::test::CliResult;
@@ -226,9 +227,11 @@ SCENARIO_METHOD(Fixture, "annals events lists the stored events as JSON lines, f
     }
     WHEN("annals events --stream of a stream without events") {
       auto r = annals({"events", "--store", db, "--stream", "account/acc-9"});
-      THEN("nothing, and success") {
-        CHECK(r.code == 0);
+      THEN("exit 2: there is no such stream (was: nothing, and success)") {
+        CHECK(r.code == 2);
         CHECK(r.out.empty());
+        CHECK(r.reason() == "annals: no stream 'account/acc-9' in this store (`annals streams --aggregate account` "
+                            "lists its streams)");
       }
     }
     WHEN("annals events --aggregate inventory") {
@@ -376,11 +379,19 @@ SCENARIO_METHOD(Fixture, "annals streams lists each stream once") {
         });
       }
     }
-    WHEN("annals streams --aggregate loan --text") {
+    WHEN("annals streams --aggregate loan --text: no aggregate type of the store") {
       auto r = annals({"streams", "--store", db, "--aggregate", "loan", "--text"});
+      THEN("exit 2, naming the store's aggregate types (was: \"no streams of 'loan'\", exit 0)") {
+        CHECK(r.code == 2);
+        CHECK(r.out.empty());
+        CHECK(r.reason() == "annals: no aggregate type 'loan' in this store (its aggregate types: account, inventory)");
+      }
+    }
+    WHEN("annals streams --aggregate order --text: an aggregate type of the store's domains without events") {
+      auto r = annals({"streams", "--store", db, "--aggregate", "order", "--text"});
       THEN("it says there are none") {
         CHECK(r.code == 0);
-        CHECK(r.out == "no streams of 'loan'\n");
+        CHECK(r.out == "no streams of 'order'\n");
       }
     }
   }
@@ -551,8 +562,8 @@ SCENARIO_METHOD(Fixture, "annals dead-letters lists parked events and retries th
 // --- rebuild and reconcile -----------------------------------------------------
 
 SCENARIO_METHOD(Fixture, "annals rebuild and reconcile") {
-  GIVEN("the store with seven events") {
-    write_standard_store();
+  GIVEN("the store with seven events, written with 'amounts' (snapshots every 2) running") {
+    write_standard_store(/*amounts=*/true);
     WHEN("annals rebuild balances") {
       auto r = annals({"rebuild", "balances", "--store", db});
       THEN("what it did: events replayed, the checkpoint, the time; balances keeps no snapshot") {
@@ -597,6 +608,146 @@ SCENARIO_METHOD(Fixture, "annals rebuild and reconcile") {
         CHECK(r.out == R"({"projection":"amounts","equal":false,"position":7,"differences":["total"]})" "\n");
       }
     }
+  }
+}
+
+// --- the store's domains ---------------------------------------------------------
+
+SCENARIO_METHOD(Fixture, "the store tools load the domains that use the store and refuse the others' projections") {
+  GIVEN("a store written by a runtime with the bank domain only") {
+    {
+      Runtime rt(options());
+      domains.install(rt, {"bank"});
+      run(rt, "account", "acc-1", "open", {{"owner", "Ada"}});
+      run(rt, "account", "acc-1", "deposit", {{"amount", 100}});
+    }
+    THEN("the store records the bank's aggregate type and projections") {
+      auto users = store()->recorded_users();
+      REQUIRE(users);
+      CHECK(users->aggregates == std::set<std::string>{"account"});
+      CHECK(users->projections == std::set<std::string>{"balances", "daily_totals"});
+    }
+    WHEN("annals projections --text") {
+      auto r = annals({"projections", "--store", db, "--text"});
+      THEN("only the bank's projections (was: every domain's, order_summary \"caught up\" too)") {
+        CHECK(r.code == 0);
+        CHECK(r.out_lines() == std::vector<std::string>{
+          "PROJECTION    RUNNING  CHECKPOINT  HEAD  BACKLOG  RESTARTS  PARKED  SNAPSHOT  LAST ERROR",
+          "balances      yes               2     2        0         0       0         -  -",
+          "daily_totals  yes               2     2        0         0       0         -  -",
+        });
+      }
+    }
+    WHEN("a tool is asked for a projection of another domain") {
+      THEN("exit 2, naming the store's projections; nothing is written (was: rebuild wrote its snapshot)") {
+        const std::string reason =
+          "annals: projection 'order_summary' does not use this store; its projections are: balances, daily_totals";
+        for (std::vector<std::string> args : {std::vector<std::string>{"rebuild", "order_summary"},
+                                              {"reconcile", "order_summary"},
+                                              {"projections", "order_summary"},
+                                              {"dead-letters", "list", "--projection", "order_summary"},
+                                              {"dead-letters", "retry", "--projection", "order_summary", "--all"}}) {
+          args.push_back("--store");
+          args.push_back(db);
+          INFO("annals " << args[0] << " " << args[1]);
+          auto r = annals(args);
+          CHECK(r.code == 2);
+          CHECK(r.out.empty());
+          CHECK(r.err_lines().size() == 1);
+          CHECK(r.reason() == reason);
+        }
+        CHECK_FALSE(store()->load_projection_snapshot("order_summary"));
+        CHECK(store()->recorded_users()->projections == std::set<std::string>{"balances", "daily_totals"});
+      }
+    }
+    WHEN("--domain names a domain that does not use the store") {
+      auto r = annals({"projections", "--store", db, "--domain", "orders"});
+      THEN("exit 2, naming the store's domains") {
+        CHECK(r.code == 2);
+        CHECK(r.reason() == "annals: domain 'orders' does not use this store; its domains are: bank");
+      }
+    }
+    WHEN("the store records a projection that no domain of this annals registers") {
+      {
+        SqliteStoreOptions so;
+        so.path = db;
+        open_sqlite_store(so)->record_users(StoreUsers{{}, {"fraud_alerts"}});
+      }
+      auto r = annals({"rebuild", "fraud_alerts", "--store", db});
+      THEN("exit 2, saying so") {
+        CHECK(r.code == 2);
+        CHECK(r.reason() == "annals: projection 'fraud_alerts' uses this store, but no domain of this annals registers "
+                            "it (its domains: bank, orders, tests)");
+      }
+    }
+  }
+}
+
+TEST_CASE_METHOD(Fixture, "store tools on a store of the previous schema version: every domain, and no migration") {
+  write_standard_store();
+  {
+    SQLite::Database raw(db, SQLite::OPEN_READWRITE);
+    raw.exec("DROP TABLE store_users");
+    raw.exec("PRAGMA user_version=3");
+  }
+  auto projections = annals({"projections", "--store", db});
+  CHECK(projections.code == 0);
+  std::vector<std::string> names;
+  for (const auto& l : projections.out_lines())
+    names.push_back(json::value_to<std::string>(parse_object(l).at("projection")));
+  CHECK(names == std::vector<std::string>{"amounts", "balances", "daily_totals", "fragile", "order_summary",
+                                          "stock_levels"});
+  CHECK(summaries(annals({"events", "--store", db, "--type", "withdrawn"})) == at({6}));
+  auto rebuild = annals({"rebuild", "balances", "--store", db});
+  CHECK(rebuild.code == 3);
+  CHECK(rebuild.reason() == "annals: database '" + db + "' has an older schema than this build writes (version 4), "
+                            "and the store tools never migrate a store: open it once for writing with a service or "
+                            "runtime of this build, then try again");
+  SQLite::Database raw(db, SQLite::OPEN_READONLY);
+  CHECK(raw.execAndGet("PRAGMA user_version").getInt() == 3);
+}
+
+TEST_CASE_METHOD(Fixture, "annals events: a filter that names nothing in the store is exit 2, with what it has") {
+  write_standard_store();
+  struct Case {
+    std::vector<std::string> args;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+    {{"events", "--type", "depositd"}, "annals: no event type 'depositd' in this store (its event types: deposited, "
+                                       "opened, stock_added, withdrawn); did you mean 'deposited'?"},
+    {{"events", "--type", "deposited", "--type", "loaned"},
+     "annals: no event type 'loaned' in this store (its event types: deposited, opened, stock_added, withdrawn)"},
+    {{"events", "--aggregate", "acount"}, "annals: no aggregate type 'acount' in this store (its aggregate types: "
+                                          "account, inventory); did you mean 'account'?"},
+    {{"events", "--stream", "acount/acc-1"}, "annals: no aggregate type 'acount' in this store (its aggregate types: "
+                                             "account, inventory); did you mean 'account'?"},
+    {{"events", "--stream", "inventory/sku-2"}, "annals: no stream 'inventory/sku-2' in this store (`annals streams "
+                                                "--aggregate inventory` lists its streams)"},
+  };
+  for (auto c : cases) {
+    c.args.push_back("--store");
+    c.args.push_back(db);
+    std::string line;
+    for (const auto& a : c.args) line += a + " ";
+    INFO("annals " << line);
+    auto r = annals(c.args);
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err_lines().size() == 1);
+    CHECK(r.reason() == c.reason);
+  }
+  // Names the store's domains declare are fine before the store has events of them.
+  for (std::vector<std::string> args : {std::vector<std::string>{"events", "--type", "closed"},
+                                        {"events", "--aggregate", "order"},
+                                        {"events", "--type", "order_placed", "--aggregate", "order"}}) {
+    args.push_back("--store");
+    args.push_back(db);
+    INFO("annals " << args[1] << " " << args[2]);
+    auto r = annals(args);
+    CHECK(r.code == 0);
+    CHECK(r.err.empty());
+    CHECK(r.out.empty());
   }
 }
 
@@ -704,13 +855,13 @@ TEST_CASE_METHOD(Fixture, "store tools: bad arguments are exit 2 with a one-line
     std::string reason;
   };
   const std::vector<Case> cases = {
-    {{"rebuild", "nope"}, "annals: unknown projection 'nope' (known: amounts, balances, daily_totals, fragile, "
-                          "order_summary, stock_levels)"},
+    {{"rebuild", "nope"}, "annals: unknown projection 'nope' (known: balances, daily_totals, order_summary, "
+                          "stock_levels)"},
     {{"reconcile", "nope", "--domain", "bank"}, "annals: unknown projection 'nope' (known: balances, daily_totals)"},
-    {{"projections", "nope"}, "annals: unknown projection 'nope' (known: amounts, balances, daily_totals, fragile, "
-                              "order_summary, stock_levels)"},
-    {{"dead-letters", "retry", "--projection", "nope", "--all"}, "annals: unknown projection 'nope' (known: amounts, "
-                                                                 "balances, daily_totals, fragile, order_summary, "
+    {{"projections", "nope"}, "annals: unknown projection 'nope' (known: balances, daily_totals, order_summary, "
+                              "stock_levels)"},
+    {{"dead-letters", "retry", "--projection", "nope", "--all"}, "annals: unknown projection 'nope' (known: "
+                                                                 "balances, daily_totals, order_summary, "
                                                                  "stock_levels)"},
     {{"dead-letters", "list", "--projection", "nope", "--domain", "orders"},
      "annals: unknown projection 'nope' (known: order_summary, stock_levels)"},

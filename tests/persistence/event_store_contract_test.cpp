@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -822,4 +823,36 @@ STORE_CONTRACT_TEST("G4 an event's JSON numbers have the same kind and value as 
   CHECK(live[1] == "one_unsigned:int64:1");
   CHECK(live[2].rfind("one_double:double:", 0) == 0);
   CHECK(live[4] == "uint64_max:uint64:18446744073709551615");
+}
+
+STORE_CONTRACT_TEST("event store: what uses the store is recorded, each name once, seen by every connection",
+                    "[store][contract][users]") {
+  auto s = TestType::open({});
+  auto store = s.connect();
+  auto empty = store->recorded_users();
+  REQUIRE(empty.has_value());
+  CHECK(empty->aggregates.empty());
+  CHECK(empty->projections.empty());
+
+  store->record_users(annals::StoreUsers{{"account"}, {"balances"}});
+  store->record_users(annals::StoreUsers{{"account", "loan"}, {}});
+  store->record_users(annals::StoreUsers{{}, {"balances", "daily_totals"}});
+  auto recorded = s.connect()->recorded_users();
+  REQUIRE(recorded.has_value());
+  CHECK(recorded->aggregates == std::set<std::string>{"account", "loan"});
+  CHECK(recorded->projections == std::set<std::string>{"balances", "daily_totals"});
+}
+
+STORE_CONTRACT_TEST("event store: the aggregate types and event types of the stored events, sorted",
+                    "[store][contract][users]") {
+  auto s = TestType::open({});
+  auto store = s.connect();
+  CHECK(store->aggregate_types().empty());
+  CHECK(store->event_types().empty());
+  append_ok(*store, request(acc1, 0, {ev("opened", json::object{}), deposited(5)}));
+  append_ok(*store, request({"loan", "l-1"}, 0, {ev("granted", json::object{})}));
+  append_ok(*store, request(acc2, 0, {ev("opened", json::object{}), ev("withdrawn", json::object{})}));
+  append_ok(*store, request({"inventory", "sku-1"}, 0, {ev("stock_added", json::object{})}));
+  CHECK(store->aggregate_types() == std::vector<std::string>{"account", "inventory", "loan"});
+  CHECK(store->event_types() == std::vector<std::string>{"deposited", "granted", "opened", "stock_added", "withdrawn"});
 }

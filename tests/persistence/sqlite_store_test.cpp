@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -556,10 +557,11 @@ TEST_CASE("sqlite store: a store of schema version 1 is migrated to the current 
     db.exec("DROP TABLE dead_letters");
     db.exec("DROP TABLE projection_snapshots");
     db.exec("DROP TABLE command_audit");
+    db.exec("DROP TABLE store_users");
     db.exec("PRAGMA user_version=1");
     REQUIRE(table_names(db) == std::vector<std::string>{"events", "idempotency_keys", "snapshots"});
   }
-  CHECK(annals::sqlite_schema_version() == 3);
+  CHECK(annals::sqlite_schema_version() == 4);
 
   SECTION("opening it read-only refuses the old schema") {
     auto ro_opts = opts;
@@ -572,9 +574,10 @@ TEST_CASE("sqlite store: a store of schema version 1 is migrated to the current 
     auto store = annals::open_sqlite_store(opts);
     {
       SQLite::Database db(opts.path, SQLite::OPEN_READONLY);
-      CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);
+      CHECK(db.execAndGet("PRAGMA user_version").getInt() == 4);
       CHECK(table_names(db) == std::vector<std::string>{"command_audit", "dead_letters", "events",
-                                                        "idempotency_keys", "projection_snapshots", "snapshots"});
+                                                        "idempotency_keys", "projection_snapshots", "snapshots",
+                                                        "store_users"});
     }
     // The old data is untouched.
     CHECK(store->event_count() == 2);
@@ -601,6 +604,51 @@ TEST_CASE("sqlite store: a store of schema version 1 is migrated to the current 
 
     append_ok(*store, deposit_request(acc1, 2, {30}));
     CHECK(store->event_count() == 3);
+  }
+}
+
+TEST_CASE("sqlite store: a store of schema version 3 is read as it is, and a writer migrates it recording what the "
+          "store shows used it",
+          "[sqlite][migration][users]") {
+  annals::test::TempDir dir;
+  const auto opts = options_for(dir);
+  {
+    auto store = annals::open_sqlite_store(opts);
+    append_ok(*store, deposit_request(acc1, 0, {10}));
+    append_ok(*store, deposit_request({"loan", "l-1"}, 0, {5}));
+    store->park_event(parked("balances", 1, "boom", 3));
+    store->save_projection_snapshot(projection_snapshot("daily_totals", 2, json::object{}));
+    store->record_users(annals::StoreUsers{{"ignored"}, {"ignored"}});
+  }
+  // Turn it back into what version 3 wrote.
+  {
+    SQLite::Database db(opts.path, rw);
+    db.exec("DROP TABLE store_users");
+    db.exec("PRAGMA user_version=3");
+  }
+
+  SECTION("read-only, it is read without the record, and nothing is recorded") {
+    auto ro_opts = opts;
+    ro_opts.read_only = true;
+    auto store = annals::open_sqlite_store(ro_opts);
+    CHECK(store->event_count() == 2);
+    CHECK_FALSE(store->recorded_users().has_value());
+    store->record_users(annals::StoreUsers{{"account"}, {}});
+    CHECK_FALSE(store->recorded_users().has_value());
+    CHECK(store->aggregate_types() == std::vector<std::string>{"account", "loan"});
+    SQLite::Database db(opts.path, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);
+  }
+  SECTION("a writer migrates it: its events' aggregate types and its projections' dead letters and snapshots") {
+    auto store = annals::open_sqlite_store(opts);
+    auto users = store->recorded_users();
+    REQUIRE(users.has_value());
+    CHECK(users->aggregates == std::set<std::string>{"account", "loan"});
+    CHECK(users->projections == std::set<std::string>{"balances", "daily_totals"});
+    store->record_users(annals::StoreUsers{{"account", "inventory"}, {"stock_levels"}});
+    users = annals::open_sqlite_store(opts)->recorded_users();
+    CHECK(users->aggregates == std::set<std::string>{"account", "inventory", "loan"});
+    CHECK(users->projections == std::set<std::string>{"balances", "daily_totals", "stock_levels"});
   }
 }
 

@@ -73,6 +73,10 @@ public:
   void save_projection_snapshot(const ProjectionSnapshot& snap) override { inner_->save_projection_snapshot(snap); }
   void append_audit(const std::vector<AuditRecord>& records) override { inner_->append_audit(records); }
   std::vector<AuditRecord> audit_log(std::int64_t from, std::size_t n) override { return inner_->audit_log(from, n); }
+  std::vector<std::string> aggregate_types() override { return inner_->aggregate_types(); }
+  std::vector<std::string> event_types() override { return inner_->event_types(); }
+  void record_users(const StoreUsers& users) override { inner_->record_users(users); }
+  std::optional<StoreUsers> recorded_users() override { return inner_->recorded_users(); }
 
 private:
   std::unique_ptr<EventStore> inner_;

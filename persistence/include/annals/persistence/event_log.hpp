@@ -105,6 +105,12 @@ public:
   /// passing the last stream returned as the next `after`.
   virtual std::vector<StreamInfo> streams(const std::string& aggregate, const std::optional<StreamId>& after,
                                           std::size_t max_count) = 0;
+
+  /// The aggregate types that have events, sorted (byte order). For tools.
+  virtual std::vector<std::string> aggregate_types() = 0;
+  /// The event types stored, sorted (byte order). For tools: it reads the
+  /// whole log.
+  virtual std::vector<std::string> event_types() = 0;
 };
 
 } // namespace annals

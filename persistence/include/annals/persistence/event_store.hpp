@@ -1,9 +1,10 @@
 #pragma once
 // EventStore: one connection to a store, offering every port: the event log
 // (event_log.hpp), aggregate snapshots (aggregate_snapshot_store.hpp),
-// projection state (projection_state_store.hpp) and the audit trail
-// (audit_trail.hpp). Code that needs one of them takes that port; whoever
-// opens connections holds EventStores. One EventStore object is used from one
+// projection state (projection_state_store.hpp), the audit trail
+// (audit_trail.hpp) and the record of what uses the store (store_users.hpp).
+// Code that needs one of them takes that port; whoever opens connections
+// holds EventStores. One EventStore object is used from one
 // thread at a time; an EventStoreProvider opens as many as the runtime needs
 // (one writer for the journal, one per reader thread).
 //
@@ -14,6 +15,7 @@
 #include "annals/persistence/event_log.hpp"
 #include "annals/persistence/projection_state_store.hpp"
 #include "annals/persistence/store_error.hpp"
+#include "annals/persistence/store_users.hpp"
 
 #include <memory>
 #include <string>
@@ -23,7 +25,8 @@ namespace annals {
 class EventStore : public EventLog,
                    public AggregateSnapshotStore,
                    public ProjectionStateStore,
-                   public AuditTrail {
+                   public AuditTrail,
+                   public StoreUsage {
 public:
   ~EventStore() override = default;
 };
