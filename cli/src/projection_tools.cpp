@@ -338,6 +338,16 @@ int run_rebuild(Context& ctx, const RebuildArgs& a) {
 
 // --- reconcile -------------------------------------------------------------
 
+// "1 parked event at position 5", "2 parked events at positions 5, 9" (at most 20 listed).
+std::string parked_events(const std::vector<std::int64_t>& positions) {
+  if (positions.empty()) return {};
+  std::vector<std::string> texts;
+  for (auto p : positions) texts.push_back(std::to_string(p));
+  const bool one = positions.size() == 1;
+  return std::to_string(positions.size()) + (one ? " parked event at position " : " parked events at positions ")
+         + tools::name_list(texts);
+}
+
 struct ReconcileArgs {
   StoreSelection store;
   std::string projection;
@@ -354,23 +364,34 @@ int run_reconcile(Context& ctx, const ReconcileArgs& a) {
                                     std::chrono::duration_cast<std::chrono::milliseconds>(Seconds(a.timeout)));
   rt.reset();
   if (!r) throw ToolError(exit_failed, "reconcile of '" + a.projection + "' failed: " + r.error().message);
+  const std::string parked = parked_events(r->parked);
   if (a.json_out) {
     json::array paths;
     for (const auto& d : r->differences) paths.push_back(json::value(d));
+    json::array positions;
+    for (auto p : r->parked) positions.push_back(p);
     tools::print_json_line(ctx.out, json::object{{"projection", a.projection},
                                                  {"equal", r->equal},
                                                  {"position", r->position},
-                                                 {"differences", std::move(paths)}});
+                                                 {"differences", std::move(paths)},
+                                                 {"parked", std::move(positions)}});
   } else if (r->equal) {
-    ctx.out << a.projection << ": equal at position " << r->position << '\n';
+    ctx.out << a.projection << ": equal at position " << r->position << (parked.empty() ? "" : " except " + parked)
+            << '\n';
   } else {
     ctx.out << a.projection << ": differs at position " << r->position << " in " << r->differences.size()
             << " path(s):\n";
     for (const auto& d : r->differences) ctx.out << "  " << d << '\n';
+    if (!parked.empty()) ctx.out << "  (and both copies skip " << parked << ")\n";
   }
   ctx.out.flush();
   if (!r->equal)
     return ctx.fail(exit_failed, "projection '" + a.projection + "' differs from a fresh copy built from the store");
+  // Both copies skip what is parked: equal, yet not everything is in them.
+  if (!r->parked.empty())
+    return ctx.fail(exit_parked, "projection '" + a.projection + "' equals a fresh copy only without its " + parked
+                                   + ": fix the projection, then `annals dead-letters retry --projection "
+                                   + a.projection + " --all`");
   return exit_ok;
 }
 
@@ -484,8 +505,11 @@ void add_projection_tools(CLI::App& app, Context& ctx) {
       "The live copy starts from its stored snapshot (if any) and catches up; a\n"
       "fresh copy is built from position 0 to the same checkpoint; their JSON\n"
       "read models are compared. Prints \"equal at position N\" or the JSON paths\n"
-      "that differ (exit 1). A stored snapshot that no longer matches the\n"
-      "events shows up here; `annals rebuild` replaces it. Opens the store read-only.");
+      "that differ (exit 1). Both copies skip the projection's parked events:\n"
+      "equal copies then print \"equal at position N except K parked event(s)\n"
+      "at position(s) ...\" (exit 4). A stored snapshot that no longer matches\n"
+      "the events shows up here; `annals rebuild` replaces it. Opens the store\n"
+      "read-only.");
     sub->callback([&ctx, a] { tools::run_tool(ctx, [&] { return run_reconcile(ctx, *a); }); });
   }
 }

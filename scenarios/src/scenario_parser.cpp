@@ -279,7 +279,9 @@ Step parse_step(const json::value& v, const std::string& file, std::size_t numbe
   else if (k == "reconcile") {
     ReconcileStep s;
     s.projection = g.string("projection");
-    s.expect_equal = g.choice("expect", {"equal", "different"}, std::string("equal")) == "equal";
+    const auto expect = g.choice("expect", {"equal", "different", "equal_except_parked"}, std::string("equal"));
+    s.expect_equal = expect != "different";
+    s.except_parked = expect == "equal_except_parked";
     step.body = s;
   } else if (k == "rebuild") step.body = RebuildStep{g.string("projection")};
   else if (k == "dead_letters") step.body = parse_dead_letters(g);

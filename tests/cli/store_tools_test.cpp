@@ -549,6 +549,18 @@ SCENARIO_METHOD(Fixture, "annals dead-letters lists parked events and retries th
         }
       }
     }
+    WHEN("annals reconcile amounts while position 5 is parked") {
+      auto r = annals({"reconcile", "amounts", "--store", db});
+      auto j = annals({"reconcile", "amounts", "--store", db, "--json"});
+      THEN("exit 4: equal only because both copies skip the parked event (was: \"equal at position 7\", exit 0)") {
+        CHECK(r.code == 4);
+        CHECK(r.out == "amounts: equal at position 7 except 1 parked event at position 5\n");
+        CHECK(r.err == "annals: projection 'amounts' equals a fresh copy only without its 1 parked event at position "
+                       "5: fix the projection, then `annals dead-letters retry --projection amounts --all`\n");
+        CHECK(j.code == 4);
+        CHECK(j.out == R"({"projection":"amounts","equal":true,"position":7,"differences":[],"parked":[5]})" "\n");
+      }
+    }
     WHEN("annals dead-letters retry --projection balances --all: nothing parked there") {
       auto r = annals({"dead-letters", "retry", "--store", db, "--projection", "balances", "--all"});
       THEN("it says so") {
@@ -605,7 +617,7 @@ SCENARIO_METHOD(Fixture, "annals rebuild and reconcile") {
       auto r = annals({"reconcile", "amounts", "--store", db, "--json"});
       THEN("exit 1 and the path that differs") {
         CHECK(r.code == 1);
-        CHECK(r.out == R"({"projection":"amounts","equal":false,"position":7,"differences":["total"]})" "\n");
+        CHECK(r.out == R"({"projection":"amounts","equal":false,"position":7,"differences":["total"],"parked":[]})" "\n");
       }
     }
   }

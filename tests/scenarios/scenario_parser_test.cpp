@@ -410,6 +410,7 @@ TEST_CASE("Defaults: the name is the file's, steps get their defaults") {
   CHECK(wait.timeout == std::chrono::milliseconds(10000));
   CHECK(std::get<InjectStep>(s.steps.at(2).body).wait);
   CHECK_FALSE(std::get<ReconcileStep>(s.steps.at(3).body).expect_equal);
+  CHECK_FALSE(std::get<ReconcileStep>(s.steps.at(3).body).except_parked);
   const auto& dl = std::get<DeadLettersStep>(s.steps.at(4).body);
   REQUIRE(dl.count);
   CHECK(dl.count->at_least == std::optional<std::int64_t>(1));

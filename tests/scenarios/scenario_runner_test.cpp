@@ -755,6 +755,49 @@ SCENARIO_METHOD(Fixture, "reconcile expecting a difference fails when the copies
   CHECK(r.failed_step->failure == "expected the copies to differ, but they are equal");
 }
 
+SCENARIO_METHOD(Fixture, "reconcile: equal copies that both skip a parked event are not \"equal\"") {
+  GIVEN("a deposit that balances parked") {
+    const std::string parked_deposit =
+      R"({"step": "command", "aggregate": "account", "id": "acc-1", "command": "open", "data": {"owner": "a"}},
+         {"step": "inject", "fault": "fail_projector", "projection": "balances", "match": {"aggregate": "account", "type": "deposited"}, "times": 2},)" +
+      deposit("acc-1", 40) + "," +
+      R"({"step": "wait_until", "projection": "balances", "condition": "parked", "count": 1, "timeout_ms": 10000},
+         {"step": "wait_until", "projection": "balances", "condition": "caught_up", "timeout_ms": 10000})";
+    const std::string settings = R"({"max_attempts": 2, "initial_backoff_ms": 10, "max_backoff_ms": 50})";
+    WHEN("a reconcile step expects equal copies") {
+      RecordingObserver obs;
+      auto r = run(bank(parked_deposit + R"(, {"step": "reconcile", "projection": "balances"})", settings), obs);
+      THEN("it fails, naming the parked event both copies lack (was: it passed)") {
+        REQUIRE(r.failed_step);
+        CHECK(r.failed_step->number == 6);
+        CHECK(r.failed_step->failure == "expected equal copies, but both lack 1 parked event(s) at position(s) 2 "
+                                        "(expect \"equal_except_parked\" if that is intended)");
+        CHECK(contains(obs.outcome(6).summary, "equals the live one at position 2, except 1 parked event(s) at "
+                                               "position(s) 2"));
+        CHECK(json::serialize(obs.outcome(6).details.at("parked")) == "[2]");
+      }
+    }
+    WHEN("it expects equal_except_parked") {
+      RecordingObserver obs;
+      auto r = run(bank(parked_deposit + R"(, {"step": "reconcile", "projection": "balances", "expect": "equal_except_parked"})",
+                        settings),
+                   obs);
+      THEN("it passes") {
+        INFO((r.failed_step ? r.failed_step->failure : std::string()));
+        CHECK(r.passed);
+      }
+    }
+  }
+  GIVEN("nothing parked") {
+    RecordingObserver obs;
+    auto r = run(bank(open_ada + R"(, {"step": "reconcile", "projection": "balances", "expect": "equal_except_parked"})"), obs);
+    THEN("equal_except_parked fails") {
+      REQUIRE(r.failed_step);
+      CHECK(r.failed_step->failure == "expected parked events that both copies skip, but none is parked");
+    }
+  }
+}
+
 SCENARIO_METHOD(Fixture, "inspect and stream check the write side") {
   auto sc = bank(open_ada + "," + deposit("ada", 5) + "," +
                  R"({"step": "inspect", "aggregate": "account", "id": "ada", "version": 3, "state": {"balance": 105, "open": true}},

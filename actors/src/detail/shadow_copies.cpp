@@ -80,9 +80,13 @@ void start_reconcile(Self self, caf::typed_response_promise<ReconcileOutcome> rp
       [=](ModelDump& live) mutable {
         ProjectorMode mode;
         mode.stop_at = live.position;
+        // The fresh copy skips what is parked now, as the live one did.
+        std::vector<std::int64_t> parked;
+        for (auto p : self->state.ledger.parked())
+          if (p <= live.position) parked.push_back(p);
         auto copy = spawn_copy(self, mode);
-        self->state.shadows.reconciliations.emplace(copy.address(),
-                                                    ShadowCopiesState::Reconciliation{rp, std::move(live)});
+        self->state.shadows.reconciliations.emplace(
+          copy.address(), ShadowCopiesState::Reconciliation{rp, std::move(live), std::move(parked)});
       },
       [=](caf::error& e) mutable {
         rp.deliver(ReconcileOutcome{Error{errc::internal_error, self->system().render(e)}});
@@ -96,7 +100,8 @@ void on_copy_ready(Self self, const caf::actor_addr& from, ModelDump& fresh) {
   if (r == sh.reconciliations.end()) return;
   auto differences = json_differences(r->second.live.model, fresh.model);
   const bool equal = differences.empty();
-  r->second.promise.deliver(ReconcileOutcome{Reconciliation{equal, r->second.live.position, std::move(differences)}});
+  r->second.promise.deliver(ReconcileOutcome{
+    Reconciliation{equal, r->second.live.position, std::move(differences), std::move(r->second.parked)}});
   sh.reconciliations.erase(r);
 }
 

@@ -49,6 +49,7 @@ struct ShadowCopiesState {
   struct Reconciliation {
     caf::typed_response_promise<ReconcileOutcome> promise;
     ModelDump live;
+    std::vector<std::int64_t> parked;  // what the fresh copy skips up to live.position
   };
   std::map<caf::actor_addr, Reconciliation> reconciliations;  // by the fresh copy's address
 };

@@ -27,11 +27,14 @@ struct ProjectionStatus {
   std::optional<std::string> last_error;
 };
 
-/// The outcome of reconcile_projection.
+/// The outcome of reconcile_projection. `equal` compares the two read
+/// models; both skip the events parked for the projection, so equal copies
+/// still lack those: `parked` lists them.
 struct Reconciliation {
   bool equal = false;
   std::int64_t position = 0;                 ///< the checkpoint both copies were compared at
   std::vector<std::string> differences;      ///< JSON paths that differ (at most 100)
+  std::vector<std::int64_t> parked;          ///< positions up to `position` that both copies skipped (parked)
 };
 
 } // namespace annals

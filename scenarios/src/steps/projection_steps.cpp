@@ -10,12 +10,27 @@ void run_step(StepContext& ctx, const Step&, const ReconcileStep& s, StepOutcome
   json::array diffs;
   for (const auto& d : r->differences) diffs.push_back(json::value(d));
   out.details["differences"] = std::move(diffs);
+  json::array parked;
+  std::vector<std::string> positions;
+  for (auto p : r->parked) {
+    parked.push_back(p);
+    positions.push_back(std::to_string(p));
+  }
+  out.details["parked"] = std::move(parked);
+  // Both copies skip the parked events: equal copies may both lack them.
+  const std::string skipped = r->parked.empty() ? std::string()
+                              : std::to_string(r->parked.size()) + " parked event(s) at position(s) " + join(positions);
   out.summary = r->equal ? s.projection + ": a fresh copy built from the store equals the live one at position " +
-                             std::to_string(r->position)
+                             std::to_string(r->position) + (skipped.empty() ? "" : ", except " + skipped)
                          : s.projection + ": the fresh copy differs at position " + std::to_string(r->position) +
                              " in " + std::to_string(r->differences.size()) + " place(s): " + join(r->differences);
   if (r->equal != s.expect_equal)
-    fail(out, s.expect_equal ? "expected equal copies" : "expected the copies to differ, but they are equal");
+    return fail(out, s.expect_equal ? "expected equal copies" : "expected the copies to differ, but they are equal");
+  if (!s.expect_equal) return;
+  if (!s.except_parked && !skipped.empty())
+    fail(out, "expected equal copies, but both lack " + skipped + " (expect \"equal_except_parked\" if that is "
+              "intended)");
+  if (s.except_parked && skipped.empty()) fail(out, "expected parked events that both copies skip, but none is parked");
 }
 
 void run_step(StepContext& ctx, const Step&, const RebuildStep& s, StepOutcome& out) {

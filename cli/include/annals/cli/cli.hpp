@@ -17,7 +17,8 @@ enum ExitCode : int {
   exit_ok = 0,
   exit_failed = 1,       ///< an expectation did not hold, a reconcile differs, a retry still fails
   exit_usage = 2,        ///< bad arguments, a malformed scenario, an unknown projection
-  exit_store = 3,        ///< the store cannot be opened (not a database, locked, newer schema, ...)
+  exit_store = 3,        ///< the store cannot be opened (not a database, locked, newer schema, ...) or refused a write
+  exit_parked = 4,       ///< a reconcile found the copies equal except for parked events, which both lack
   exit_interrupted = 130 ///< stopped by SIGINT/SIGTERM (what was acknowledged stays committed)
 };
 

@@ -102,9 +102,12 @@ struct InjectStep {
 };
 
 /// `reconcile`: a fresh copy of a projection compared with the live one.
+/// Both skip the projection's parked events, so "equal" also requires that
+/// none are parked; "equal_except_parked" expects equal copies with some.
 struct ReconcileStep {
   std::string projection;
   bool expect_equal = true;
+  bool except_parked = false;  ///< expect: "equal_except_parked"
 };
 
 /// `rebuild`: replace a projection by a copy built from the store.
