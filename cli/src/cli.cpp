@@ -46,6 +46,98 @@ void add_store_options(CLI::App& sub, StoreSelection& store, const std::string& 
   sub.add_option("--domain", store.domains, "domain(s) to load (default: those that use the store; all in the catalog for --memory or a store without that record)");
 }
 
+namespace {
+
+constexpr const char* version_text = "annals " ANNALS_VERSION;
+
+// The subcommand of `app` named `name`, or nullptr (CLI11 2.1 has no non-throwing look-up).
+CLI::App* find_subcommand(CLI::App& app, const std::string& name) {
+  auto found = app.get_subcommands([&](CLI::App* sub) { return !name.empty() && sub->get_name() == name; });
+  return found.empty() ? nullptr : found.front();
+}
+
+// Edits (insert, delete, replace, swap two neighbours) from `a` to `b`: "evnets" is 1 from "events".
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+// The subcommand `typed` most likely meant: the nearest by a few edits, else the one it begins; "" if none.
+std::string closest_subcommand(const CLI::App& app, const std::string& typed) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, typed.size() / 3) + 1;
+  std::vector<std::string> starting_with;
+  for (const auto* sub : app.get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); })) {
+    const auto& name = sub->get_name();
+    const auto d = edit_distance(typed, name);
+    if (d < best_distance && d < typed.size()) best = name, best_distance = d;
+    if (name.rfind(typed, 0) == 0) starting_with.push_back(name);
+  }
+  if (best.empty() && starting_with.size() == 1 && typed.size() >= 2) best = starting_with.front();
+  return best;
+}
+
+// "unknown subcommand 'evnets' (did you mean 'events'?); `annals help` lists them"; `parents`
+// names a nested one's parents ("dead-letters ").
+std::string unknown_subcommand(const CLI::App& app, const std::string& typed, const std::string& parents = "") {
+  const auto guess = closest_subcommand(app, typed);
+  return "unknown subcommand '" + parents + typed + "'" + (guess.empty() ? "" : " (did you mean '" + parents + guess + "'?)") +
+         "; `annals help" + (parents.empty() ? "" : " " + parents.substr(0, parents.size() - 1)) + "` lists them";
+}
+
+// `annals help [SUBCOMMAND...]` and `annals version`: what --help and --version print.
+void add_help_commands(CLI::App& app, Context& ctx) {
+  auto topic = std::make_shared<std::vector<std::string>>();
+  auto* help = app.add_subcommand("help", "Show this help, or a subcommand's (annals help events)");
+  help->add_option("subcommand", *topic, "the subcommand to describe (dead-letters retry: a nested one)");
+  help->callback([&app, &ctx, topic] {
+    CLI::App* described = &app;
+    std::string parents;
+    std::string usage = app.get_name();  // "annals dead-letters retry"
+    for (const auto& name : *topic) {
+      auto* sub = find_subcommand(*described, name);
+      if (!sub) {
+        ctx.fail(exit_usage, unknown_subcommand(*described, name, parents));
+        return;
+      }
+      described = sub;
+      parents += name + " ";
+      usage += " " + name;
+    }
+    // described->help() would describe the subcommand being run: this one.
+    ctx.out << described->get_formatter()->make_help(described, usage, CLI::AppFormatMode::Normal);
+  });
+  app.add_subcommand("version", "Print the version (same as --version)")->callback([&ctx] {
+    ctx.out << version_text << "\n";
+  });
+}
+
+// CLI11 says "A subcommand is required" for a mistyped one: name it instead.
+// The arguments that are not options name the subcommands, down to one that
+// has none (the top level and `dead-letters` take no options with values).
+std::string mistyped_subcommand(CLI::App& app, const std::vector<std::string>& args) {
+  CLI::App* current = &app;
+  std::string parents;
+  for (auto it = args.begin() + (args.empty() ? 0 : 1); it != args.end(); ++it) {
+    if (!it->empty() && (*it)[0] == '-') continue;
+    if (current->get_subcommands([](const CLI::App* s) { return !s->get_name().empty(); }).empty()) break;
+    auto* sub = find_subcommand(*current, *it);
+    if (!sub) return unknown_subcommand(*current, *it, parents);
+    parents += *it + " ";
+    current = sub;
+  }
+  return {};
+}
+
+} // namespace
+
 int run_cli(const std::vector<std::string>& args, const scenarios::DomainCatalog& catalog, std::ostream& out,
             std::ostream& err, const std::atomic<bool>* interrupted) {
   Context ctx{catalog, out, err};
@@ -54,10 +146,13 @@ int run_cli(const std::vector<std::string>& args, const scenarios::DomainCatalog
   for (const auto& d : catalog.domains()) domains += "\n  " + d.name + ": " + d.description;
   CLI::App app{"annals: run event-sourcing scenarios and inspect annals stores.\nDomains:" + domains, "annals"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "annals 0.1.0");
+  app.set_version_flag("--version", version_text);
   add_run_command(app, ctx);
   add_store_tools(app, ctx);
   add_describe_command(app, ctx);
+  add_help_commands(app, ctx);
+
+  if (const auto problem = mistyped_subcommand(app, args); !problem.empty()) return ctx.fail(exit_usage, problem);
 
   // CLI11 takes the arguments reversed, without the program name.
   std::vector<std::string> rest(args.empty() ? args.end() : args.begin() + 1, args.end());
