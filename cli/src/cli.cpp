@@ -2,6 +2,7 @@
 
 #include "context.hpp"
 #include "describe_command.hpp"
+#include "store_tools.hpp"
 
 #include "annals/persistence/memory_event_store.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
@@ -39,11 +40,17 @@ std::shared_ptr<EventStoreProvider> StoreSelection::provider() const {
 
 std::string StoreSelection::describe() const { return memory ? "memory" : "sqlite:" + path; }
 
-void add_store_options(CLI::App& sub, StoreSelection& store, const std::string& default_path) {
-  store.path = default_path;
-  sub.add_option("--store", store.path, "SQLite store file")->capture_default_str();
+void add_store_options(CLI::App& sub, StoreSelection& store, const std::string& embedded_default) {
+  auto* path = sub.add_option("--store", store.path,
+                              "SQLite store file (default: the one annals-*.db or " + embedded_default +
+                                " in the working directory)");
   sub.add_flag("--memory", store.memory, "use an in-memory store (nothing is kept)");
   sub.add_option("--domain", store.domains, "domain(s) to load (default: those that use the store; all in the catalog for --memory or a store without that record)");
+  // Once the subcommand's options are parsed and checked, before it runs; a
+  // failure reaches run_cli as a ToolError.
+  sub.parse_complete_callback([&store, path, embedded_default] {
+    if (!store.memory && path->count() == 0) choose_default_store(store, embedded_default);
+  });
 }
 
 namespace {
@@ -163,6 +170,8 @@ int run_cli(const std::vector<std::string>& args, const scenarios::DomainCatalog
     // --help and --version (of the app or of a subcommand) exit with 0.
     if (e.get_exit_code() == 0) return app.exit(e, out, err);
     return ctx.fail(exit_usage, std::string(e.what()) + " (see annals --help)");
+  } catch (const tools::ToolError& e) {
+    return ctx.fail(e.code(), e.what());
   } catch (const std::exception& e) {
     return ctx.fail(exit_failed, e.what());
   }

@@ -35,9 +35,10 @@ struct Context {
 /// one line, and so is each row of a text table.
 std::string one_line(std::string text);
 
-/// The store a subcommand works on: --store PATH (default `default_path`,
-/// under the working directory) or --memory, and --domain NAME (repeatable;
-/// default: the domains that use the store, see tools::tool_domains).
+/// The store a subcommand works on: --store PATH or --memory, and --domain
+/// NAME (repeatable; default: the domains that use the store, see
+/// tools::tool_domains). Without either, the one store in the working
+/// directory (choose_default_store).
 struct StoreSelection {
   std::string path;
   bool memory = false;
@@ -47,7 +48,22 @@ struct StoreSelection {
   /// "sqlite:annals.db" or "memory".
   std::string describe() const;
 };
-void add_store_options(CLI::App& sub, StoreSelection& store, const std::string& default_path);
+/// `embedded_default`: the file an embedded runtime writes by default
+/// (annals.db), a store to find besides the annals-*.db of `annals run`.
+void add_store_options(CLI::App& sub, StoreSelection& store, const std::string& embedded_default);
+
+// default_store.cpp: one rule for `annals run` and the store tools.
+/// What an embedded runtime writes by default (RuntimeOptions::store).
+inline const std::string embedded_store_file = "annals.db";
+/// The file `annals run` writes without --store: "annals-<scenario name>.db".
+std::string scenario_store_file(const std::string& scenario_name);
+/// The stores in the working directory, sorted: every regular file
+/// annals-*.db, and `embedded_default` if there is one.
+std::vector<std::string> stores_in_working_directory(const std::string& embedded_default);
+/// Sets store.path to the one store in the working directory; throws
+/// tools::ToolError when there is none (exit_store: what `annals run` would
+/// write, and --store) or several (exit_usage: their names, and --store).
+void choose_default_store(StoreSelection& store, const std::string& embedded_default);
 
 /// run_cli with the flag that main() sets on SIGINT/SIGTERM.
 int run_cli(const std::vector<std::string>& args, const scenarios::DomainCatalog& catalog, std::ostream& out,

@@ -204,7 +204,7 @@ void add_event_tools(CLI::App& app, Context& ctx) {
   {
     auto a = std::make_shared<EventsArgs>();
     auto* sub = app.add_subcommand("events", "List stored events, oldest first (JSON lines, or --text)");
-    add_store_options(*sub, a->store, "annals.db");
+    add_store_options(*sub, a->store, embedded_store_file);
     auto* stream = sub->add_option("--stream", a->stream,
                                    "only the events of one stream, AGGREGATE/ID (e.g. account/acc-1)")
                      ->type_name("AGG/ID");
@@ -233,7 +233,7 @@ void add_event_tools(CLI::App& app, Context& ctx) {
   {
     auto a = std::make_shared<StreamsArgs>();
     auto* sub = app.add_subcommand("streams", "List streams with their version, event count and positions");
-    add_store_options(*sub, a->store, "annals.db");
+    add_store_options(*sub, a->store, embedded_store_file);
     sub->add_option("--aggregate", a->aggregate, "only streams of this aggregate type (e.g. account)")->type_name("TYPE");
     sub->add_flag("--text", a->text, "an aligned table instead of JSON lines");
     sub->footer(

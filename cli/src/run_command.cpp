@@ -99,7 +99,7 @@ int run(Context& ctx, const RunArgs& a) {
     return ctx.fail(exit_usage, e.what());
   }
   const bool is_default = a.store.empty();
-  const std::string path = is_default ? "annals-" + sc.name + ".db" : a.store;
+  const std::string path = is_default ? scenario_store_file(sc.name) : a.store;
 
   scenarios::RunOptions opts;
   opts.interrupted = ctx.interrupted;
@@ -135,9 +135,14 @@ int run(Context& ctx, const RunArgs& a) {
     if (!result.passed && result.failed_step)
       return ctx.fail(exit_failed, sc.file + ": step " + std::to_string(result.failed_step->number) + " (" +
                                      result.failed_step->kind + ") failed: " + result.failed_step->failure);
-    if (!a.memory && !a.json)
-      ctx.out << "\nThe events are in " << path << ": try `annals events --store " << path
-              << " --text` or `annals streams --store " << path << " --text`.\n";
+    if (!a.memory && !a.json) {
+      // Without --store the tools find the one store of the working directory.
+      const auto here = stores_in_working_directory(embedded_store_file);
+      const bool found = is_default && here.size() == 1 && here.front() == path;
+      const std::string store = found ? "" : " --store " + path;
+      ctx.out << "\nThe events are in " << path << ": try `annals events" << store << " --text` or `annals streams"
+              << store << " --text`" << (found ? " (the only store here: the tools find it)" : "") << ".\n";
+    }
     ctx.exit_code = exit_ok;
     return exit_ok;
   } catch (const scenarios::ScenarioError& e) {
