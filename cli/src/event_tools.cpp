@@ -124,7 +124,7 @@ int run_events(Context& ctx, const EventsArgs& a) {
       table.add({std::to_string(e.position), tools::short_time(e.metadata.timestamp_us), e.stream.to_string(),
                  "v" + std::to_string(e.version),
                  e.schema_version == 1 ? e.type : e.type + " (schema " + std::to_string(e.schema_version) + ")",
-                 json::serialize(e.data)});
+                 plain_json(e.data)});
     } else {
       tools::print_json_line(ctx.out, e.to_json());
     }

@@ -330,7 +330,7 @@ std::string lagging(Runtime& rt, const std::vector<std::string>& projections, st
   return out;
 }
 
-void print_json_line(std::ostream& out, const json::value& v) { out << json::serialize(v) << '\n'; }
+void print_json_line(std::ostream& out, const json::value& v) { out << plain_json(v) << '\n'; }
 
 std::string short_time(std::int64_t us) {
   std::string s = format_timestamp(us);  // 2026-11-24T10:00:00.123456Z

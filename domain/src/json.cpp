@@ -1,6 +1,7 @@
 #include "annals/json.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace annals {
@@ -105,6 +106,65 @@ std::vector<std::string> json_differences(const json::value& a, const json::valu
 
 std::string canonical_json(const json::value& v) {
   return json::serialize(canonical(v));
+}
+
+namespace {
+
+void write_plain(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::double_: {
+      const double d = v.get_double();
+      if (!std::isfinite(d)) {  // JSON has no such number; Boost.JSON would write 1e99999
+        out += "null";
+        return;
+      }
+      // The fewest digits that read back as the same double; in fixed
+      // notation where JavaScript's Number#toString uses it (1e-6 <= |d| <
+      // 1e21), so 330 digits of 5e-324 never appear and readers that parse
+      // long numbers imprecisely (Boost.JSON) still read back the value.
+      const double magnitude = std::fabs(d);
+      const bool fixed = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21);
+      char buf[64];
+      const auto r = std::to_chars(buf, buf + sizeof buf, d, fixed ? std::chars_format::fixed : std::chars_format::scientific);
+      out.append(buf, r.ptr);
+      // A whole number stays a double for the reader: 3.0, not 3.
+      if (fixed && std::find(buf, r.ptr, '.') == r.ptr) out += ".0";
+      return;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& x : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        write_plain(x, out);
+      }
+      out += ']';
+      return;
+    }
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(kv.key());
+        out += ':';
+        write_plain(kv.value(), out);
+      }
+      out += '}';
+      return;
+    }
+    default: out += json::serialize(v);
+  }
+}
+
+} // namespace
+
+std::string plain_json(const json::value& v) {
+  std::string out;
+  write_plain(v, out);
+  return out;
 }
 
 } // namespace annals

@@ -75,51 +75,9 @@ std::string check_predicate(const Predicate& p, const json::value& actual) {
   return ok ? "" : where + ": expected " + p.op + " " + brief_json(p.value, 40) + ", got " + brief_json(*v, 60);
 }
 
-namespace {
-
-// JSON as a scenario writer writes it: fractions as 150.5, not boost::json's 1.505E2.
-void write_readable(const json::value& v, std::string& out) {
-  switch (v.kind()) {
-    case json::kind::double_: {
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.15g", v.as_double());
-      out += buf;
-      if (out.find_first_of(".eE", out.size() - std::strlen(buf)) == std::string::npos) out += ".0";
-      return;
-    }
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& x : v.as_array()) {
-        if (!first) out += ',';
-        first = false;
-        write_readable(x, out);
-      }
-      out += ']';
-      return;
-    }
-    case json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.as_object()) {
-        if (!first) out += ',';
-        first = false;
-        out += json::serialize(json::string(kv.key()));
-        out += ':';
-        write_readable(kv.value(), out);
-      }
-      out += '}';
-      return;
-    }
-    default: out += json::serialize(v);
-  }
-}
-
-} // namespace
-
 std::string brief_json(const json::value& v, std::size_t max) {
-  std::string s;
-  write_readable(v, s);
+  // As a scenario writer writes it: fractions as 150.5, not boost::json's 1.505E2.
+  std::string s = plain_json(v);
   if (s.size() > max) s = s.substr(0, max > 3 ? max - 3 : 0) + "...";
   return s;
 }

@@ -104,7 +104,7 @@ JsonStepLog::JsonStepLog(std::ostream& out) : out_(out) {}
 
 void JsonStepLog::line(const json::object& o) {
   std::lock_guard<std::mutex> lock(mtx_);
-  out_ << json::serialize(o) << "\n";
+  out_ << plain_json(o) << "\n";
   out_.flush();
 }
 

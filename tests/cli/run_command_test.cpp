@@ -26,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <poll.h>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -426,6 +427,25 @@ SCENARIO_METHOD(Fixture, "annals run --json prints one JSON object per line, end
       CHECK(lines.back().at("event") == "scenario.finished");
     }
   }
+}
+
+TEST_CASE_METHOD(Fixture, "annals run --json writes numbers as plain decimals, not in exponent form") {
+  // Was: "seconds":3.016378E-3 and "p50_ms":8.153430866745283E-1 (Boost.JSON's serializer).
+  auto r = annals({"run", write("small.json", small_scenario), "--json", "--memory"});
+  REQUIRE(r.code == cli::exit_ok);
+  static const std::regex exponent(R"([0-9][eE][-+]?[0-9])");
+  static const std::regex fraction(R"("seconds":0\.[0-9]+[,}])");
+  for (const auto& line : annals::test::lines_of(r.out)) {
+    // Strings (ids, the description) cannot hold such text in this scenario.
+    INFO(line);
+    CHECK_FALSE(std::regex_search(line, exponent));
+  }
+  CHECK(std::regex_search(r.out, fraction));
+  const auto lines = json_lines(r.out);
+  const auto* report = find_event(lines, "report");
+  REQUIRE(report);
+  CHECK(report->at("report").at("seconds").is_double());
+  CHECK(report->at("report").at("commands").at("latency").at("p50_ms").is_double());
 }
 
 TEST_CASE_METHOD(Fixture, "annals run --seed replaces the seed of every load step") {

@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -286,4 +288,30 @@ TEST_CASE("json_kind names every JSON kind", "[json]") {
   CHECK(std::string(annals::json_kind(json::value("s"))) == "string");
   CHECK(std::string(annals::json_kind(json::array{})) == "array");
   CHECK(std::string(annals::json_kind(json::object{})) == "object");
+}
+
+TEST_CASE("plain_json writes doubles as plain decimals that read back as the same value", "[json][plain]") {
+  // Boost.JSON's serializer writes 8.153430866745283E-1, 1.5E0, 2E3.
+  CHECK(annals::plain_json(json::value(0.8153430866745283)) == "0.8153430866745283");
+  CHECK(annals::plain_json(json::value(1.5)) == "1.5");
+  CHECK(annals::plain_json(json::value(2000.0)) == "2000.0");
+  CHECK(annals::plain_json(json::value(-0.000125)) == "-0.000125");
+  CHECK(annals::plain_json(json::value(0.0)) == "0.0");
+  // Beyond JavaScript's plain range, the exponent form (readers parse 330 digits imprecisely).
+  CHECK(annals::plain_json(json::value(1e21)) == "1e+21");
+  CHECK(annals::plain_json(json::value(5e-324)) == "5e-324");
+  CHECK(annals::plain_json(json::value(1.7976931348623157e308)) == "1.7976931348623157e+308");
+  CHECK(annals::plain_json(json::value(std::numeric_limits<double>::infinity())) == "null");
+  CHECK(annals::plain_json(json::value(std::nan(""))) == "null");
+  // Everything else is written as json::serialize writes it.
+  const auto doc = json::parse(R"({"n":3,"big":18446744073709551615,"s":"a\"b\u00e9\n","list":[true,null,0.25],"o":{}})");
+  CHECK(annals::plain_json(doc) == R"({"n":3,"big":18446744073709551615,"s":"a\"b)" "\xc3\xa9" R"(\n","list":[true,null,0.25],"o":{}})");
+  for (double d : {0.1 + 0.2, 1.0 / 3.0, 0.000001, 123456.789, 4.5e20}) {
+    INFO(d);
+    const auto text = annals::plain_json(json::value(d));
+    CHECK(text.find_first_of("eE") == std::string::npos);
+    CHECK(json::parse(text).to_number<double>() == d);
+  }
+  for (double d : {5e-324, 1.7976931348623157e308, 1e-7})
+    CHECK(json::parse(annals::plain_json(json::value(d))).to_number<double>() == d);
 }

@@ -37,6 +37,14 @@ std::vector<std::string> json_differences(const json::value& a, const json::valu
 /// documents give equal text whatever their key order.
 std::string canonical_json(const json::value& v);
 
+/// Serializes like json::serialize, but writes a double as a plain decimal
+/// with the fewest digits that read back as the same value (0.8153430866745283,
+/// 1.5, 2000.0), not Boost.JSON's 8.153430866745283E-1; only beyond the range
+/// JavaScript writes plainly (|d| < 1e-6 or >= 1e21) in exponent form (5e-324,
+/// 1e+21). NaN and infinities, which JSON cannot hold, become null. What the
+/// command line and its --json outputs print.
+std::string plain_json(const json::value& v);
+
 namespace detail {
 
 template <class T> struct is_optional : std::false_type {};
