@@ -1,4 +1,5 @@
 #include "annals/actors/aggregate_actor.hpp"
+#include "detail/error_text.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/after.hpp>
@@ -82,7 +83,7 @@ CommandResult failed(Self* self, Error e) {
 Error from_caf(Self* self, const caf::error& err, const char* what) {
   if (err == caf::sec::request_timeout)
     return Error{errc::timeout, std::string(what) + " did not answer in time; the outcome is unknown"};
-  return Error{errc::store_unavailable, std::string(what) + " is unavailable: " + self->system().render(err)};
+  return Error{errc::store_unavailable, std::string(what) + " is unavailable: " + detail::error_text(self->system(), err)};
 }
 
 // Applies committed events to the state. A throwing event handler is a bug in

@@ -2,6 +2,7 @@
 // restart policy, the failure ledger for parking, the query relay, the
 // shadow copies) around one live projector. See projection_supervisor.hpp.
 #include "annals/actors/projection_supervisor.hpp"
+#include "detail/error_text.hpp"
 
 #include "detail/supervisor_state.hpp"
 
@@ -96,7 +97,7 @@ void on_child_down(Self self, const caf::down_msg& dm) {
   hold_queries_of(self, dm.source);
   ++st.restarts;
   st.deps.instruments.restarts->Increment();
-  if (dm.reason) st.last_error = self->system().render(dm.reason);
+  if (dm.reason) st.last_error = detail::error_text(self->system(), dm.reason);
   const auto backoff = st.restart.next_delay(std::chrono::steady_clock::now());
   self->delayed_send(self, backoff, restart_atom::value, ++st.generation);
   st.deps.log->log(LogLevel::warn, "projection.crashed",
@@ -133,7 +134,7 @@ void park(Self self, DeadLetter letter) {
       },
       [=](caf::error& err) {
         self->state.parking = false;
-        self->state.last_error = "could not park event " + std::to_string(position) + ": " + self->system().render(err);
+        self->state.last_error = "could not park event " + std::to_string(position) + ": " + detail::error_text(self->system(), err);
       });
 }
 
@@ -182,7 +183,7 @@ void retry_apply(Self self, Retry retry, const Event& event) {
       [=](caf::error& e) mutable {
         if (!self->state.retries.erase(id)) return;
         retry.fail(Error{errc::timeout, "the retry of event " + std::to_string(retry.position)
-                                          + " has not completed: " + self->system().render(e)
+                                          + " has not completed: " + detail::error_text(self->system(), e)
                                           + " (`dead-letters list` shows whether it is still parked)"});
       });
 }
@@ -196,7 +197,7 @@ void retry_read(Self self, Retry retry) {
           return retry.fail(!read ? read.error() : Error{errc::store_unavailable, "event not found"});
         retry_apply(self, retry, read->front());
       },
-      [=](caf::error& e) mutable { retry.fail(Error{errc::store_unavailable, self->system().render(e)}); });
+      [=](caf::error& e) mutable { retry.fail(Error{errc::store_unavailable, detail::error_text(self->system(), e)}); });
 }
 
 void retry_dead_letter(Self self, Retry retry) {

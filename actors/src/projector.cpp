@@ -1,4 +1,5 @@
 #include "annals/actors/projector.hpp"
+#include "detail/error_text.hpp"
 
 #include "detail/apply_queue.hpp"
 
@@ -438,7 +439,7 @@ caf::typed_response_promise<StoreAck> retry(Self self, const Event& ev) {
     return rp;
   }
   auto on_error = [=](caf::error& e) { retry_write_failed(self, position, Error{errc::store_unavailable,
-                                                                                self->system().render(e)}); };
+                                                                                detail::error_text(self->system(), e)}); };
   if (position > st.checkpoint) {
     st.parked.erase(position);
     st.retries[position] = PendingRetry{rp};
@@ -483,7 +484,7 @@ caf::typed_response_promise<StoreAck> retry(Self self, const Event& ev) {
         rp.deliver(StoreAck{});
       },
       [=](caf::error& e) mutable {
-        rp.deliver(StoreAck{Error{errc::store_unavailable, self->system().render(e)}});
+        rp.deliver(StoreAck{Error{errc::store_unavailable, detail::error_text(self->system(), e)}});
         on_error(e);
       });
   return rp;

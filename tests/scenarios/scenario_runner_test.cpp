@@ -738,6 +738,26 @@ SCENARIO_METHOD(Fixture, "inject fail_projector: a poison event is parked, liste
   }
 }
 
+SCENARIO_METHOD(Fixture, "A projector's failure is told in our words, not in CAF's") {
+  // Was: system_error(runtime_error, ("projection 'balances' failed on event 3: ...")).
+  auto sc = bank(open_ada + "," +
+                 R"({"step": "inject", "fault": "fail_projector", "projection": "balances", "match": {"type": "deposited"}, "times": 1},)" +
+                 deposit("ada", 5) + "," +
+                 R"({"step": "wait_until", "projection": "balances", "condition": "restarted", "count": 1},
+                    {"step": "wait_until", "projection": "balances", "condition": "caught_up"},
+                    {"step": "inject", "fault": "crash_projector", "projection": "balances"})");
+  RecordingObserver obs;
+  auto r = run(sc, obs);
+  INFO((r.failed_step ? r.failed_step->failure : std::string()));
+  REQUIRE(r.passed);
+  std::vector<std::string> errors;
+  for (const auto& record : obs.log_records)
+    if (record.event == "projection.crashed") errors.push_back(json::value_to<std::string>(record.fields.at("error")));
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0] == "projection 'balances' failed on event 3: injected failure 1 of 1 on event 3 (account/ada deposited)");
+  CHECK(errors[1] == "crash injected into projection 'balances'");
+}
+
 SCENARIO_METHOD(Fixture, "wait_until that does not happen in time fails, naming the state") {
   auto sc = bank(open_ada + R"(, {"step": "wait_until", "projection": "balances", "condition": "parked", "count": 1, "timeout_ms": 100})");
   RecordingObserver obs;

@@ -58,6 +58,7 @@ public:
   void runtime_log(const LogRecord& r) override {
     std::lock_guard<std::mutex> lock(mtx);
     log_events.push_back(r.event);
+    log_records.push_back(r);
   }
   void report(const scenarios::RunReport& r) override {
     std::lock_guard<std::mutex> lock(mtx);
@@ -100,6 +101,7 @@ public:
   std::atomic<std::int64_t> progress_done{0};
   std::vector<scenarios::StepOutcome> outcomes;
   std::vector<std::string> log_events;
+  std::vector<LogRecord> log_records;
   std::vector<scenarios::RunReport> reports;
 };
 

@@ -3,6 +3,7 @@
 // reconciliation (compared with the live model at its checkpoint). They
 // ignore the apply gate until they are the live copy.
 #include "supervisor_state.hpp"
+#include "error_text.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -89,7 +90,7 @@ void start_reconcile(Self self, caf::typed_response_promise<ReconcileOutcome> rp
           copy.address(), ShadowCopiesState::Reconciliation{rp, std::move(live), std::move(parked)});
       },
       [=](caf::error& e) mutable {
-        rp.deliver(ReconcileOutcome{Error{errc::internal_error, self->system().render(e)}});
+        rp.deliver(ReconcileOutcome{Error{errc::internal_error, detail::error_text(self->system(), e)}});
       });
 }
 
@@ -111,12 +112,12 @@ bool on_copy_down(Self self, const caf::actor_addr& source, const caf::error& re
   if (sh.rebuild && source == sh.rebuild.address()) {
     sh.rebuild = nullptr;
     sh.rebuild_promise.deliver(StoreAck{Error{errc::internal_error, "the rebuild of '" + st.type->name()
-                                                                       + "' failed: " + self->system().render(reason)}});
+                                                                       + "' failed: " + detail::error_text(self->system(), reason)}});
     return true;
   }
   if (auto r = sh.reconciliations.find(source); r != sh.reconciliations.end()) {
     r->second.promise.deliver(ReconcileOutcome{Error{errc::internal_error, "the fresh copy of '" + st.type->name()
-                                                                              + "' failed: " + self->system().render(reason)}});
+                                                                              + "' failed: " + detail::error_text(self->system(), reason)}});
     sh.reconciliations.erase(r);
     return true;
   }
