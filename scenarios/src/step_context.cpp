@@ -32,6 +32,13 @@ void fail(StepOutcome& out, std::string why) {
 
 bool caught_up(const ProjectionStatus& s) { return s.running && s.checkpoint >= s.head; }
 
+std::string projection_progress(const ProjectionStatus& s) {
+  if (!s.running)
+    return "restarting (restart #" + std::to_string(s.restarts) + ", backoff " + std::to_string(s.backoff.count()) +
+           " ms)";
+  return "at " + std::to_string(s.checkpoint) + "/" + std::to_string(s.head);
+}
+
 RuntimeOptions scenario_runtime_options(const Scenario& sc, std::shared_ptr<EventStoreProvider> store) {
   RuntimeOptions o;
   o.store = std::move(store);

@@ -31,6 +31,9 @@ json::object counts_json(const std::map<std::string, std::int64_t>& by_code);
 void fail(StepOutcome& out, std::string why);
 /// Running, and applied everything up to the store's head.
 bool caught_up(const ProjectionStatus& s);
+/// "at 4/5", or while its projector restarts (its checkpoint is not known
+/// then) "restarting (restart #3, backoff 80 ms)".
+std::string projection_progress(const ProjectionStatus& s);
 /// The runtime settings a scenario asks for, on `store`.
 RuntimeOptions scenario_runtime_options(const Scenario& sc, std::shared_ptr<EventStoreProvider> store);
 

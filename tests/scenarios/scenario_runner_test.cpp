@@ -758,6 +758,24 @@ SCENARIO_METHOD(Fixture, "A projector's failure is told in our words, not in CAF
   CHECK(errors[1] == "crash injected into projection 'balances'");
 }
 
+SCENARIO_METHOD(Fixture, "A projection whose projector is restarting is shown as restarting, not at position 0") {
+  // Was: "balances at 0/2, 1 restarts" and "(projection at 0 of 2, 2 behind)".
+  auto sc = bank(R"({"step": "command", "aggregate": "account", "id": "ada", "command": "open", "data": {"owner": "Ada"}},
+                    {"step": "inject", "fault": "fail_projector", "projection": "balances", "match": {"type": "deposited"}, "times": 1},)" +
+                   deposit("ada", 5) + "," +
+                 R"({"step": "wait_until", "projection": "balances", "condition": "restarted", "count": 1},
+                    {"step": "query", "projection": "balances", "query": "balance", "args": {"id": "ada"}, "timeout_ms": 100, "expect_error": "timeout"},
+                    {"step": "wait_until", "projection": "balances", "condition": "caught_up", "timeout_ms": 200})",
+                 R"({"initial_backoff_ms": 5000, "max_backoff_ms": 5000})");
+  RecordingObserver obs;
+  auto r = run(sc, obs);
+  REQUIRE(r.failed_step);
+  CHECK(r.failed_step->number == 6);
+  CHECK(obs.outcome(4).summary.find(": balances restarting (restart #1, backoff 5000 ms)") != std::string::npos);
+  CHECK(obs.outcome(5).summary.find("(projection restarting (restart #1, backoff 5000 ms))") != std::string::npos);
+  CHECK(r.failed_step->failure == "not caught up within 200 ms: balances restarting (restart #1, backoff 5000 ms)");
+}
+
 SCENARIO_METHOD(Fixture, "wait_until that does not happen in time fails, naming the state") {
   auto sc = bank(open_ada + R"(, {"step": "wait_until", "projection": "balances", "condition": "parked", "count": 1, "timeout_ms": 100})");
   RecordingObserver obs;

@@ -19,7 +19,9 @@ void run_step(StepContext& ctx, const Step&, const QueryStep& s, StepOutcome& ou
   auto st = ctx.rt().projection_status(s.projection);
   std::string where = s.projection + "." + s.query + (s.args.empty() ? "" : " " + brief_json(s.args, 60));
   std::string freshness;
-  if (st) {
+  if (st && !st->running) {
+    freshness = "projection " + projection_progress(*st);
+  } else if (st) {
     freshness = "projection at " + std::to_string(st->checkpoint) + " of " + std::to_string(st->head);
     if (st->head > st->checkpoint) freshness += ", " + std::to_string(st->head - st->checkpoint) + " behind";
   }
@@ -66,8 +68,8 @@ void run_step(StepContext& ctx, const Step&, const WaitStep& s, StepOutcome& out
   for (const auto& n : names) {
     auto st = ctx.rt().projection_status(n);
     if (!st) continue;
-    states.push_back(n + " at " + std::to_string(st->checkpoint) + "/" + std::to_string(st->head) +
-                     (st->restarts ? ", " + std::to_string(st->restarts) + " restarts" : "") +
+    states.push_back(n + " " + projection_progress(*st) +
+                     (st->restarts && st->running ? ", " + std::to_string(st->restarts) + " restarts" : "") +
                      (st->parked ? ", " + std::to_string(st->parked) + " parked" : ""));
     details.push_back(json::object{{"projection", n}, {"running", st->running}, {"checkpoint", st->checkpoint},
                                    {"head", st->head}, {"restarts", st->restarts}, {"parked", st->parked}});
