@@ -63,8 +63,8 @@ std::shared_ptr<EventStoreProvider> prepare_store(Context& ctx, const RunArgs& a
       return nullptr;
     }
     if (events > 0 && !is_default && !a.fresh) {
-      ctx.fail(exit_usage, path + " already holds " + std::to_string(events) +
-                             " events; a scenario starts from an empty store: add --fresh to delete them, or "
+      ctx.fail(exit_usage, path + " already holds " + scenarios::counted(events, "event") +
+                             "; a scenario starts from an empty store: add --fresh to delete them, or "
                              "choose another --store");
       return nullptr;
     }
@@ -117,7 +117,7 @@ int run(Context& ctx, const RunArgs& a) {
     if (a.check_only) {
       // Parsed (above); now the names, against the domains on an in-memory store: nothing is written.
       scenarios::validate_scenario(sc, ctx.catalog);
-      ctx.out << a.scenario << ": ok (" << sc.steps.size() << " steps, domains";
+      ctx.out << a.scenario << ": ok (" << scenarios::counted(sc.steps.size(), "step") << ", domains";
       for (const auto& d : sc.domains) ctx.out << " " << d;
       ctx.out << ")\n";
       return exit_ok;

@@ -53,7 +53,7 @@ void FaultInjector::crash_projection(const std::string& projection) {
 std::optional<Error> FaultInjector::fail_projection_on(const std::string& projection, EventMatch match, int times) {
   const auto filter = match.to_string();
   json::object fields{{"fault", "fail"}, {"match", filter}, {"times", times}};
-  const auto description = times > 0 ? "fails " + std::to_string(times) + " time(s) on the next event matching " + filter
+  const auto description = times > 0 ? "fails " + std::to_string(times) + (times == 1 ? " time" : " times") + " on the next event matching " + filter
                                       : std::string("fail fault removed");
   return change_faults(runtime_, projection, [&](ProjectionFaults& f) { f.fail_on(std::move(match), times); },
                        description, std::move(fields));

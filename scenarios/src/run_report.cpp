@@ -79,8 +79,8 @@ std::string RunReport::to_text(bool colour) const {
   const char* off = paint(colour, "\033[0m");
   std::ostringstream os;
   char line[512];
-  os << bold << "Report" << off << dim << "  " << scenario << ", " << human_seconds(seconds) << ", " << head
-     << " events in the store" << off << "\n";
+  os << bold << "Report" << off << dim << "  " << scenario << ", " << human_seconds(seconds) << ", "
+     << counted(head, "event") << " in the store" << off << "\n";
   std::snprintf(line, sizeof line, "  commands     %llu accepted (%llu replayed), %llu rejected, %llu denied, ",
                 static_cast<unsigned long long>(commands.accepted), static_cast<unsigned long long>(commands.replays),
                 static_cast<unsigned long long>(commands.rejected), static_cast<unsigned long long>(commands.denied));
@@ -99,12 +99,12 @@ std::string RunReport::to_text(bool colour) const {
       os << line << (p.parked ? red : "") << "parked " << p.parked << off << "\n";
     }
   }
-  std::snprintf(line, sizeof line, "  queries      %llu (%llu errors), latency p50 %s, p99 %s; read/write ratio %.3g\n",
-                static_cast<unsigned long long>(queries), static_cast<unsigned long long>(query_errors),
+  std::snprintf(line, sizeof line, "  queries      %llu (%s), latency p50 %s, p99 %s; read/write ratio %.3g\n",
+                static_cast<unsigned long long>(queries), counted(query_errors, "error").c_str(),
                 human_seconds(query_latency.p50).c_str(), human_seconds(query_latency.p99).c_str(), read_write_ratio);
   os << line;
   if (recoveries)
-    os << "  recoveries   " << recoveries << " aggregate instances, p99 " << human_seconds(recovery.p99) << "\n";
+    os << "  recoveries   " << counted(recoveries, "aggregate instance") << ", p99 " << human_seconds(recovery.p99) << "\n";
   return os.str();
 }
 

@@ -35,7 +35,7 @@ void TextStepLog::started(const Scenario& s, const std::string& store) {
   if (!s.description.empty()) out_ << "  " << s.description << "\n";
   std::string domains;
   for (const auto& d : s.domains) domains += (domains.empty() ? "" : ", ") + d;
-  out_ << c(dim) << "  store " << store << ", domains: " << domains << ", " << s.steps.size() << " steps" << c(off)
+  out_ << c(dim) << "  store " << store << ", domains: " << domains << ", " << counted(s.steps.size(), "step") << c(off)
        << "\n\n";
   out_.flush();
 }
@@ -88,11 +88,11 @@ void TextStepLog::finished(const RunResult& r) {
   std::lock_guard<std::mutex> lock(mtx_);
   clear_progress();
   if (r.passed) {
-    out_ << c(bold) << c(green) << "PASSED" << c(off) << "  " << r.report.scenario << ": " << steps_ << " steps in "
+    out_ << c(bold) << c(green) << "PASSED" << c(off) << "  " << r.report.scenario << ": " << counted(steps_, "step") << " in "
          << human_seconds(since(t0_)) << "\n";
   } else if (r.interrupted) {
     out_ << c(bold) << c(yellow) << "INTERRUPTED" << c(off) << "  " << r.report.scenario << " after " << r.steps_run
-         << " of " << steps_ << " steps: acknowledged commands are committed, the store is consistent\n";
+         << " of " << counted(steps_, "step") << ": acknowledged commands are committed, the store is consistent\n";
   } else if (r.failed_step) {
     out_ << c(bold) << c(red) << "FAILED" << c(off) << "  " << r.report.scenario << ": step " << r.failed_step->number
          << " (" << r.failed_step->kind << "): " << r.failed_step->failure << "\n";

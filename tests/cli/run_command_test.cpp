@@ -448,6 +448,33 @@ TEST_CASE_METHOD(Fixture, "annals run --json writes numbers as plain decimals, n
   CHECK(report->at("report").at("commands").at("latency").at("p50_ms").is_double());
 }
 
+TEST_CASE_METHOD(Fixture, "annals run's log and report count in the singular for one") {
+  // Was: "1 steps", "1 retries", "1 aggregate instances", "1 events in the store", "(1 errors)".
+  const auto one = write("one.json", R"({"name": "one", "domain": "bank", "steps": [
+    {"step": "load", "aggregate": "account", "id": "acc-1", "aggregates": 1, "commands": 1, "concurrency": 1,
+     "setup": {"command": "open", "data": {"owner": "a"}}, "mix": [{"command": "deposit", "data": {"amount": 1}}],
+     "retry_fraction": 1.0}]})");
+  auto r = annals({"run", one, "--memory"});
+  REQUIRE(r.code == cli::exit_ok);
+  CHECK(contains(r.out, "  store memory, domains: bank, 1 step\n"));
+  CHECK(contains(r.out, "   1 load         1 account command over 1 instance, 1 caller (seed 1): 1 accepted, 0 rejected, "
+                        "0 failed; 1 retry: 1 replayed;"));
+  CHECK(contains(r.out, "  recoveries   1 aggregate instance, p99 "));
+  CHECK(contains(r.out, "PASSED  one: 1 step in "));
+  CHECK(annals({"run", one, "--check"}).out == one + ": ok (1 step, domains bank)\n");
+
+  const auto error = write("error.json", R"({"name": "error", "domain": "bank", "steps": [
+    {"step": "command", "aggregate": "account", "id": "ada", "command": "open", "data": {"owner": "Ada"}},
+    {"step": "query", "projection": "balances", "query": "balance", "args": {"id": "nobody"}, "read_your_writes": true,
+     "expect_error": "not_found"}]})");
+  auto e = annals({"run", error, "--memory"});
+  REQUIRE(e.code == cli::exit_ok);
+  CHECK(contains(e.out, "Report  error, "));
+  CHECK(contains(e.out, ", 1 event in the store"));
+  CHECK(contains(e.out, "  queries      1 (1 error), latency "));
+  CHECK(contains(e.out, "PASSED  error: 2 steps in "));
+}
+
 TEST_CASE_METHOD(Fixture, "annals run --seed replaces the seed of every load step") {
   auto r = annals({"run", write("small.json", small_scenario), "--json", "--memory", "--seed", "12345"});
   REQUIRE(r.code == cli::exit_ok);

@@ -734,7 +734,7 @@ SCENARIO_METHOD(Fixture, "inject fail_projector: a poison event is parked, liste
     RecordingObserver obs;
     auto r = run(sc, obs);
     REQUIRE(r.failed_step);
-    CHECK(r.failed_step->failure == "expected at least 1 parked events, got 0");
+    CHECK(r.failed_step->failure == "parked events: expected at least 1, got 0");
   }
 }
 

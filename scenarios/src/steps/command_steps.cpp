@@ -73,7 +73,7 @@ void run_step(StepContext& ctx, const Step&, const CommandStep& s, StepOutcome& 
   }
   out.summary = target + (s.repeat > 1 ? " x" + std::to_string(s.repeat) : "") + " -> " + describe(*first);
   if (s.repeat > 1)
-    out.summary += s.idempotency_key ? "; " + std::to_string(replays) + " repeats replayed, no duplicate effect"
+    out.summary += s.idempotency_key ? "; " + counted(replays, "repeat") + " replayed, no duplicate effect"
                                      : "; no idempotency key: every repeat ran again";
   out.details = {{"command", cmd.to_json()}, {"results", std::move(results)}};
 }
@@ -107,7 +107,7 @@ void run_step(StepContext& ctx, const Step&, const StreamStep& s, StepOutcome& o
     prev_position = e.position;
   }
   const auto n = static_cast<std::int64_t>(events.size());
-  out.summary = s.aggregate + "/" + s.id + ": " + std::to_string(n) + " events, versions 1.." + std::to_string(n) +
+  out.summary = s.aggregate + "/" + s.id + ": " + counted(n, "event") + ", versions 1.." + std::to_string(n) +
                 (order_problem.empty() ? " without gaps, positions increasing" : "") + "; " + counts_text(types);
   out.details = {{"aggregate", s.aggregate}, {"id", s.id}, {"events", n}, {"types", counts_json(types)}};
   if (!order_problem.empty()) return fail(out, order_problem);
@@ -118,7 +118,7 @@ void run_step(StepContext& ctx, const Step&, const StreamStep& s, StepOutcome& o
     const auto want = kv.value().to_number<std::int64_t>();
     const auto got = types.count(type) ? types[type] : 0;
     if (got != want)
-      return fail(out, "expected " + std::to_string(want) + " '" + type + "' events, got " + std::to_string(got));
+      return fail(out, "expected " + counted(want, "'" + type + "' event") + ", got " + std::to_string(got));
   }
 }
 

@@ -40,7 +40,7 @@ void run_step(StepContext& ctx, const Step&, const InjectStep& s, StepOutcome& o
                        (s.match.id.empty() ? std::string("*") : s.match.id) + " " +
                        (s.match.event_type.empty() ? std::string("event") : s.match.event_type);
     const int max_attempts = ctx.rt().options().projections.max_attempts;
-    out.summary = s.projection + " will fail " + std::to_string(s.times) + " time" + (s.times == 1 ? "" : "s") +
+    out.summary = s.projection + " will fail " + counted(s.times, "time") +
                   " on the next " + what + " (" +
                   (s.times >= max_attempts ? "max_attempts " + std::to_string(max_attempts) + ": it will be parked"
                                            : "below max_attempts " + std::to_string(max_attempts) + ": restarts, then applies") +
@@ -66,14 +66,14 @@ void run_step(StepContext& ctx, const Step&, const InjectStep& s, StepOutcome& o
     bool ok = ctx.wait_for(ctx.rt().projection_names(), milliseconds(30000), caught_up);
     const double catch_up_secs = since(t);
     out.summary = "runtime stopped in " + human_seconds(stop_secs) + " and started again on " +
-                  ctx.options.store->describe() + " in " + human_seconds(start_secs) + "; " + std::to_string(head) +
-                  " events kept, projections caught up in " + human_seconds(catch_up_secs);
+                  ctx.options.store->describe() + " in " + human_seconds(start_secs) + "; " + counted(head, "event") +
+                  " kept, projections caught up in " + human_seconds(catch_up_secs);
     out.details["head"] = head;
     out.details["stop_seconds"] = stop_secs;
     out.details["start_seconds"] = start_secs;
     out.details["catch_up_seconds"] = catch_up_secs;
     if (ctx.rt().head_position() != head)
-      fail(out, "the store had " + std::to_string(head) + " events before the restart and " +
+      fail(out, "the store had " + counted(head, "event") + " before the restart and " +
                   std::to_string(ctx.rt().head_position()) + " after");
     if (!ok && !ctx.interrupted) fail(out, "projections did not catch up within 30 s after the restart");
   }

@@ -121,7 +121,7 @@ void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOut
       fail(out, "setup: " + std::to_string(setup.accepted) + " of " + std::to_string(plan.setup.size()) +
                   " accepted (" + counts_text(merged(setup.rejected_by, setup.failed_by)) + ")");
     if (!out.ok || ctx.interrupted) {
-      out.summary = "setup of " + std::to_string(plan.setup.size()) + " " + s.aggregate + " instances";
+      out.summary = "setup of " + counted(plan.setup.size(), s.aggregate + " instance");
       return;
     }
   }
@@ -131,14 +131,14 @@ void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOut
   const auto sent = t.accepted + t.rejected + t.failed;
 
   std::ostringstream os;
-  os << sent << " " << s.aggregate << " commands over " << s.aggregates << " instance" << (s.aggregates == 1 ? "" : "s")
-     << ", " << s.concurrency << " caller" << (s.concurrency == 1 ? "" : "s") << " (seed " << s.seed << "): "
+  os << counted(sent, s.aggregate + " command") << " over " << counted(s.aggregates, "instance") << ", "
+     << counted(s.concurrency, "caller") << " (seed " << s.seed << "): "
      << t.accepted << " accepted, " << t.rejected << " rejected";
   if (t.rejected) os << " (" << counts_text(t.rejected_by) << ")";
   os << ", " << t.failed << " failed";
   if (t.failed) os << " (" << counts_text(t.failed_by) << ")";
   if (t.retries)
-    os << "; " << t.retries << " retries: " << t.replayed << " replayed"
+    os << "; " << counted(t.retries, "retry", "retries") << ": " << t.replayed << " replayed"
        << (t.applied_twice ? ", " + std::to_string(t.applied_twice) + " applied twice (no idempotency key)" : "");
   char rate[160];
   std::snprintf(rate, sizeof rate, "; %.0f cmd/s, latency p50 %s p99 %s",
@@ -177,7 +177,7 @@ void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOut
   check(s.failed, t.failed, "failed");
   check(s.replayed, t.replayed, "replayed");
   // Unless the scenario says failures are expected, a failed command fails the step.
-  if (!s.failed && t.failed) fail(out, std::to_string(t.failed) + " commands failed: " + t.first_failure);
+  if (!s.failed && t.failed) fail(out, counted(t.failed, "command") + " failed: " + t.first_failure);
 }
 
 } // namespace annals::scenarios

@@ -23,7 +23,7 @@ void run_step(StepContext& ctx, const Step&, const ReconcileStep& s, StepOutcome
   out.summary = r->equal ? s.projection + ": a fresh copy built from the store equals the live one at position " +
                              std::to_string(r->position) + (skipped.empty() ? "" : ", except " + skipped)
                          : s.projection + ": the fresh copy differs at position " + std::to_string(r->position) +
-                             " in " + std::to_string(r->differences.size()) + " place(s): " + join(r->differences);
+                             " in " + counted(r->differences.size(), "place") + ": " + join(r->differences);
   if (r->equal != s.expect_equal)
     return fail(out, s.expect_equal ? "expected equal copies" : "expected the copies to differ, but they are equal");
   if (!s.expect_equal) return;
@@ -57,7 +57,7 @@ void run_step(StepContext& ctx, const Step&, const DeadLettersStep& s, StepOutco
   out.details = {{"projection", s.projection}, {"parked", std::move(arr)}};
   if (s.count)
     if (auto want = s.count->check(static_cast<std::int64_t>(letters.size())); !want.empty())
-      return fail(out, "expected " + want + " parked events, got " + std::to_string(letters.size()));
+      return fail(out, "parked events: expected " + want + ", got " + std::to_string(letters.size()));
   if (!s.retry) return;
   int applied = 0, still_failing = 0;
   std::string last_error;

@@ -69,7 +69,7 @@ void run_step(StepContext& ctx, const Step&, const WaitStep& s, StepOutcome& out
     auto st = ctx.rt().projection_status(n);
     if (!st) continue;
     states.push_back(n + " " + projection_progress(*st) +
-                     (st->restarts && st->running ? ", " + std::to_string(st->restarts) + " restarts" : "") +
+                     (st->restarts && st->running ? ", " + counted(st->restarts, "restart") : "") +
                      (st->parked ? ", " + std::to_string(st->parked) + " parked" : ""));
     details.push_back(json::object{{"projection", n}, {"running", st->running}, {"checkpoint", st->checkpoint},
                                    {"head", st->head}, {"restarts", st->restarts}, {"parked", st->parked}});

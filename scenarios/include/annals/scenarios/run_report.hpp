@@ -7,6 +7,7 @@
 #include "annals/metrics.hpp"
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace annals::scenarios {
@@ -36,5 +37,13 @@ struct RunReport {
 
 /// "0.8 ms", "12 ms", "1.4 s", "75 us": latencies for humans.
 std::string human_seconds(double s);
+
+/// "1 step", "2 steps", "0 steps"; `plural` for nouns that do not take an s
+/// ("1 retry", counted(n, "retry", "retries")).
+template <class Count>
+std::string counted(Count n, const std::string& noun, const std::string& plural = "") {
+  static_assert(std::is_integral_v<Count>, "a count");
+  return std::to_string(n) + " " + (n == 1 ? noun : plural.empty() ? noun + "s" : plural);
+}
 
 } // namespace annals::scenarios
