@@ -84,6 +84,23 @@ std::shared_ptr<EventStoreProvider> prepare_store(Context& ctx, const RunArgs& a
   return sqlite_store(o);
 }
 
+// Why `path` cannot take the metrics, or "" if it can: checked before the
+// run, so a bad --metrics-out fails at once, not after PASSED. Nothing is
+// created or truncated here.
+std::string unwritable(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "it is a directory";
+  if (fs::exists(path, ec)) {
+    std::ofstream probe(path, std::ios::app);  // opened, not changed
+    return probe ? "" : "no permission to write it";
+  }
+  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::exists(parent, ec)) return "there is no directory '" + parent.string() + "'";
+  if (!fs::is_directory(parent, ec)) return "'" + parent.string() + "' is not a directory";
+  if (::access(parent.c_str(), W_OK | X_OK) != 0) return "no permission to create files in '" + parent.string() + "'";
+  return {};
+}
+
 bool colour_wanted(const Context& ctx, const RunArgs& a) {
   if (a.colour == "always") return true;
   if (a.colour == "never" || a.json) return false;
@@ -122,6 +139,10 @@ int run(Context& ctx, const RunArgs& a) {
       ctx.out << ")\n";
       return exit_ok;
     }
+    if (!a.metrics_out.empty())
+      if (const auto why = unwritable(a.metrics_out); !why.empty())
+        return ctx.fail(exit_usage, "cannot write the metrics to " + a.metrics_out + ": " + why +
+                                      "; choose another --metrics-out (nothing was run)");
     opts.store = a.memory ? memory_store() : prepare_store(ctx, a, path, is_default, owned);
     if (!opts.store) return ctx.exit_code;
     auto result = scenarios::run_scenario(sc, ctx.catalog, opts, *log);

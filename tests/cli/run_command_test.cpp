@@ -504,10 +504,18 @@ TEST_CASE_METHOD(Fixture, "annals run --metrics-out writes Prometheus text that 
     CHECK(f.code == cli::exit_failed);
     CHECK(contains(read_file(metrics), "annals_commands_total{"));
   }
-  SECTION("a place it cannot write is an error") {
-    auto f = annals({"run", write("small2.json", small_scenario), "--memory", "--metrics-out", dir.file("no/such/dir/m.prom")});
-    CHECK(f.code == cli::exit_failed);
-    CHECK(contains(f.reason(), "cannot write the metrics to "));
+  SECTION("a place it cannot write is exit 2 before anything runs (was: exit 1 after PASSED)") {
+    const auto db = dir.file("never.db");
+    auto f = annals({"run", write("small2.json", small_scenario), "--store", db, "--metrics-out", dir.file("no/such/dir/m.prom")});
+    CHECK(f.code == cli::exit_usage);
+    CHECK(f.err == "annals: cannot write the metrics to " + dir.file("no/such/dir/m.prom") + ": there is no directory '" +
+                     dir.file("no/such/dir") + "'; choose another --metrics-out (nothing was run)\n");
+    CHECK(f.out.empty());
+    CHECK_FALSE(fs::exists(db));
+    auto d = annals({"run", write("small3.json", small_scenario), "--memory", "--metrics-out", dir.path().string()});
+    CHECK(d.code == cli::exit_usage);
+    CHECK(contains(d.reason(), ": it is a directory; choose another --metrics-out"));
+    CHECK_FALSE(contains(d.out, "PASSED"));
   }
 }
 
