@@ -5,9 +5,11 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace annals::cli {
 
@@ -94,6 +96,8 @@ struct EventsArgs {
   std::int64_t to = 0;
   std::int64_t limit = 0;
   bool text = false;
+  bool follow = false;
+  std::int64_t poll_ms = 200;
   CLI::Option* stream_opt = nullptr;
   CLI::Option* to_opt = nullptr;
   CLI::Option* limit_opt = nullptr;
@@ -132,24 +136,43 @@ int run_events(Context& ctx, const EventsArgs& a) {
     return !(has_limit && printed >= a.limit);
   };
 
+  // Ctrl-C ends a --follow, as it is meant to (exit 0); a plain listing it cuts short (exit 130).
+  auto stopped = [&] {
+    table.print(ctx.out);
+    ctx.out.flush();
+    return a.follow ? exit_ok : ctx.fail(exit_interrupted, "interrupted");
+  };
   std::int64_t next = stream ? 1 : a.from;  // a version for a stream, else a position
-  for (;;) {
-    if (ctx.stop_requested()) {
-      table.print(ctx.out);
-      ctx.out.flush();
-      return ctx.fail(exit_interrupted, "interrupted");
-    }
+  bool done = false;                        // past --to, or --limit printed
+  // Reads and prints what is stored from `next` on, in batches; false once
+  // it has read everything there is now.
+  auto read_batch = [&] {
     const auto batch = stream ? store->read_stream(*stream, next, batch_size) : store->read_all(next, batch_size);
-    bool more = !batch.empty();
     for (const auto& e : batch) {
+      next = (stream ? e.version : e.position) + 1;
       if (!emit(e)) {
-        more = false;
+        done = true;
         break;
       }
     }
     table.print(ctx.out);
-    if (!more || batch.size() < batch_size) break;
-    next = stream ? batch.back().version + 1 : batch.back().position + 1;
+    ctx.out.flush();
+    return !done && batch.size() == batch_size;
+  };
+  for (;;) {
+    if (ctx.stop_requested()) return stopped();
+    if (!read_batch()) break;
+  }
+  // --follow: poll for events committed since, by this or any process, until Ctrl-C.
+  while (a.follow && !done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(a.poll_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      if (ctx.stop_requested()) return stopped();
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(10), until - std::chrono::steady_clock::now()));
+    }
+    while (read_batch() && !ctx.stop_requested()) {
+    }
   }
   ctx.out.flush();
   return exit_ok;
@@ -222,6 +245,13 @@ void add_event_tools(CLI::App& app, Context& ctx) {
     a->limit_opt =
       sub->add_option("--limit", a->limit, "print at most N events (N >= 1)")->check(tools::at_least(1))->type_name("N");
     sub->add_flag("--text", a->text, "one aligned line per event: position, time, stream, version, type, data");
+    sub->add_flag("--follow,-f", a->follow,
+                  "after the stored events, print new ones as they are committed (by any process) until Ctrl-C "
+                  "(exit 0), --to or --limit");
+    sub->add_option("--poll-interval", a->poll_ms, "with --follow: how often to look for new events, in ms")
+      ->check(tools::at_least(1))
+      ->type_name("MS")
+      ->capture_default_str();
     sub->footer(
       "Events are printed as stored (raw): no upcasters run, so older events keep\n"
       "their stored schema_version and shape. A JSON line is one event:\n"
