@@ -417,6 +417,26 @@ TEST_CASE_METHOD(ServiceFixture, "GET /metrics is Prometheus text that promtool 
   CHECK(rc == 0);
 }
 
+TEST_CASE_METHOD(ServiceFixture, "malformed commands are counted under aggregate and command (invalid) in /metrics") {
+  // Was: the counter stayed 0 (the service refused them without the runtime).
+  start();
+  for (const char* body : {R"({"aggregate": "account", "id": )", "[1,2,3]", "", R"({"aggregate":"account","command":"deposit"})"}) {
+    INFO(body);
+    CHECK(post(body).status == 400);
+  }
+  CHECK(post(R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})").status == 404);
+  auto r = get("/metrics");
+  REQUIRE(r.status == 200);
+  INFO(r.body);
+  CHECK(r.body.find(R"m(annals_commands_total{path="command",aggregate="(invalid)",command="(invalid)",outcome="rejected"} 5)m")
+        != std::string::npos);
+  const auto snapshot = service->runtime().metrics();
+  std::uint64_t rejected = 0;
+  for (const auto& c : snapshot.commands)
+    if (c.aggregate == "(invalid)" && c.command == "(invalid)") rejected = c.rejected;
+  CHECK(rejected == 5);
+}
+
 TEST_CASE_METHOD(ServiceFixture, "GET /health lists the projections") {
   start();
   open("acc-1", 10);  // 2 events

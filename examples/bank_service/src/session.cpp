@@ -249,7 +249,9 @@ private:
     if (!grant) return;
     auto cmd = annals::parse_command(parser_->get().body(), svc_.runtime->options().limits);
     if (!cmd) {
-      auto r = annals::CommandResult::reject(annals::StreamId{}, cmd.error());
+      // The runtime rejects it again at once (no actor is involved) and
+      // counts it under aggregate="(invalid)", command="(invalid)" (docs/metrics.md).
+      auto r = svc_.runtime->execute_json(parser_->get().body());
       return send(json_reply(http_status_for(r), r.to_json()));
     }
     if (svc_.options.auth) cmd->metadata.principal = grant->principal;
