@@ -113,7 +113,9 @@ int run_events(Context& ctx, const EventsArgs& a) {
   const std::set<std::string> types(a.types.begin(), a.types.end());
 
   auto store = tools::open_store(ctx, a.store, Access::read_only)->connect();
-  if (stream) require_stream(ctx, a.store, *store, *stream);
+  // --follow waits for a stream to appear: only its aggregate type must be known.
+  if (stream && a.follow) require_aggregate(ctx, a.store, *store, stream->aggregate);
+  else if (stream) require_stream(ctx, a.store, *store, *stream);
   if (!a.aggregate.empty()) require_aggregate(ctx, a.store, *store, a.aggregate);
   require_event_types(ctx, a.store, *store, types);
   tools::Table table({}, "rlllll");
