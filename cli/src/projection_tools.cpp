@@ -5,6 +5,7 @@
 #include "store_tools.hpp"
 
 #include "annals/persistence/store_error.hpp"
+#include "annals/scenarios/run_report.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -241,8 +242,8 @@ int run_retry(Context& ctx, const RetryArgs& a) {
   ctx.out.flush();
   rt.reset();  // a retried event's projection snapshot is refreshed by the runtime before the retry returns
   if (still_failing > 0)
-    return ctx.fail(exit_failed, std::to_string(still_failing) + " of " + std::to_string(positions.size())
-                                   + " parked event(s) of '" + a.projection + "' still fail");
+    return ctx.fail(exit_failed, std::to_string(still_failing) + " of " + scenarios::counted(positions.size(), "parked event") + " of '"
+                                   + a.projection + (still_failing == 1 ? "' still fails" : "' still fail"));
   return exit_ok;
 }
 
@@ -379,8 +380,8 @@ int run_reconcile(Context& ctx, const ReconcileArgs& a) {
     ctx.out << a.projection << ": equal at position " << r->position << (parked.empty() ? "" : " except " + parked)
             << '\n';
   } else {
-    ctx.out << a.projection << ": differs at position " << r->position << " in " << r->differences.size()
-            << " path(s):\n";
+    ctx.out << a.projection << ": differs at position " << r->position << " in "
+            << scenarios::counted(r->differences.size(), "path") << ":\n";
     for (const auto& d : r->differences) ctx.out << "  " << d << '\n';
     if (!parked.empty()) ctx.out << "  (and both copies skip " << parked << ")\n";
   }

@@ -1,5 +1,7 @@
 #include "annals/aggregate_type.hpp"
 
+#include "annals/quoted.hpp"
+
 namespace annals {
 
 std::set<std::string> AggregateType::command_types() const {
@@ -18,7 +20,7 @@ Decision AggregateType::decide(const std::any& state, const Command& c) const {
   auto it = commands_.find(c.command);
   if (it == commands_.end())
     return Decision::reject(errc::unknown_command,
-                            "aggregate '" + name_ + "' has no command '" + c.command + "'");
+                            "aggregate '" + name_ + "' has no command " + quoted(c.command));
   return it->second(state, c);
 }
 
@@ -29,8 +31,8 @@ void AggregateType::evolve(std::any& state, const Event& e) const {
     return;
   }
   if (ignored_events_.count(e.type)) return;
-  throw std::runtime_error("aggregate '" + name_ + "' has no handler for event '" + e.type
-                           + "' (event " + std::to_string(e.position) + " of "
+  throw std::runtime_error("aggregate '" + name_ + "' has no handler for event " + quoted(e.type)
+                           + " (event " + std::to_string(e.position) + " of "
                            + e.stream.to_string() + "); register it with apply<>() or ignore()");
 }
 

@@ -1,5 +1,7 @@
 #include "annals/upcasters.hpp"
 
+#include "annals/quoted.hpp"
+
 #include <mutex>
 #include <stdexcept>
 
@@ -34,7 +36,7 @@ std::optional<Error> Upcasters::upcast(Event& e) const {
   if (it == types_.end()) return std::nullopt;  // never evolved: nothing to do
   const Steps& steps = it->second;
   auto name = [&] {
-    return "event " + std::to_string(e.position) + " (" + e.type + " v" + std::to_string(e.schema_version) + ") of "
+    return "event " + std::to_string(e.position) + " (" + printable(e.type) + " v" + std::to_string(e.schema_version) + ") of "
            + e.stream.to_string();
   };
   if (e.schema_version > steps.current)

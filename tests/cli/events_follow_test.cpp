@@ -43,10 +43,10 @@ struct Followed {
     send("open", {{"owner", "Ada"}, {"initial_deposit", 100}});  // positions 1 and 2
   }
 
-  void send(const std::string& command, json::object data) {
+  void send(const std::string& command, json::object data, const std::string& id = "ada") {
     Command c;
     c.aggregate = "account";
-    c.id = "ada";
+    c.id = id;
     c.command = command;
     c.data = std::move(data);
     auto r = writer->execute(c);
@@ -110,6 +110,25 @@ SCENARIO_METHOD(Followed, "annals events --follow prints new events as another p
         CHECK(code == cli::exit_ok);
         CHECK(lines_of(child.out).size() == 3);
         CHECK(child.err.empty());
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(Followed, "annals events --follow --stream waits for a stream that has no events yet") {
+  GIVEN("annals events --follow --stream account/bob, a stream not in the store") {
+    Child child({"events", "--follow", "--stream", "account/bob", "--store", db, "--poll-interval", "20"}, err_file());
+    WHEN("bob's account is opened and Ada deposits") {
+      send("open", {{"owner", "Bob"}}, "bob");
+      send("deposit", {{"amount", 5}});
+      REQUIRE(child.wait_for_output("\"id\":\"bob\"", patience));
+      child.signal(SIGINT);
+      const int code = child.finish();
+      THEN("only bob's event is printed and the exit code is 0 (a plain listing says 'no stream')") {
+        CHECK(code == cli::exit_ok);
+        const auto lines = lines_of(child.out);
+        REQUIRE(lines.size() == 1);
+        CHECK(contains(lines[0], "\"type\":\"opened\""));
       }
     }
   }

@@ -514,7 +514,7 @@ SCENARIO_METHOD(Fixture, "annals dead-letters lists parked events and retries th
         CHECK(r.code == 1);
         CHECK_THAT(r.out, Catch::StartsWith("amounts @5: still fails, stays parked: ")
                             && Catch::Contains("amount 13 is unlucky"));
-        CHECK(r.reason() == "annals: 1 of 1 parked event(s) of 'amounts' still fail");
+        CHECK(r.reason() == "annals: 1 of 1 parked event of 'amounts' still fails");
         CHECK(store()->dead_letters("amounts").size() == 1);
       }
     }

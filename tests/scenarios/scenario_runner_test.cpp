@@ -808,10 +808,10 @@ SCENARIO_METHOD(Fixture, "reconcile: equal copies that both skip a parked event 
       THEN("it fails, naming the parked event both copies lack (was: it passed)") {
         REQUIRE(r.failed_step);
         CHECK(r.failed_step->number == 6);
-        CHECK(r.failed_step->failure == "expected equal copies, but both lack 1 parked event(s) at position(s) 2 "
+        CHECK(r.failed_step->failure == "expected equal copies, but both lack 1 parked event at position 2 "
                                         "(expect \"equal_except_parked\" if that is intended)");
-        CHECK(contains(obs.outcome(6).summary, "equals the live one at position 2, except 1 parked event(s) at "
-                                               "position(s) 2"));
+        CHECK(contains(obs.outcome(6).summary, "equals the live one at position 2, except 1 parked event at "
+                                               "position 2"));
         CHECK(json::serialize(obs.outcome(6).details.at("parked")) == "[2]");
       }
     }

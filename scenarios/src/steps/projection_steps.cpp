@@ -19,7 +19,7 @@ void run_step(StepContext& ctx, const Step&, const ReconcileStep& s, StepOutcome
   out.details["parked"] = std::move(parked);
   // Both copies skip the parked events: equal copies may both lack them.
   const std::string skipped = r->parked.empty() ? std::string()
-                              : std::to_string(r->parked.size()) + " parked event(s) at position(s) " + join(positions);
+                              : counted(r->parked.size(), "parked event") + (r->parked.size() == 1 ? " at position " : " at positions ") + join(positions);
   out.summary = r->equal ? s.projection + ": a fresh copy built from the store equals the live one at position " +
                              std::to_string(r->position) + (skipped.empty() ? "" : ", except " + skipped)
                          : s.projection + ": the fresh copy differs at position " + std::to_string(r->position) +
