@@ -16,7 +16,7 @@
 using namespace annals;
 using Catch::Matchers::Contains;
 
-TEST_CASE("quoted writes control characters as \\u00XX and leaves the rest") {
+TEST_CASE("quoted writes each control character as a JSON-style escape and leaves the rest") {
   CHECK(quoted("frozen") == "'frozen'");
   CHECK(quoted(std::string("a\0b", 3)) == "'a\\u0000b'");
   CHECK(quoted("\x1b[2Jx\x7f") == "'\\u001b[2Jx\\u007f'");
