@@ -8,7 +8,7 @@
 #   usage: scripts/caf-tsan.sh [PREFIX]   -> PREFIX/include, PREFIX/lib
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-prefix="${1:-$root/build-tsan/caf}"
+prefix="$(realpath -m "${1:-$root/build-tsan/caf}")"  # absolute: the script changes directory
 version="0.17.6"
 if [ -f "$prefix/lib/libcaf_core.so" ] && [ -f "$prefix/lib/libcaf_io.so" ]; then exit 0; fi
 work="$prefix.src"
