@@ -6,6 +6,7 @@
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
 #include <map>
 
 namespace annals::actors {
@@ -34,11 +35,25 @@ EventBusActor::behavior_type event_bus(Self self, std::size_t window) {
     [=](committed_atom, const CommittedEvents& batch) {
       auto& st = self->state;
       if (batch->empty()) return;
-      st.head = batch->back().position;
+      // max: the follower may have announced a later head first.
+      st.head = std::max(st.head, batch->back().position);
       for (auto& [addr, sub] : st.subscribers) {
         if (sub.unacked < st.window) {
           ++sub.unacked;
           self->send(sub.handle, committed_atom::value, batch);
+        } else {
+          sub.missed = true;
+        }
+      }
+    },
+    [=](head_atom, std::int64_t head) {
+      auto& st = self->state;
+      if (head <= st.head) return;
+      st.head = head;
+      for (auto& [addr, sub] : st.subscribers) {
+        if (sub.unacked < st.window) {
+          ++sub.unacked;
+          self->send(sub.handle, head_atom::value, head);
         } else {
           sub.missed = true;
         }

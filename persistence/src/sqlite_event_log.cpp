@@ -89,6 +89,19 @@ std::vector<Event> SqliteEventStore::read_all(std::int64_t from_position, std::s
   return out;
 }
 
+std::optional<std::int64_t> SqliteEventStore::polled_head() {
+  // data_version changes when another connection (this process's journal
+  // or another process) commits to the file; it needs no table read.
+  std::int64_t version = 0;
+  guard("checking the store for new commits", [&] {
+    ResetOnExit r{*data_version_};
+    if (data_version_->executeStep()) version = data_version_->getColumn(0).getInt64();
+  });
+  if (version == last_data_version_) return std::nullopt;
+  last_data_version_ = version;
+  return head_position();
+}
+
 std::int64_t SqliteEventStore::head_position() {
   std::int64_t v = 0;
   guard("reading the head position", [&] {

@@ -235,6 +235,7 @@ void SqliteEventStore::prepare() {
     "SELECT position, stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at"
     " FROM events WHERE position>=? ORDER BY position LIMIT ?");
   head_ = std::make_unique<SQLite::Statement>(db, "SELECT COALESCE(MAX(position), 0) FROM events");
+  data_version_ = std::make_unique<SQLite::Statement>(db, "PRAGMA data_version");
   load_snapshot_ = std::make_unique<SQLite::Statement>(db,
     "SELECT version, snapshot_version, state, taken_at FROM snapshots WHERE stream_type=? AND stream_id=?");
   save_snapshot_ = std::make_unique<SQLite::Statement>(db,

@@ -43,6 +43,7 @@ public:
   std::vector<Event> read_stream(const StreamId& s, std::int64_t from_version, std::size_t max_count) override;
   std::vector<Event> read_all(std::int64_t from_position, std::size_t max_count) override;
   std::int64_t head_position() override;
+  std::optional<std::int64_t> polled_head() override;
   std::int64_t stream_version(const StreamId& s) override;
   std::optional<IdempotencyRecord> find_idempotency_key(const std::string& key) override;
   std::int64_t event_count() override;
@@ -110,7 +111,8 @@ private:
   std::unique_ptr<SQLite::Statement> insert_event_, version_, read_stream_, read_all_, head_, load_snapshot_,
     save_snapshot_, find_key_, insert_key_, park_event_, dead_letters_, all_dead_letters_, remove_dead_letter_,
     load_projection_snapshot_, save_projection_snapshot_, replace_projection_snapshot_, insert_audit_, read_audit_,
-    aggregate_types_, event_types_, read_users_, insert_user_;
+    aggregate_types_, event_types_, read_users_, insert_user_, data_version_;
+  std::int64_t last_data_version_ = -1;  // polled_head(): the value at the previous call
 };
 
 } // namespace annals::detail

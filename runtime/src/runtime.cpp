@@ -15,6 +15,8 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   auto journal_store = options.store->connect();
   std::vector<std::unique_ptr<EventStore>> reader_stores;
   for (std::size_t i = 0; i < options.reader_threads; ++i) reader_stores.push_back(options.store->connect());
+  std::unique_ptr<EventStore> follower_store;
+  if (options.projections.follow_interval.count() > 0) follower_store = options.store->connect();
 
   cfg = std::make_unique<caf::actor_system_config>();
   if (options.worker_threads > 0) cfg->set("scheduler.max-threads", options.worker_threads);
@@ -24,6 +26,8 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   journal = spawn_journal(*sys, std::move(journal_store), JournalOptions{options.max_batch},
                          bus, log);
   for (auto& rs : reader_stores) readers.push_back(spawn_store_reader(*sys, std::move(rs)));
+  if (follower_store)
+    follower = spawn_log_follower(*sys, std::move(follower_store), bus, options.projections.follow_interval, log);
   // RuntimeOptions is the runtime's; the actors get their part of it.
   AggregateSettings settings;
   settings.passivate_after = options.passivate_after;
@@ -84,7 +88,9 @@ Runtime::Impl::~Impl() {
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(journal, caf::exit_reason::user_shutdown);
   for (auto& r : readers) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  if (follower) caf::anon_send_exit(follower, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
+  follower = nullptr;
   bus = nullptr;
   relays.clear();
   registry = nullptr;

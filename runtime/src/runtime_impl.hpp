@@ -7,6 +7,7 @@
 
 #include "annals/actors/activation_registry.hpp"
 #include "annals/actors/event_bus.hpp"
+#include "annals/actors/log_follower.hpp"
 #include "annals/actors/instruments.hpp"
 #include "annals/actors/projection_supervisor.hpp"
 #include "annals/actors/journal.hpp"
@@ -70,6 +71,7 @@ struct Runtime::Impl {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   EventBusActor bus;
+  caf::actor follower;  // the log follower (G9); none when follow_interval is 0
   JournalActor journal;
   std::vector<StoreReaderActor> readers;
   std::mutex projections_mtx;

@@ -26,6 +26,11 @@ struct ProjectionOptions {
   std::size_t bus_window = 64;
   /// How long a query waits (for min_position, or for a restarting projector).
   std::chrono::milliseconds query_timeout{std::chrono::seconds(5)};
+  /// How often the runtime looks for events that other processes committed
+  /// to the store (G9: projections follow every writer of a shared store).
+  /// An idle check is one cheap query; 0 turns following off, for a store
+  /// that only this process writes.
+  std::chrono::milliseconds follow_interval{100};
 };
 
 } // namespace annals

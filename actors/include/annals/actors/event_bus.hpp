@@ -36,6 +36,9 @@ using EventSubscriberActor = caf::typed_actor<
 using EventBusActor = caf::typed_actor<
   /// From the journal, after each commit.
   caf::reacts_to<committed_atom, CommittedEvents>,
+  /// From the log follower: the store's head moved, by another process's
+  /// commits (or this one's, seen first there); subscribers read up to it.
+  caf::reacts_to<head_atom, std::int64_t>,
   /// Starts sending to the subscriber (monitored; dropped when it dies).
   caf::reacts_to<subscribe_atom, EventSubscriberActor>,
   /// The sender finished a batch (or a head notice).

@@ -91,6 +91,11 @@ public:
   virtual std::vector<Event> read_all(std::int64_t from_position, std::size_t max_count) = 0;
   /// The last committed global position (0 when empty).
   virtual std::int64_t head_position() = 0;
+  /// head_position() for a follower that polls for other processes' commits
+  /// (G9): nullopt when the log certainly has not changed since this
+  /// connection's previous call, so an idle poll costs next to nothing
+  /// (SQLite: PRAGMA data_version). The first call always reads the head.
+  virtual std::optional<std::int64_t> polled_head() { return head_position(); }
   /// The stream's current version (0 when it has no events).
   virtual std::int64_t stream_version(const StreamId& s) = 0;
 

@@ -1,0 +1,137 @@
+// G9: projections follow the whole log. Events another process commits to
+// the same store are applied like local ones (exactly once, in order), and
+// a min_position from another process's command is honoured. The other
+// process is annals_test_writer (tests/support/test_writer.cpp) with a
+// runtime of its own on the same SQLite file.
+
+#include "child_process.hpp"
+#include "runtime_fixture.hpp"
+#include "test_projections.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace annals;
+using namespace annals::test;
+
+namespace {
+
+constexpr auto patience = std::chrono::seconds(30);
+
+// How many commands a race writer acknowledged (its output up to STATS).
+int acknowledged_by(WriterProcess& w) {
+  int acked = 0;
+  for (std::string line = w.read_line(); !line.empty(); line = w.read_line()) {
+    INFO("race writer line: " << line);
+    if (line.rfind("ACK ", 0) == 0) ++acked;
+    else if (line.rfind("STATS ", 0) == 0) break;
+    else FAIL("the other process did not get its commands acknowledged: " << line);
+  }
+  return acked;
+}
+
+} // namespace
+
+SCENARIO_METHOD(RuntimeFixture, "G9 projections apply the events another process commits to the same store, each once and in order") {
+  constexpr int accounts = 3, per_account = 60;
+  GIVEN("this process's runtime with a recorder and a sums projection, and a second process on the same file") {
+    auto rt = bank_runtime();
+    rt->register_projection(recorder("rec"));
+    rt->register_projection(sums("sums"));
+    for (int a = 0; a < accounts; ++a) {
+      REQUIRE(rt->execute(open_account("race-" + std::to_string(a))).accepted());
+      REQUIRE(rt->execute(open_account("local-" + std::to_string(a))).accepted());
+    }
+    const std::string start = dir.file("start");
+    WriterProcess other({"race", db, start, "other", std::to_string(accounts), std::to_string(per_account)});
+    REQUIRE(other.read_line() == "READY");
+    WHEN("both processes deposit at the same time, then the other one deposits alone after this one stopped") {
+      { std::ofstream(start) << "go\n"; }
+      std::vector<std::future<CommandResult>> local;
+      for (int i = 0; i < accounts * per_account; ++i)
+        local.push_back(rt->execute_async(deposit("local-" + std::to_string(i % accounts), 1)));
+      int local_acked = 0;
+      for (auto& f : local) local_acked += f.get().accepted() ? 1 : 0;
+      const int other_acked = acknowledged_by(other);
+      REQUIRE(other.wait() == 0);
+      // Nothing of these reaches this process through its own journal: only following the log shows them.
+      REQUIRE(run_writer({"deposit", db, "race-0", "7"}) == 0);
+      const std::int64_t head = open_sqlite_store({db})->head_position();
+      THEN("this process's projections reach the store's head, every position applied once in order, nothing missed") {
+        REQUIRE(local_acked == accounts * per_account);
+        REQUIRE(other_acked == accounts * per_account);
+        REQUIRE(head == 2 * accounts + local_acked + other_acked + 7);
+        INFO("the recorder's checkpoint stays below the head when another process's events are not followed");
+        REQUIRE(eventually([&] {
+          auto st = rt->projection_status("rec");
+          return st && st->checkpoint == head;
+        }, patience));
+        CHECK(json::serialize(*rt->query("rec", "positions")) == json::serialize(one_to(head)));
+        REQUIRE(eventually([&] {
+          auto st = rt->projection_status("sums");
+          return st && st->checkpoint == head && st->backlog == 0;
+        }, patience));
+        CHECK(rt->query("sums", "total")->as_int64() == local_acked + other_acked + 7);
+        auto rec = rt->reconcile_projection("sums");
+        REQUIRE(rec);
+        CHECK(rec->equal);
+        CHECK(rec->position == head);
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G9 a query with min_position from another process's command waits for that event and answers") {
+  GIVEN("this process's runtime with a sums projection, idle, and an account opened") {
+    auto rt = bank_runtime();
+    rt->register_projection(sums("sums"));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    WHEN("another process deposits and hands over its command's position") {
+      WriterProcess other({"crash", db, "acc-1"});  // deposits 1 forever, printing "ACK <version> <position>"
+      std::istringstream ack(other.read_line());
+      std::string word;
+      std::int64_t version = 0, position = 0;
+      ack >> word >> version >> position;
+      REQUIRE(word == "ACK");
+      other.kill(SIGKILL);
+      THEN("this process's query with that min_position answers with the deposit in it (read-your-writes across processes)") {
+        auto total = rt->query("sums", "total", {}, position, std::chrono::seconds(20));
+        INFO((total ? std::string() : total.error().message));
+        REQUIRE(total);
+        CHECK(total->as_int64() >= 1);
+        auto st = rt->projection_status("sums");
+        REQUIRE(st);
+        CHECK(st->checkpoint >= position);
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G9 with following off (follow_interval 0) another process's events wait for this process's own next commit") {
+  GIVEN("a runtime that does not follow the log, and another process that deposits once") {
+    auto o = options();
+    o.projections.follow_interval = std::chrono::milliseconds(0);
+    auto rt = bank_runtime(o);
+    rt->register_projection(recorder("rec"));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    REQUIRE(run_writer({"deposit", db, "acc-1", "1"}) == 0);
+    WHEN("a query waits for the other process's position") {
+      auto r = rt->query("rec", "positions", {}, 2, std::chrono::milliseconds(300));
+      THEN("it times out (the setting is honoured: nothing polls the store)") {
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == errc::timeout);
+        AND_THEN("this process's next commit brings the missed event along, in order") {
+          REQUIRE(rt->execute(deposit("acc-1", 1)).accepted());
+          auto positions = rt->query("rec", "positions", {}, 3, std::chrono::seconds(20));
+          REQUIRE(positions);
+          CHECK(json::serialize(*positions) == "[1,2,3]");
+        }
+      }
+    }
+  }
+}
