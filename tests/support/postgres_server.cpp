@@ -153,20 +153,25 @@ void start_watchdog(const std::string& dir, int& write_end) {
   write_end = fds[1];
 }
 
-struct OwnServer {
-  std::string dir;
-  int pipe = -1;
-  ~OwnServer() {
-    if (pipe >= 0) ::close(pipe);  // the watchdog stops the server
-  }
-};
-
 } // namespace
+
+PostgresServer::~PostgresServer() {
+  if (watchdog_ >= 0) ::close(watchdog_);  // the watchdog stops the server and removes its directory
+}
+
+std::unique_ptr<PostgresServer> PostgresServer::start_own() {
+  require_binaries();
+  const std::string dir = make_temp_dir();
+  int pipe = -1;
+  start_watchdog(dir, pipe);
+  std::unique_ptr<PostgresServer> server(new PostgresServer(dir, 0, pipe));
+  server->port_ = init_and_start(dir);
+  return server;
+}
 
 PostgresServer& PostgresServer::shared() {
   static std::mutex m;
   static std::unique_ptr<PostgresServer> server;
-  static OwnServer own;
   std::lock_guard<std::mutex> lock(m);
   if (server) return *server;
   const char* fixture = std::getenv("ANNALS_TEST_POSTGRES_DIR");
@@ -175,11 +180,7 @@ PostgresServer& PostgresServer::shared() {
                                     std::stoi(read_file(fs::path(fixture) / "port"))));
     return *server;
   }
-  require_binaries();
-  own.dir = make_temp_dir();
-  start_watchdog(own.dir, own.pipe);
-  const int port = init_and_start(own.dir);
-  server.reset(new PostgresServer(own.dir, port));
+  server = start_own();
   return *server;
 }
 
@@ -232,11 +233,16 @@ std::string PostgresServer::exec(const std::string& db, const std::string& sql) 
   return {};
 }
 
-void PostgresServer::restart() {
-  const std::string data = dir_ + "/data";
-  run(pg_ctl(data) + " -m fast -w -t 60 stop", dir_ + "/setup.log", "pg_ctl stop");
-  run(pg_ctl(data) + " -l '" + dir_ + "/server.log' -w -t 60" + start_options(dir_, port_) + " start",
+void PostgresServer::stop() { run(pg_ctl(dir_ + "/data") + " -m fast -w -t 60 stop", dir_ + "/setup.log", "pg_ctl stop"); }
+
+void PostgresServer::start() {
+  run(pg_ctl(dir_ + "/data") + " -l '" + dir_ + "/server.log' -w -t 60" + start_options(dir_, port_) + " start",
       dir_ + "/setup.log", "pg_ctl start");
+}
+
+void PostgresServer::restart() {
+  stop();
+  start();
 }
 
 } // namespace annals::test

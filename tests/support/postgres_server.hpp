@@ -15,6 +15,7 @@
 // Missing server binaries are a failure, never a skip: the error says
 // "install postgresql-15 (scripts/install-deps.sh)".
 
+#include <memory>
 #include <string>
 
 namespace annals::test {
@@ -24,6 +25,12 @@ public:
   /// The server of this test program: the ctest fixture's, or one started
   /// now. Throws std::runtime_error saying what to do when it cannot start.
   static PostgresServer& shared();
+  /// A server of the caller's own (a test that stops or restarts it),
+  /// stopped and removed when the object goes, or by the watchdog.
+  static std::unique_ptr<PostgresServer> start_own();
+  ~PostgresServer();
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
 
   /// Starts a server in `dir` (created; an old one there is stopped and
   /// wiped first) that outlives this process; stop_detached stops it.
@@ -42,11 +49,15 @@ public:
   /// Stops the server (fast shutdown: sessions are ended) and starts it
   /// again on the same port, the data kept.
   void restart();
+  /// Stops it (fast shutdown) / starts it again on the same port.
+  void stop();
+  void start();
 
 private:
-  PostgresServer(std::string dir, int port) : dir_(std::move(dir)), port_(port) {}
+  PostgresServer(std::string dir, int port, int watchdog = -1) : dir_(std::move(dir)), port_(port), watchdog_(watchdog) {}
   std::string dir_;
   int port_ = 0;
+  int watchdog_ = -1;  // write end of the pipe the watchdog waits on (servers started by this program)
 };
 
 } // namespace annals::test
