@@ -674,15 +674,23 @@ private:
                            " a database of its own (CREATE DATABASE)");
   }
 
-  // Runs f; on a failure turns it into a StoreError. A lost session is
-  // reopened by the next operation.
+  // Runs f; on a failure turns it into a StoreError. A session found gone
+  // at the operation's first statement (the server restarted, or ended an
+  // idle session) ran nothing of it: f runs once more on a new session. A
+  // session lost later fails the operation; the next one reconnects.
   template <class F>
   void guarded(const std::string& doing, F&& f) {
-    ensure_connected(doing);
-    try {
-      f();
-    } catch (const ServerError& e) {
-      throw store_error(e, doing);
+    for (int attempt = 0;; ++attempt) {
+      ensure_connected(doing);
+      const std::int64_t before = statements_done_;
+      try {
+        f();
+        return;
+      } catch (const ServerError& e) {
+        throw store_error(e, doing);
+      } catch (const StoreError&) {
+        if (!lost_ || statements_done_ != before || attempt > 0) throw;
+      }
     }
   }
 
@@ -738,10 +746,15 @@ private:
   // is gone (it is dropped, the next operation reconnects).
   void check(PGresult* r, const std::string& what) {
     const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return;
+    lost_ = false;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      ++statements_done_;
+      return;
+    }
     if (PQstatus(conn_.get()) != CONNECTION_OK) {
       const std::string why = server_says(PQerrorMessage(conn_.get()));
       conn_.reset();
+      lost_ = true;
       throw StoreError(StoreFailure::unavailable, "lost the connection to " + database() + " while " + what + " ("
                                                     + why + "); nothing of it was written; annals reconnects on the"
                                                       " next operation");
@@ -893,6 +906,8 @@ private:
   PostgresStoreOptions opts_;
   Target target_;
   Conn conn_;
+  std::int64_t statements_done_ = 0;  // statements that succeeded on any session (see guarded)
+  bool lost_ = false;                 // the last statement found the session gone
 };
 
 class PostgresProvider final : public EventStoreProvider {
