@@ -7,10 +7,12 @@
 #include <annals/persistence/store_url.hpp>
 
 #include "postgres_server.hpp"
+#include "wait_until.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <csignal>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -98,6 +100,15 @@ pid_t fork_process(const std::function<bool()>& body) {
   }
   return pid;
 }
+
+// Kills and reaps a forked process when the test leaves its scope, passed or failed.
+struct KillOnExit {
+  pid_t pid;
+  ~KillOnExit() {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+};
 
 int wait_for(pid_t pid) {
   int status = 0;
@@ -212,6 +223,59 @@ SCENARIO("G2 two processes appending to one stream at the same version: one comm
   for (pid_t p : pids) CHECK(wait_for(p) == 0);
   CHECK(store->stream_version(acc) == 1);
   CHECK(store->read_all(1, 10).size() == 1);
+}
+
+SCENARIO("A writer process paused inside its append transaction does not stall the other writers for long",
+         "[store][postgres][paused]") {
+  auto& server = PostgresServer::shared();
+  const std::string url = server.create_database();
+  auto options = [&](std::chrono::milliseconds lock_timeout) {
+    PostgresStoreOptions o;
+    o.url = url;
+    o.idle_in_transaction_timeout = std::chrono::milliseconds(1500);
+    o.lock_timeout = lock_timeout;
+    return o;
+  };
+  auto store = annals::postgres_store(options(std::chrono::milliseconds(6000)))->connect();
+  GIVEN("a writer process appending in a loop, stopped (SIGSTOP) while its transaction holds the log's counter row") {
+    const pid_t writer = fork_process([&] {
+      auto mine = annals::postgres_store(options(std::chrono::milliseconds(6000)))->connect();
+      for (std::int64_t v = 0;; ++v) {
+        try {
+          mine->append({deposit({"account", "paused"}, v)});
+        } catch (const StoreError&) {
+          return false;
+        }
+      }
+    });
+    const KillOnExit kill_writer{writer};
+    // Its session has an xid only after the counter row's SELECT ... FOR UPDATE.
+    const std::string holding = "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + db_of(url)
+                                + "' AND state = 'idle in transaction' AND backend_xid IS NOT NULL";
+    const StreamId paused{"account", "paused"};
+    bool caught = false;
+    for (int attempt = 0; attempt < 200 && !caught; ++attempt) {
+      // Let it commit once more, so each stop lands somewhere else in its loop.
+      const std::int64_t before = store->stream_version(paused);
+      REQUIRE(annals::test::wait_until([&] { return store->stream_version(paused) > before; }));
+      ::kill(writer, SIGSTOP);
+      caught = server.exec("postgres", holding) == "1";
+      if (!caught) ::kill(writer, SIGCONT);
+    }
+    REQUIRE(caught);
+
+    WHEN("another writer appends") {
+      const auto start = std::chrono::steady_clock::now();
+      auto out = store->append({deposit({"account", "other"}, 0)});
+      const auto waited = std::chrono::steady_clock::now() - start;
+      THEN("the server ends the paused session after idle_in_transaction_timeout and the append commits, "
+           "well before its lock_timeout") {
+        REQUIRE(out[0]);
+        CHECK(waited < std::chrono::milliseconds(5000));
+        CHECK(waited >= std::chrono::milliseconds(1000));  // it did wait for the paused writer
+      }
+    }
+  }
 }
 
 SCENARIO("A PostgreSQL store that cannot be reached or used is refused with a clear StoreError",
