@@ -511,6 +511,10 @@ public:
     if (records.empty()) return;
     require_writable("cannot write the audit trail");
     transaction("writing " + std::to_string(records.size()) + " audit record(s)", [&] {
+      // Under the counter row, as appends write their audit lines: ids are
+      // then taken and committed in one order, so a reader paging by id
+      // never passes a line that commits later.
+      run("lock_head", {});
       for (const auto& rec : records) insert_audit(rec);
     });
   }

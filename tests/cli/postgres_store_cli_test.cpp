@@ -19,7 +19,7 @@ const auto catalog = annals::test::example_catalog();
 std::string db_of(const std::string& url) { return url.substr(url.rfind('/') + 1); }
 } // namespace
 
-SCENARIO("annals run initialises an empty PostgreSQL database; the store tools then read it", "[cli][postgres]") {
+SCENARIO("annals run initialises an empty PostgreSQL database, the store tools then read it", "[cli][postgres]") {
   auto& server = PostgresServer::shared();
   const std::string url = server.create_database();
 

@@ -140,6 +140,10 @@ SCENARIO("postgres: with several writer processes committing at once, positions 
           }
           for (auto& outcome : store->append(batch))
             if (!outcome) return false;
+          annals::AuditRecord line;
+          line.outcome = "rejected";
+          line.command = "w" + std::to_string(w) + "-" + std::to_string(b);
+          store->append_audit({line});
         }
         return true;
       }));
@@ -151,7 +155,10 @@ SCENARIO("postgres: with several writer processes committing at once, positions 
       std::vector<int> codes;
       bool dense = true;
       std::string first_hole;
+      std::vector<std::int64_t> audit_seen;  // ids as the reader found them, paging by id
       for (;;) {
+        for (const auto& line : reader->audit_log(audit_seen.empty() ? 1 : audit_seen.back() + 1, 1000))
+          audit_seen.push_back(line.id);
         auto got = reader->read_all(seen + 1, 1000);
         for (const auto& e : got) {
           if (e.position != seen + 1 && dense) {
@@ -179,7 +186,15 @@ SCENARIO("postgres: with several writer processes committing at once, positions 
         all.push_back(e);
       }
 
+      for (const auto& line : reader->audit_log(audit_seen.empty() ? 1 : audit_seen.back() + 1, 100000))
+        audit_seen.push_back(line.id);
+
       THEN("every writer succeeded, the reader never saw a hole, and the log is 1..n with each stream 1..k") {
+        // The audit trail too: paging by id found every line (none committed below an id already seen).
+        std::vector<std::int64_t> audit_all;
+        for (const auto& line : reader->audit_log(1, 100000)) audit_all.push_back(line.id);
+        CHECK(audit_all.size() == static_cast<std::size_t>(writers * batches));
+        CHECK(audit_seen == audit_all);
         CHECK(codes == std::vector<int>(writers, 0));
         INFO(first_hole);
         CHECK(dense);
