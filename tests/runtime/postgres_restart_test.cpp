@@ -58,19 +58,31 @@ SCENARIO("G1 PostgreSQL restarted mid-run: commands in flight fail cleanly, the 
       }
     });
 
-  REQUIRE(wait_until([&] { return accepted_before >= 40; }));
+  const bool served_before = wait_until([&] { return accepted_before >= 40; });
+  const auto restart_began = std::chrono::steady_clock::now();
   server->restart();
+  const auto restart_took = std::chrono::steady_clock::now() - restart_began;
   restarted = true;
-  const bool served_again = wait_until([&] { return accepted_after >= 40; }, std::chrono::seconds(60));
+  const bool served_again = served_before && wait_until([&] { return accepted_after >= 40; }, std::chrono::seconds(60));
   stop = true;
   for (auto& t : senders) t.join();
+  // What happened, for a failure's report.
+  INFO("accepted before the restart " << accepted_before << ", after " << accepted_after << "; the restart took "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(restart_took).count() << " ms; "
+       << results.size() << " results");
+  REQUIRE(served_before);
 
   THEN("each command was accepted or failed as store_unavailable or outcome_unknown, and every acknowledged "
        "event is stored where its reply said") {
-    CHECK(served_again);
     std::map<std::string, int> failures;
+    std::string last_failure;
     for (const auto& r : results)
-      if (!r.accepted()) ++failures[r.error ? r.error->code : "no error"];
+      if (!r.accepted()) {
+        ++failures[r.error ? r.error->code : "no error"];
+        if (r.error) last_failure = r.error->message;
+      }
+    INFO("the last failure: " << last_failure);
+    CHECK(served_again);
     for (const auto& [code, n] : failures) {
       INFO(code << " x" << n);
       CHECK((code == "store_unavailable" || code == "outcome_unknown"));
