@@ -23,3 +23,5 @@ find_package(Boost 1.81 REQUIRED COMPONENTS json)   # Boost::json, Boost::header
 find_package(SQLiteCpp REQUIRED)                    # target SQLiteCpp (static)
 find_package(prometheus-cpp CONFIG REQUIRED)        # prometheus-cpp::core (metrics)
 find_package(CLI11 REQUIRED)                        # CLI11::CLI11 (command lines)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # PkgConfig::LIBPQ (the PostgreSQL store)

@@ -6,6 +6,7 @@
 
 #include "annals/persistence/memory_event_store.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
+#include "annals/persistence/store_url.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -33,17 +34,17 @@ int Context::fail(int code, const std::string& message) {
 
 std::shared_ptr<EventStoreProvider> StoreSelection::provider() const {
   if (memory) return memory_store();
-  SqliteStoreOptions o;
-  o.path = path;
-  return sqlite_store(o);
+  return open_store_url(path);  // an SQLite file or a postgresql:// URL
 }
 
-std::string StoreSelection::describe() const { return memory ? "memory" : "sqlite:" + path; }
+std::string StoreSelection::describe() const { return memory ? "memory" : open_store_url(path)->describe(); }
+
+bool StoreSelection::postgres() const { return !memory && store_kind(path) == StoreKind::postgres; }
 
 void add_store_options(CLI::App& sub, StoreSelection& store, const std::string& embedded_default) {
   auto* path = sub.add_option("--store", store.path,
-                              "SQLite store file (default: the one annals-*.db or " + embedded_default +
-                                " in the working directory)");
+                              "SQLite store file or postgresql://user@host:port/database (default: the one "
+                              "annals-*.db or " + embedded_default + " in the working directory)");
   sub.add_flag("--memory", store.memory, "use an in-memory store (nothing is kept)");
   sub.add_option("--domain", store.domains, "domain(s) to load (default: those that use the store; all in the catalog for --memory or a store without that record)");
   // Once the subcommand's options are parsed and checked, before it runs; a

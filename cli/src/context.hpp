@@ -35,7 +35,7 @@ struct Context {
 /// one line, and so is each row of a text table.
 std::string one_line(std::string text);
 
-/// The store a subcommand works on: --store PATH or --memory, and --domain
+/// The store a subcommand works on: --store PATH (or a postgresql:// URL) or --memory, and --domain
 /// NAME (repeatable; default: the domains that use the store, see
 /// tools::tool_domains). Without either, the one store in the working
 /// directory (choose_default_store).
@@ -45,8 +45,10 @@ struct StoreSelection {
   std::vector<std::string> domains;
 
   std::shared_ptr<EventStoreProvider> provider() const;
-  /// "sqlite:annals.db" or "memory".
+  /// "sqlite:annals.db", "postgresql://user@host:port/db" or "memory".
   std::string describe() const;
+  /// --store names a PostgreSQL database.
+  bool postgres() const;
 };
 /// `embedded_default`: the file an embedded runtime writes by default
 /// (annals.db), a store to find besides the annals-*.db of `annals run`.

@@ -3,9 +3,11 @@
 #include "context.hpp"
 
 #include "annals/persistence/memory_event_store.hpp"
+#include "annals/persistence/postgres_event_store.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
 #include "annals/persistence/store_error.hpp"
 #include "annals/persistence/store_lock.hpp"
+#include "annals/persistence/store_url.hpp"
 #include "annals/scenarios/scenario_parser.hpp"
 #include "annals/scenarios/scenario_runner.hpp"
 #include "annals/scenarios/step_log.hpp"
@@ -43,12 +45,38 @@ void remove_store_files(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path + suffix, ec);
 }
 
+// A PostgreSQL database: initialised (annals' schema) when empty; a run
+// needs it without events, and never deletes any (a shared store).
+std::shared_ptr<EventStoreProvider> prepare_postgres_store(Context& ctx, const RunArgs& a, const std::string& url) {
+  if (a.fresh) {
+    ctx.fail(exit_usage, "--fresh does not empty a PostgreSQL store (annals never deletes a shared store's events); "
+                         "give the run an empty database (CREATE DATABASE) instead");
+    return nullptr;
+  }
+  PostgresStoreOptions o;
+  o.url = url;
+  auto provider = postgres_store(o);
+  try {
+    const std::int64_t events = provider->connect()->head_position();
+    if (events > 0) {
+      ctx.fail(exit_usage, describe_postgres_url(url) + " already holds " + scenarios::counted(events, "event")
+                             + "; a scenario starts from an empty store: give it an empty database (CREATE DATABASE)");
+      return nullptr;
+    }
+  } catch (const StoreError& e) {
+    ctx.fail(exit_store, e.what());
+    return nullptr;
+  }
+  return provider;
+}
+
 // Scenarios start from an empty store. Returns the provider, or fails with
 // the reason. The default file is the scenario's own and recreated every run;
 // a file named with --store is emptied only with --fresh. Nothing that is not
 // an annals store is ever deleted.
 std::shared_ptr<EventStoreProvider> prepare_store(Context& ctx, const RunArgs& a, const std::string& path,
                                                   bool is_default, StoreLock& owned) {
+  if (store_kind(path) == StoreKind::postgres) return prepare_postgres_store(ctx, a, path);
   std::error_code ec;
   const bool existing = fs::exists(path, ec) && fs::file_size(path, ec) > 0;
   if (existing) {
@@ -169,7 +197,8 @@ int run(Context& ctx, const RunArgs& a) {
   } catch (const scenarios::ScenarioError& e) {
     return ctx.fail(exit_usage, e.what());
   } catch (const StoreError& e) {
-    return ctx.fail(exit_store, std::string("store ") + (a.memory ? "memory" : path) + ": " + e.what());
+    const std::string store = a.memory ? "memory" : store_kind(path) == StoreKind::postgres ? describe_postgres_url(path) : path;
+    return ctx.fail(exit_store, "store " + store + ": " + e.what());
   }
 }
 
@@ -181,8 +210,8 @@ void add_run_command(CLI::App& app, Context& ctx) {
                                         "prints a step log and a report (docs/scenarios.md)");
   sub->add_option("scenario", a->scenario, "the scenario, e.g. examples/scenarios/bank-demo.json")->required();
   sub->add_option("--store", a->store,
-                  "SQLite store file (default: annals-<scenario name>.db in the working directory, recreated "
-                  "for every run)");
+                  "SQLite store file or postgresql://user@host:port/database, an empty one (default: "
+                  "annals-<scenario name>.db in the working directory, recreated for every run)");
   sub->add_flag("--memory", a->memory, "use an in-memory store (nothing is kept)")->excludes("--store");
   sub->add_flag("--fresh", a->fresh, "delete the events already in --store first (only an annals store is deleted)");
   sub->add_flag("--json", a->json, "one JSON object per line instead of the readable log");

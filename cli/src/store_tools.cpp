@@ -3,6 +3,7 @@
 #include "store_tools.hpp"
 
 #include "annals/persistence/memory_event_store.hpp"
+#include "annals/persistence/postgres_event_store.hpp"
 #include "annals/persistence/sqlite_event_store.hpp"
 #include "annals/persistence/store_error.hpp"
 
@@ -54,6 +55,17 @@ std::size_t text_width(const std::string& s) {
 std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSelection& sel, Access access) {
   check_domains(ctx, sel);
   if (sel.memory) return memory_store();
+  if (sel.postgres()) {
+    // A database without annals' schema, or with an older one, is refused
+    // (exit 3): only `annals run` or a runtime initialises or migrates it.
+    PostgresStoreOptions o;
+    o.url = sel.path;
+    o.initialize = false;
+    o.read_only = access == Access::read_only;
+    auto provider = postgres_store(o);
+    provider->connect();  // reachable, an annals store: said now, with the reason
+    return provider;
+  }
   namespace fs = std::filesystem;
   std::error_code ec;
   const auto status = fs::status(sel.path, ec);
@@ -83,12 +95,14 @@ std::shared_ptr<EventStoreProvider> open_store(const Context& ctx, const StoreSe
 }
 
 std::string unwritable(const StoreSelection& sel) {
-  return sel.memory ? std::string() : sqlite_unwritable_reason(sel.path);
+  return sel.memory || sel.postgres() ? std::string() : sqlite_unwritable_reason(sel.path);
 }
 
 StoreLock own_store(const Context& ctx, const StoreSelection& sel) {
   open_store(ctx, sel, Access::read_only);  // exists, is an annals store: nothing created before that
-  if (sel.memory || !unwritable(sel).empty()) return {};
+  // The ownership lock is a file beside an SQLite store; a PostgreSQL store
+  // has none yet (docs/store.md).
+  if (sel.memory || sel.postgres() || !unwritable(sel).empty()) return {};
   return StoreLock::acquire(sel.path, StoreLockMode::exclusive);
 }
 

@@ -6,8 +6,10 @@
 
 #include <annals/persistence/event_store.hpp>
 #include <annals/persistence/memory_event_store.hpp>
+#include <annals/persistence/postgres_event_store.hpp>
 #include <annals/persistence/sqlite_event_store.hpp>
 
+#include "postgres_server.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -52,12 +54,23 @@ struct SqliteBackend {
   }
 };
 
+// A database of its own on the tests' PostgreSQL server (postgres_server.hpp).
+struct PostgresBackend {
+  static StoreUnderTest open(const StoreOptions& o) {
+    PostgresStoreOptions po;
+    po.url = PostgresServer::shared().create_database();
+    po.max_event_bytes = o.max_event_bytes;
+    return StoreUnderTest{nullptr, postgres_store(po)};
+  }
+};
+
 } // namespace annals::test
 
 // Unqualified, so that test names read "... - SqliteBackend".
 using annals::test::MemoryBackend;
+using annals::test::PostgresBackend;
 using annals::test::SqliteBackend;
-#define ANNALS_STORE_BACKENDS MemoryBackend, SqliteBackend
+#define ANNALS_STORE_BACKENDS MemoryBackend, SqliteBackend, PostgresBackend
 
 /// A contract test case, run once per backend; in its body, TestType is the
 /// backend: `auto s = TestType::open({});`.

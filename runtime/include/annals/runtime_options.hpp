@@ -17,7 +17,9 @@ class MetricsRegistry;  // annals/metrics_registry.hpp
 
 struct RuntimeOptions {
   /// Where events live. Default: sqlite_store({"annals.db"}) in the working
-  /// directory; memory_store() for none.
+  /// directory; postgres_store({"postgresql://user@host:port/db"}) for a
+  /// database shared by many processes; memory_store() for none;
+  /// open_store_url(text) for any of them named by text (store_url.hpp).
   std::shared_ptr<EventStoreProvider> store;
 
   /// How long execute() waits for an answer before it returns a timeout.
