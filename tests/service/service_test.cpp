@@ -8,8 +8,10 @@
 #include "wait_until.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
-#include <bank_service/http_mapping.hpp>
-#include <bank_service/service.hpp>
+#include <annals/http/http_mapping.hpp>
+#include <annals/http/service.hpp>
+#include <bank/account.hpp>
+#include <bank/projections.hpp>
 #include <annals/fault_injector.hpp>
 
 #include <boost/beast/http.hpp>
@@ -22,7 +24,7 @@
 #include <iterator>
 #include <thread>
 
-using namespace bank_service;
+using namespace annals::http;
 using annals::test::TempDir;
 using annals::test::wait_until;
 
@@ -46,6 +48,13 @@ std::int64_t balance_in(const json::value& query_response) {
   return query_response.as_object().at("result").as_object().at("balance").as_int64();
 }
 
+/// The bank domain, as bank_service and `annals serve --domain bank` serve it.
+void install_bank(annals::Runtime& rt) {
+  rt.register_aggregate(bank::account_type(100));
+  rt.register_projection(bank::balances_projection(0));
+  rt.register_projection(bank::daily_totals_projection(0));
+}
+
 struct ServiceFixture {
   TempDir dir;
   std::string db = dir.file("bank.db");
@@ -57,6 +66,7 @@ struct ServiceFixture {
     o.idle_timeout = 10s;
     o.runtime.store = annals::sqlite_store({db});
     o.runtime.command_timeout = 20s;
+    o.install = install_bank;
     return o;
   }
   /// Starts a service and waits until its projections run (for a moment
@@ -1003,6 +1013,7 @@ TEST_CASE("G7 destroying the service while a query waits for a far position ends
   TempDir dir;
   ServiceOptions o;
   o.runtime.store = annals::sqlite_store({dir.file("bank.db")});
+  o.install = install_bank;
   o.shutdown_grace = 200ms;
   // An earlier runtime waited for calls in flight only up to command_timeout + 1 s, then crashed.
   o.runtime.command_timeout = 500ms;

@@ -1,8 +1,8 @@
-// The bank service: one HTTP connection (Session): reading requests, routing
+// The HTTP service: one HTTP connection (Session): reading requests, routing
 // them to the runtime (commands, queries, health, metrics), writing replies.
 #include "service_impl.hpp"
 
-#include "bank_service/http_mapping.hpp"
+#include "annals/http/http_mapping.hpp"
 
 #include <annals/persistence/store_error.hpp>
 
@@ -14,10 +14,10 @@
 #include <cstdio>
 #include <functional>
 
-namespace bank_service {
+namespace annals::http {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace json = boost::json;
 
 namespace {
@@ -40,8 +40,8 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 /// The token of "Authorization: Bearer <token>", or nullopt.
-std::optional<std::string> bearer_token(const http::request<http::string_body>& req) {
-  auto it = req.find(http::field::authorization);
+std::optional<std::string> bearer_token(const bhttp::request<bhttp::string_body>& req) {
+  auto it = req.find(bhttp::field::authorization);
   if (it == req.end()) return std::nullopt;
   std::string_view v(it->value().data(), it->value().size());
   auto trim = [](std::string_view s) {
@@ -69,7 +69,7 @@ struct Reply {
   unsigned status = 200;
   std::string body;
   std::string_view content_type = kJson;
-  std::vector<std::pair<http::field, std::string>> headers;
+  std::vector<std::pair<bhttp::field, std::string>> headers;
 };
 
 Reply json_reply(unsigned status, const json::value& v) { return Reply{status, json::serialize(v), kJson, {}}; }
@@ -93,7 +93,7 @@ public:
                               "too many open connections (max_connections = "
                                 + std::to_string(self->svc_.options.max_connections)
                                 + "; raise it with --max-connections); retry later");
-        r.headers.emplace_back(http::field::retry_after, "1");
+        r.headers.emplace_back(bhttp::field::retry_after, "1");
         self->send(std::move(r), true);
       } else {
         self->read_header();
@@ -118,7 +118,7 @@ private:
     req_version_ = 11;
     req_keep_alive_ = false;
     stream_.expires_after(svc_.options.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    bhttp::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
   }
 
@@ -129,12 +129,12 @@ private:
     req_version_ = req.version();
     req_keep_alive_ = req.keep_alive();
     if (parser_->is_done()) return handle();
-    auto expect = req.find(http::field::expect);
+    auto expect = req.find(bhttp::field::expect);
     if (expect != req.end() && iequals(std::string_view(expect->value().data(), expect->value().size()), "100-continue")) {
       // The body fits the limit (the parser checked Content-Length): ask for it.
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, req.version());
       stream_.expires_after(svc_.options.idle_timeout);
-      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+      bhttp::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
         if (ec) return self->close_now();
         self->read_body();
       });
@@ -145,7 +145,7 @@ private:
 
   void read_body() {
     stream_.expires_after(svc_.options.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->on_read_error(ec);
       self->handle();
     });
@@ -153,18 +153,18 @@ private:
 
   void on_read_error(beast::error_code ec) {
     busy_ = true;  // answering (or closing): stop() leaves it alone
-    if (ec == http::error::body_limit)
+    if (ec == bhttp::error::body_limit)
       return send(error_reply(413, annals::errc::payload_too_large,
                               "the request body is larger than " + std::to_string(svc_.body_limit) + " bytes"),
                   true);
-    if (ec == http::error::header_limit)
+    if (ec == bhttp::error::header_limit)
       return send(Reply{431, json::serialize(error_body("header_too_large",
                                                         "the request head is larger than "
                                                           + std::to_string(svc_.options.header_limit) + " bytes")),
                         kJson, {}},
                   true);
-    if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream
-        && ec != http::error::partial_message)
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() && ec != bhttp::error::end_of_stream
+        && ec != bhttp::error::partial_message)
       return send(error_reply(400, "bad_request", "malformed HTTP request: " + ec.message()), true);
     // end of stream, timeout, reset, cancelled: nothing to answer.
     close_now();
@@ -175,7 +175,7 @@ private:
     try {
       route();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "bank_service: internal error handling a request: %s\n", e.what());
+      std::fprintf(stderr, "%s: internal error handling a request: %s\n", svc_.options.log_name.c_str(), e.what());
       send(error_reply(500, annals::errc::internal_error, std::string("internal error: ") + e.what()));
     }
   }
@@ -200,23 +200,23 @@ private:
       start = end + 1;
     }
     const auto method = req.method();
-    auto only = [&](http::verb allowed) {
+    auto only = [&](bhttp::verb allowed) {
       if (method == allowed) return true;
       Reply r = error_reply(405, "method_not_allowed",
-                            "use " + std::string(http::to_string(allowed)) + " for " + printable(raw_path));
-      r.headers.emplace_back(http::field::allow, std::string(http::to_string(allowed)));
+                            "use " + std::string(bhttp::to_string(allowed)) + " for " + printable(raw_path));
+      r.headers.emplace_back(bhttp::field::allow, std::string(bhttp::to_string(allowed)));
       send(std::move(r));
       return false;
     };
 
     if (segments.size() == 1 && segments[0] == "commands") {
-      if (only(http::verb::post)) post_command();
+      if (only(bhttp::verb::post)) post_command();
     } else if (segments.size() == 3 && segments[0] == "queries" && !segments[1].empty() && !segments[2].empty()) {
-      if (only(http::verb::get)) get_query(segments[1], segments[2], raw_query);
+      if (only(bhttp::verb::get)) get_query(segments[1], segments[2], raw_query);
     } else if (segments.size() == 1 && segments[0] == "metrics") {
-      if (only(http::verb::get)) get_metrics();
+      if (only(bhttp::verb::get)) get_metrics();
     } else if (segments.size() == 1 && segments[0] == "health") {
-      if (only(http::verb::get)) get_health();
+      if (only(bhttp::verb::get)) get_health();
     } else {
       send(error_reply(404, "unknown_path", "no resource '" + printable(raw_path) + "'"));
     }
@@ -230,14 +230,14 @@ private:
     auto token = bearer_token(parser_->get());
     if (!token) {
       Reply r = error_reply(401, "unauthorized", "a bearer token is required: send 'Authorization: Bearer <token>'");
-      r.headers.emplace_back(http::field::www_authenticate, "Bearer");
+      r.headers.emplace_back(bhttp::field::www_authenticate, "Bearer");
       send(std::move(r));
       return nullptr;
     }
     const TokenGrant* grant = svc_.options.auth->find_token(*token);
     if (!grant) {
       Reply r = error_reply(401, "unauthorized", "unknown bearer token");
-      r.headers.emplace_back(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
+      r.headers.emplace_back(bhttp::field::www_authenticate, "Bearer error=\"invalid_token\"");
       send(std::move(r));
       return nullptr;
     }
@@ -260,7 +260,7 @@ private:
       // On a runtime thread (or this one, for early rejections): hand over to the strand.
       self->leave_waiting();
       Reply reply = json_reply(http_status_for(r), r.to_json());
-      if (reply.status == 503) reply.headers.emplace_back(http::field::retry_after, "1");
+      if (reply.status == 503) reply.headers.emplace_back(bhttp::field::retry_after, "1");
       self->post_send(std::move(reply));
     });
   }
@@ -276,7 +276,7 @@ private:
                           "too many requests waiting for the runtime (max_waiting_requests = "
                             + std::to_string(svc_.options.max_waiting_requests)
                             + "; raise it with --max-waiting-requests); retry later");
-    r.headers.emplace_back(http::field::retry_after, "1");
+    r.headers.emplace_back(bhttp::field::retry_after, "1");
     send(std::move(r));
     return false;
   }
@@ -326,7 +326,7 @@ private:
         if (!r) {
           Reply reply = error_reply(http_status_for(r.error().code, true), r.error().code, r.error().message);
           if (reply.status == 422) reply.status = 500;  // queries have no domain rejections
-          if (reply.status == 503) reply.headers.emplace_back(http::field::retry_after, "1");
+          if (reply.status == 503) reply.headers.emplace_back(bhttp::field::retry_after, "1");
           return self->post_send(std::move(reply));
         }
         self->post_send(
@@ -411,17 +411,17 @@ private:
 
   // --- writing -------------------------------------------------------------
   void send(Reply reply, bool close = false) {
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(reply.status),
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(reply.status),
                                                                    req_version_ == 10 ? 10 : 11);
-    res->set(http::field::server, "annals-bank-service");
-    res->set(http::field::content_type, reply.content_type);
+    res->set(bhttp::field::server, "annals");
+    res->set(bhttp::field::content_type, reply.content_type);
     for (auto& [field, value] : reply.headers) res->set(field, value);
     res->body() = std::move(reply.body);
     close = close || !req_keep_alive_ || svc_.stopping;
     res->keep_alive(!close);
     res->prepare_payload();
     stream_.expires_after(svc_.options.idle_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res, close](beast::error_code ec, std::size_t) {
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, close](beast::error_code ec, std::size_t) {
       self->busy_ = false;
       if (ec) return self->close_now();
       if (close) return self->linger();
@@ -455,7 +455,7 @@ private:
   Service::Impl& svc_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   unsigned req_version_ = 11;
   bool req_keep_alive_ = false;
   bool busy_ = false;  // a request is being answered (strand only)
@@ -474,4 +474,4 @@ void post_stop_if_idle(const std::shared_ptr<Session>& session) {
   net::post(session->executor(), [session] { session->stop_if_idle(); });
 }
 
-} // namespace bank_service
+} // namespace annals::http

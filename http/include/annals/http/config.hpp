@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bank_service {
+namespace annals::http {
 
 /// A configuration file that cannot be used. what() names the file and the
 /// offending place ("auth.json: tokens.\"t1\".commands[2]: expected a string, got integer").
@@ -62,4 +62,4 @@ AuthConfig parse_auth_config(std::string_view json_text, const std::string& sour
 /// file cannot be read).
 AuthConfig load_auth_config(const std::string& path);
 
-} // namespace bank_service
+} // namespace annals::http

@@ -1,12 +1,10 @@
 #pragma once
-// Internal to the bank service: what the service holds (Service::Impl) and
+// Internal to the HTTP service: what the service holds (Service::Impl) and
 // the connection type it serves (Session, in session.cpp).
 
-#include "bank_service/service.hpp"
+#include "annals/http/service.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
-#include <bank/account.hpp>
-#include <bank/projections.hpp>
 
 #include <boost/asio.hpp>
 
@@ -19,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace bank_service {
+namespace annals::http {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
@@ -58,13 +56,11 @@ struct Service::Impl {
       pool(std::max<std::size_t>(1, options.health_threads)),
       acceptor(net::make_strand(ioc)),
       accept_backoff(acceptor.get_executor()) {
-    if (!options.runtime.store) options.runtime.store = annals::sqlite_store({"bank.db"});
+    if (!options.runtime.store) options.runtime.store = annals::sqlite_store({"annals.db"});
     if (options.auth) options.runtime.authorize = options.auth->command_policy();
     body_limit = options.body_limit ? options.body_limit : options.runtime.limits.max_envelope_bytes;
     runtime = std::make_unique<annals::Runtime>(options.runtime);
-    runtime->register_aggregate(bank::account_type(options.account_snapshot_every));
-    runtime->register_projection(bank::balances_projection(options.projection_snapshot_every));
-    runtime->register_projection(bank::daily_totals_projection(options.projection_snapshot_every));
+    if (options.install) options.install(*runtime);
   }
 
   ~Impl() {
@@ -97,4 +93,4 @@ void start_session(const std::shared_ptr<Session>& session, bool overloaded);
 /// Closes the connection on its own strand unless a request is in progress.
 void post_stop_if_idle(const std::shared_ptr<Session>& session);
 
-} // namespace bank_service
+} // namespace annals::http

@@ -1,9 +1,9 @@
-#include "bank_service/http_mapping.hpp"
+#include "annals/http/http_mapping.hpp"
 
 #include <charconv>
 #include <set>
 
-namespace bank_service {
+namespace annals::http {
 
 unsigned http_status_for(std::string_view code, bool rejected) {
   namespace errc = annals::errc;
@@ -149,4 +149,4 @@ annals::json::object error_body(std::string_view code, std::string message) {
   return annals::json::object{{"error", annals::json::object{{"code", code}, {"message", std::move(message)}}}};
 }
 
-} // namespace bank_service
+} // namespace annals::http

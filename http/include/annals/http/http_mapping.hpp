@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace bank_service {
+namespace annals::http {
 
 /// The HTTP status for an annals error code (runtime or query codes). Domain
 /// codes (anything not listed) are 422 when `rejected`, 500 otherwise.
@@ -47,4 +47,4 @@ annals::Expected<QueryRequestArgs> parse_query_string(std::string_view query);
 /// {"error": {"code": ..., "message": ...}}
 annals::json::object error_body(std::string_view code, std::string message);
 
-} // namespace bank_service
+} // namespace annals::http
