@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     if (q.error().code != "invalid_query") fail("an error code other than invalid_query", text);
     if (q.error().message.empty()) fail("an error without a message", text);
     if (annals::http::http_status_for(q.error().code) != 400) fail("invalid_query is not 400", text);
-    (void)json::serialize(annals::http::error_body(q.error().code, q.error().message));
+    (void)json::serialize(annals::http::problem_body(400, q.error().code, q.error().message));
   }
 
   for (bool plus : {false, true}) {

@@ -4,6 +4,7 @@
 
 #include "annals/http/service.hpp"
 #include "annals/log.hpp"
+#include "annals/persistence/memory_event_store.hpp"
 #include "annals/runtime.hpp"
 #include "annals/persistence/store_error.hpp"
 #include "annals/scenarios/domain_catalog.hpp"
@@ -80,6 +81,20 @@ int serve(Context& ctx, const ServeArgs& a) {
   const scenarios::DomainCatalog* catalog = &ctx.catalog;
   const std::vector<std::string> domains = a.domains.empty() ? ctx.catalog.names() : a.domains;
   o.install = [catalog, domains](Runtime& rt) { catalog->install(rt, domains); };
+  for (const auto& name : domains) {
+    // What each domain registers, for GET /: installed alone on an empty in-memory store.
+    RuntimeOptions probe;
+    probe.store = memory_store();
+    probe.audit = false;
+    probe.log.level = LogLevel::off;
+    Runtime rt(std::move(probe));
+    ctx.catalog.find(name)->install(rt);
+    http::DomainSummary d{name, ctx.catalog.find(name)->description, {}, {}};
+    auto types = http::describe_types(rt);
+    for (const auto& t : types["aggregates"].as_array()) d.aggregates.emplace_back(t.at("name").as_string());
+    for (const auto& t : types["projections"].as_array()) d.projections.emplace_back(t.at("name").as_string());
+    o.domains.push_back(std::move(d));
+  }
 
   std::unique_ptr<http::Service> service;
   try {

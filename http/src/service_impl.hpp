@@ -28,6 +28,8 @@ struct Service::Impl {
   ServiceOptions options;
   std::unique_ptr<annals::Runtime> runtime;
   std::size_t body_limit = 0;
+  /// What GET / answers (without "domains"): the registered types, fixed after install.
+  json::object discovery;
 
   // Connections: registered while alive (declared before the io_context:
   // sessions destroyed with it unregister here).
@@ -61,6 +63,7 @@ struct Service::Impl {
     body_limit = options.body_limit ? options.body_limit : options.runtime.limits.max_envelope_bytes;
     runtime = std::make_unique<annals::Runtime>(options.runtime);
     if (options.install) options.install(*runtime);
+    discovery = describe_types(*runtime);
   }
 
   ~Impl() {

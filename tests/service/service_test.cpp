@@ -109,7 +109,7 @@ struct ServiceFixture {
     json::object data{{"owner", "Ada"}};
     if (initial) data["initial_deposit"] = initial;
     auto r = post(command_json(id, "open", data));
-    REQUIRE(r.status == 200);
+    REQUIRE(r.status == 201);  // it creates the stream
     return r.integer("position");
   }
 
@@ -129,7 +129,7 @@ const char* const kAuthConfig = R"({"tokens": {
 TEST_CASE_METHOD(ServiceFixture, "POST /commands: open and deposit are accepted with their versions and positions") {
   start();
   auto opened = post(command_json("acc-1", "open", {{"owner", "Ada"}}));
-  REQUIRE(opened.status == 200);
+  REQUIRE(opened.status == 201);
   CHECK(opened.header(http::field::content_type) == "application/json");
   CHECK(opened.str("status") == "accepted");
   CHECK(opened.str("aggregate") == "account");
@@ -216,7 +216,7 @@ TEST_CASE_METHOD(ServiceFixture, "GET /queries: read-your-writes with min_positi
     CHECK(future.code() == "timeout");
     auto post_query = Connection(port()).request(http::verb::post, "/queries/balances/total", "{}");
     CHECK(post_query.status == 405);
-    CHECK(post_query.header(http::field::allow) == "GET");
+    CHECK(post_query.header(http::field::allow) == "GET, HEAD");
     CHECK(stored_events() == before);
   }
 }
@@ -227,7 +227,7 @@ TEST_CASE_METHOD(ServiceFixture, "a domain rejection is 422 with the domain's co
   const auto before = stored_events();
   auto r = post(command_json("acc-1", "withdraw", {{"amount", 1000}}));
   CHECK(r.status == 422);
-  CHECK(r.str("status") == "rejected");
+  CHECK(r.str("outcome") == "rejected");
   CHECK(r.code() == "insufficient_funds");
   CHECK(r.json().at("events").as_array().empty());
   CHECK(stored_events() == before);
@@ -261,15 +261,15 @@ TEST_CASE_METHOD(ServiceFixture, "bad input gets a 4xx answer, changes nothing, 
     {"a wrong data type", http::verb::post, "/commands", command_json("acc-1", "deposit", {{"amount", "lots"}}), 400,
      "invalid_command"},
     {"an unknown aggregate", http::verb::post, "/commands",
-     R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})", 404, "unknown_aggregate"},
-    {"an unknown command", http::verb::post, "/commands", command_json("acc-1", "transfer"), 404, "unknown_command"},
+     R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})", 422, "unknown_aggregate"},
+    {"an unknown command", http::verb::post, "/commands", command_json("acc-1", "transfer"), 422, "unknown_command"},
     {"GET on /commands", http::verb::get, "/commands", "", 405, "method_not_allowed"},
     {"PUT on /commands", http::verb::put, "/commands", command_json("acc-1", "deposit", {{"amount", 1}}), 405,
      "method_not_allowed"},
     {"DELETE on /health", http::verb::delete_, "/health", "", 405, "method_not_allowed"},
     {"an unknown path", http::verb::get, "/accounts/acc-1", "", 404, "unknown_path"},
-    {"a query path that is too short", http::verb::get, "/queries/balances", "", 404, "unknown_path"},
-    {"the root", http::verb::get, "/", "", 404, "unknown_path"},
+    {"a query path that is too long", http::verb::get, "/queries/balances/balance/x", "", 404, "unknown_path"},
+    {"the queries of an unknown projection", http::verb::get, "/queries/ledger", "", 404, "unknown_projection"},
     {"a path that is not UTF-8", http::verb::get, "/queries/balances%FF/total", "", 400, "bad_request"},
     {"a query string that is not UTF-8", http::verb::get, "/queries/balances/balance?id=%FF", "", 400,
      "invalid_query"},
@@ -279,8 +279,8 @@ TEST_CASE_METHOD(ServiceFixture, "bad input gets a 4xx answer, changes nothing, 
     auto r = Connection(port()).request(c.verb, c.target, c.body);
     CHECK(r.status == c.status);
     CHECK(r.code() == c.code);
-    CHECK(r.header(http::field::content_type) == "application/json");
-    if (c.status == 405) CHECK(r.header(http::field::allow) == (c.target == "/commands" ? "POST" : "GET"));
+    CHECK(r.header(http::field::content_type) == "application/problem+json");
+    if (c.status == 405) CHECK(r.header(http::field::allow) == (c.target == "/commands" ? "POST" : "GET, HEAD"));
     CHECK(stored_events() == before);
   }
   // Still serving, and the account is as it was.
@@ -335,7 +335,7 @@ TEST_CASE_METHOD(ServiceFixture, "command data over the runtime's limit is 413 f
   auto r = post(command_json("acc-1", "deposit", {{"amount", 1}, {"memo", big}}));
   CHECK(r.status == 413);
   CHECK(r.code() == "payload_too_large");
-  CHECK(r.str("status") == "rejected");
+  CHECK(r.str("outcome") == "rejected");
   CHECK(stored_events() == before);
 }
 
@@ -434,7 +434,7 @@ TEST_CASE_METHOD(ServiceFixture, "malformed commands are counted under aggregate
     INFO(body);
     CHECK(post(body).status == 400);
   }
-  CHECK(post(R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})").status == 404);
+  CHECK(post(R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})").status == 422);
   auto r = get("/metrics");
   REQUIRE(r.status == 200);
   INFO(r.body);
@@ -502,7 +502,7 @@ TEST_CASE_METHOD(ServiceFixture, "with an auth config: bearer tokens, principals
   const std::vector<std::pair<std::string, std::string>> bob{{"Authorization", "bearer   clerk-token"}};
 
   auto opened = post(command_json("acc-1", "open", {{"owner", "Ada"}, {"initial_deposit", 100}}), bob);
-  REQUIRE(opened.status == 200);
+  REQUIRE(opened.status == 201);
   const auto before = stored_events();
   REQUIRE(before == 2);
 
@@ -526,7 +526,7 @@ TEST_CASE_METHOD(ServiceFixture, "with an auth config: bearer tokens, principals
     auto r = post(command_json("acc-1", "withdraw", {{"amount", 10}}), bob);
     CHECK(r.status == 403);
     CHECK(r.code() == "forbidden");
-    CHECK(r.json().at("error").at("message").as_string() == "principal 'bob' may not send 'account:withdraw'");
+    CHECK(r.json().at("detail").as_string() == "principal 'bob' may not send 'account:withdraw'");
     // Claiming to be alice in the body does not help: the token decides.
     auto claimed = post(command_json("acc-1", "withdraw", {{"amount", 10}}, {{"metadata", {{"principal", "alice"}}}}),
                         bob);
@@ -590,7 +590,7 @@ TEST_CASE_METHOD(ServiceFixture, "G7 with an auth config, /health's details and 
     auto clerk = get("/metrics", bob);
     CHECK(clerk.status == 403);
     CHECK(clerk.code() == "forbidden");
-    CHECK(std::string(clerk.json().at("error").at("message").as_string()).find("\"observe\": true")
+    CHECK(std::string(clerk.json().at("detail").as_string()).find("\"observe\": true")
           != std::string::npos);
     CHECK(none.body.find("annals_") == std::string::npos);
     auto observer = get("/metrics", ops);
@@ -678,8 +678,8 @@ TEST_CASE("HTTP mapping: status codes and query strings") {
   CHECK(http_status_for("invalid_command") == 400);
   CHECK(http_status_for("invalid_query") == 400);
   CHECK(http_status_for("forbidden") == 403);
-  CHECK(http_status_for("unknown_aggregate") == 404);
-  CHECK(http_status_for("unknown_command") == 404);
+  CHECK(http_status_for("unknown_aggregate") == 422);
+  CHECK(http_status_for("unknown_command") == 422);
   CHECK(http_status_for("unknown_projection") == 404);
   CHECK(http_status_for("unknown_query") == 404);
   CHECK(http_status_for("not_found") == 404);
@@ -731,7 +731,7 @@ TEST_CASE_METHOD(ServiceFixture, "keep-alive, HTTP/1.0 and Expect: 100-continue"
       CHECK(r.status == 200);
       CHECK(r.header(http::field::connection) != "close");
     }
-    CHECK(c.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
+    CHECK(c.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 201);
     CHECK(c.request(http::verb::post, "/commands", command_json("acc-1", "deposit", {{"amount", 3}})).status == 200);
   }
   {
@@ -785,14 +785,14 @@ TEST_CASE_METHOD(ServiceFixture,
     CHECK(r.status == 503);
     CHECK(r.code() == "overloaded");
     CHECK(r.header(http::field::retry_after) == "1");
-    const std::string message(r.json().at("error").at("message").as_string());
+    const std::string message(r.json().at("detail").as_string());
     CHECK(message.find("max_connections = 2") != std::string::npos);
     CHECK(message.find("--max-connections") != std::string::npos);
     CHECK(c->closed_by_server(5s));
   }
   extra.clear();
   // the open ones are still served
-  CHECK(b.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
+  CHECK(b.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 201);
 
   // when one of them closes, then a new connection is served again
   a.reset();
@@ -826,7 +826,7 @@ TEST_CASE_METHOD(ServiceFixture,
     CHECK(r.status == 503);
     CHECK(r.code() == "overloaded");
     CHECK(r.header(http::field::retry_after) == "1");
-    const std::string message(r.json().at("error").at("message").as_string());
+    const std::string message(r.json().at("detail").as_string());
     CHECK(message.find("max_waiting_requests = 2") != std::string::npos);
     CHECK(message.find("--max-waiting-requests") != std::string::npos);
   }
@@ -870,7 +870,7 @@ TEST_CASE_METHOD(ServiceFixture,
     auto r = q->read_response();
     CHECK(r.status == 504);
     CHECK(r.code() == "timeout");
-    CHECK(std::string(r.json().at("error").at("message").as_string()).find("1000000000000") != std::string::npos);
+    CHECK(std::string(r.json().at("detail").as_string()).find("1000000000000") != std::string::npos);
   }
   CHECK(wait_until([&] { return service->waiting_requests() == 0; }));
 }
@@ -901,7 +901,7 @@ TEST_CASE_METHOD(ServiceFixture, "G7 a client that trickles its request head is 
   REQUIRE(wait_until([&] { return sent > 0; }));
   // when others ask meanwhile, then they are served by the one io thread
   CHECK(get("/health").status == 200);
-  CHECK(post(command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
+  CHECK(post(command_json("acc-1", "open", {{"owner", "Ada"}})).status == 201);
   // and the trickling client is dropped (its head never got near the 8 KiB limit)
   CHECK(wait_until([&] { return dropped.load(); }, 20s));
   slow.join();
@@ -938,7 +938,7 @@ TEST_CASE_METHOD(ServiceFixture, "20 concurrent clients, 25 deposits each: all a
         Connection c(port());
         const std::string id = "acc-" + std::to_string(t);
         auto record = [&](const Response& r) {
-          if (r.status != 200) {
+          if (r.status != 200 && r.status != 201) {  // 201: the open
             ++not_ok;
             return;
           }

@@ -20,6 +20,7 @@
 // (they read the store) run on a small thread pool.
 
 #include "annals/http/config.hpp"
+#include "annals/http/discovery.hpp"
 
 #include <annals/runtime.hpp>
 
@@ -30,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace annals::http {
 
@@ -69,6 +71,14 @@ struct ServiceOptions {
   /// Registers the domain(s) served (upcasters, aggregate types,
   /// projections) into the runtime before anything is served.
   std::function<void(annals::Runtime&)> install;
+  /// The domains, for GET / (what `install` registers is listed there in
+  /// any case; this adds which domain each name belongs to).
+  std::vector<DomainSummary> domains;
+  /// Event subscriptions (GET /events/subscribe): how often the log is read
+  /// for new events, and how long a quiet subscription goes without a
+  /// heartbeat comment (so that proxies keep the connection).
+  std::chrono::milliseconds subscription_poll_interval{100};
+  std::chrono::milliseconds subscription_heartbeat{std::chrono::seconds(15)};
   /// Prefixes what the service writes to stderr ("annals serve: ...").
   std::string log_name = "annals serve";
 
