@@ -1029,3 +1029,262 @@ TEST_CASE("G7 destroying the service while a query waits for a far position ends
   svc.reset();  // the runtime answers the query shutting_down and stops (crashed in its shutdown before)
   CHECK(q.closed_by_server(5s));
 }
+
+// ---- HTTP conventions (issue 13) ---------------------------------------------------------------
+
+namespace {
+using Headers = std::vector<std::pair<std::string, std::string>>;
+std::string deposit_json(const std::string& id, std::int64_t amount, json::object extra = {}) {
+  return command_json(id, "deposit", {{"amount", amount}}, std::move(extra));
+}
+} // namespace
+
+TEST_CASE_METHOD(ServiceFixture, "the Idempotency-Key header books a retried deposit once") {
+  // Was: only the body field counted; the header was ignored and the retry booked the deposit twice.
+  start();
+  open("acc-1");
+  const auto before = stored_events();
+  const Headers key{{"Idempotency-Key", "dep-1"}};
+  auto first = post(deposit_json("acc-1", 5), key);
+  auto retry = post(deposit_json("acc-1", 5), key);
+  CHECK(first.status == 200);
+  CHECK(retry.status == 200);
+  CHECK(first.json().at("replayed") == false);
+  CHECK(retry.json().at("replayed") == true);
+  CHECK(stored_events() == before + 1);
+  auto balance = get("/queries/balances/balance?id=acc-1&min_position=" + std::to_string(before + 1));
+  CHECK(balance_in(balance.json()) == 5);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "an Idempotency-Key header that differs from the body's key is 400 and books nothing") {
+  start();
+  open("acc-1");
+  const auto before = stored_events();
+  auto r = post(deposit_json("acc-1", 5, {{"idempotency_key", "body-key"}}), {{"Idempotency-Key", "header-key"}});
+  CHECK(r.status == 400);
+  CHECK(r.code() == "invalid_command");
+  CHECK(r.str("detail")
+        == "the Idempotency-Key header ('header-key') and the body's idempotency_key ('body-key') differ; "
+           "send the key once, in either");
+  CHECK(stored_events() == before);
+  // The same key in both is one key.
+  CHECK(post(deposit_json("acc-1", 5, {{"idempotency_key", "k"}}), {{"Idempotency-Key", "k"}}).status == 200);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "results carry the stream version as ETag; If-Match is expected_version, 412 on a mismatch") {
+  start();
+  auto opened = post(command_json("acc-1", "open", {{"owner", "Ada"}}));
+  CHECK(opened.header(http::field::etag) == "\"1\"");
+  auto deposited = post(deposit_json("acc-1", 5), {{"If-Match", "\"1\""}});
+  CHECK(deposited.status == 200);
+  CHECK(deposited.header(http::field::etag) == "\"2\"");
+  const auto before = stored_events();
+  auto stale = post(deposit_json("acc-1", 5), {{"If-Match", "\"1\""}});
+  CHECK(stale.status == 412);
+  CHECK(stale.header(http::field::content_type) == "application/problem+json");
+  CHECK(stale.code() == "concurrency_conflict");
+  CHECK(stale.json().at("status") == 412);
+  CHECK(stored_events() == before);
+  // Without If-Match a body's expected_version that does not hold stays 409.
+  CHECK(post(deposit_json("acc-1", 5, {{"expected_version", 1}})).status == 409);
+  auto bad = post(deposit_json("acc-1", 5), {{"If-Match", "two"}});
+  CHECK(bad.status == 400);
+  CHECK(bad.code() == "invalid_command");
+  CHECK(stored_events() == before);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "a command that creates a stream is 201 with Location; later ones are 200") {
+  start();
+  auto opened = post(command_json("acc 1/x", "open", {{"owner", "Ada"}}));
+  CHECK(opened.status == 201);
+  CHECK(opened.header(http::field::location) == "/streams/account/acc%201%2Fx");
+  auto deposited = post(deposit_json("acc 1/x", 5));
+  CHECK(deposited.status == 200);
+  CHECK(deposited.header(http::field::location).empty());
+  auto stream = get(opened.header(http::field::location));
+  REQUIRE(stream.status == 200);
+  CHECK(stream.json().at("events").as_array().size() == 2);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "a POST body that is not JSON by its Content-Type is 415 and books nothing") {
+  start();
+  open("acc-1");
+  const auto before = stored_events();
+  auto r = post(deposit_json("acc-1", 5), {{"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(r.status == 415);
+  CHECK(r.code() == "unsupported_media_type");
+  CHECK(r.header(http::field::accept) == "application/json");
+  CHECK(stored_events() == before);
+  CHECK(post(deposit_json("acc-1", 5), {{"Content-Type", "application/json; charset=utf-8"}}).status == 200);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "HEAD on a GET route answers GET's status and headers without the body") {
+  start();
+  open("acc-1", 10);
+  for (const std::string target : {"/", "/health", "/queries/balances/total", "/queries/balances",
+                                   "/streams/account/acc-1", "/events", "/queries/nope/x"}) {
+    INFO(target);
+    auto got = get(target);
+    auto head = Connection(port()).request(http::verb::head, target);
+    CHECK(head.status == got.status);
+    CHECK(head.header(http::field::content_type) == got.header(http::field::content_type));
+    CHECK(head.header(http::field::content_length) == std::to_string(got.body.size()));
+    CHECK(head.body.empty());
+  }
+  CHECK(Connection(port()).request(http::verb::head, "/commands").status == 405);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "errors are RFC 9457 problems with annals' code as an extension member") {
+  start();
+  open("acc-1", 10);
+  auto rejected = post(command_json("acc-1", "withdraw", {{"amount", 1000}}));
+  auto unknown = post(R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})");
+  auto path = get("/nope");
+  for (const auto* r : {&rejected, &unknown, &path}) {
+    CHECK(r->header(http::field::content_type) == "application/problem+json");
+    const auto v = r->json();
+    const auto& o = v.as_object();
+    CHECK(o.at("status").as_int64() == r->status);
+    CHECK(o.at("type").as_string() == "urn:annals:error:" + r->code());
+    CHECK(!o.at("title").as_string().empty());
+    CHECK(!o.at("detail").as_string().empty());
+  }
+  CHECK(rejected.status == 422);
+  CHECK(rejected.code() == "insufficient_funds");
+  CHECK(rejected.json().at("title") == "Unprocessable Entity");
+  CHECK(rejected.str("outcome") == "rejected");
+  CHECK(unknown.status == 422);  // understood, but there is no such aggregate type (was 404)
+  CHECK(unknown.code() == "unknown_aggregate");
+  CHECK(path.status == 404);
+  CHECK(path.code() == "unknown_path");
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET / lists the domains, aggregates with commands, projections with queries") {
+  auto o = options();
+  o.domains.push_back({"bank", "accounts", {"account"}, {"balances", "daily_totals"}});
+  start(std::move(o));
+  for (const std::string target : {"/", "/api"}) {
+    auto r = get(target);
+    REQUIRE(r.status == 200);
+    const auto doc = r.json();
+    const auto& body = doc.as_object();
+    CHECK(body.at("domains").at(0).at("name") == "bank");
+    CHECK(body.at("domains").at(0).at("aggregates").at(0) == "account");
+    const auto& account = body.at("aggregates").at(0).as_object();  // in `doc`
+    CHECK(account.at("name") == "account");
+    CHECK(account.at("commands").as_object().contains("deposit"));
+    const auto& balances = body.at("projections").at(0).as_object();
+    CHECK(balances.at("name") == "balances");
+    CHECK(balances.at("queries").as_object().contains("balance"));
+  }
+  auto queries = get("/queries/balances");
+  REQUIRE(queries.status == 200);
+  CHECK(queries.str("projection") == "balances");
+  CHECK(queries.json().at("queries").as_object().contains("total"));
+  CHECK(queries.json().at("queries").at("balance").as_object().contains("args"));
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET /streams/{aggregate}/{id} pages a stream from a version; the last page has its ETag") {
+  start();
+  open("acc-1", 10);
+  for (int i = 0; i < 3; ++i) post(deposit_json("acc-1", 1));  // versions 1..5
+  auto page = get("/streams/account/acc-1?limit=3");
+  REQUIRE(page.status == 200);
+  CHECK(page.json().at("events").as_array().size() == 3);
+  CHECK(page.json().at("events").at(0).at("version") == 1);
+  CHECK(page.json().at("next_version") == 4);
+  CHECK(page.str("next") == "/streams/account/acc-1?from_version=4&limit=3");
+  CHECK(page.header(http::field::link) == "</streams/account/acc-1?from_version=4&limit=3>; rel=\"next\"");
+  CHECK(page.header(http::field::etag).empty());
+  auto last = get(page.str("next"));
+  REQUIRE(last.status == 200);
+  CHECK(last.json().at("events").as_array().size() == 2);
+  CHECK(last.json().at("events").at(1).at("type") == "deposited");
+  CHECK(last.json().at("next").is_null());
+  CHECK(last.header(http::field::etag) == "\"5\"");
+
+  CHECK(get("/streams/account/acc-404").code() == "not_found");
+  CHECK(get("/streams/ledger/l-1").code() == "unknown_aggregate");
+  CHECK(get("/streams/account/acc-1?limit=0").status == 400);
+  CHECK(get("/streams/account/acc-1?limit=5000").status == 400);
+  CHECK(get("/streams/account/acc-1?form_version=2").code() == "invalid_query");
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET /events?from=&limit= pages the whole log by global position") {
+  start();
+  open("acc-1");
+  open("acc-2");
+  open("acc-3");
+  auto page = get("/events?from=2&limit=1");
+  REQUIRE(page.status == 200);
+  REQUIRE(page.json().at("events").as_array().size() == 1);
+  CHECK(page.json().at("events").at(0).at("position") == 2);
+  CHECK(page.json().at("events").at(0).at("id") == "acc-2");
+  CHECK(page.json().at("next_position") == 3);
+  auto rest = get("/events?from=3");
+  CHECK(rest.json().at("events").as_array().size() == 1);
+  CHECK(rest.json().at("next").is_null());
+  CHECK(get("/events?from=0").status == 400);
+}
+
+namespace {
+const std::string kSubscribe = "GET /events/subscribe?from=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET /events/subscribe: Server-Sent Events, catch-up then live, resumable with Last-Event-ID") {
+  auto o = options();
+  o.subscription_heartbeat = 300ms;
+  start(std::move(o));
+  open("acc-1", 10);  // positions 1, 2
+  Connection sub(port());
+  sub.send_raw(kSubscribe);
+  auto caught_up = sub.read_until("id: 2\n", 10s);
+  CHECK(caught_up.find("HTTP/1.1 200 OK\r\n") == 0);
+  CHECK(caught_up.find("Content-Type: text/event-stream\r\n") != std::string::npos);
+  CHECK(caught_up.find("id: 1\nevent: opened\ndata: {") != std::string::npos);
+  REQUIRE(caught_up.find("id: 2\nevent: deposited\ndata: {") != std::string::npos);
+
+  // Live: a command committed now arrives on the open subscription.
+  post(deposit_json("acc-1", 7));
+  auto live = sub.read_until("\n\n", 10s);
+  CHECK(live.find("id: 3\nevent: deposited\ndata: ") == 0);
+  const auto data = live.substr(live.find("data: ") + 6, live.find("\n\n") - live.find("data: ") - 6);
+  CHECK(json::parse(data).at("data").at("amount") == 7);
+
+  // Quiet: heartbeat comments keep proxies from closing it.
+  CHECK(sub.read_until(": heartbeat\n\n", 10s).find(": heartbeat\n\n") != std::string::npos);
+
+  // A reconnect with Last-Event-ID: 2 starts after event 2.
+  Connection again(port());
+  again.send_raw("GET /events/subscribe?from=1 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 2\r\n\r\n");
+  auto resumed = again.read_until("id: 3\n", 10s);
+  CHECK(resumed.find("id: 3\n") != std::string::npos);
+  CHECK(resumed.find("id: 1\n") == std::string::npos);
+  CHECK(resumed.find("id: 2\n") == std::string::npos);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "an event subscription needs a grant and counts against max_connections") {
+  auto o = options();
+  o.max_connections = 2;
+  o.auth = parse_auth_config(R"({"tokens": {
+    "reader": {"principal": "r", "commands": ["*"], "queries": ["$events:all"]},
+    "other":  {"principal": "o", "commands": ["*"], "queries": ["balances:*"]}}})", "test config");
+  start(std::move(o));
+  auto denied = get("/events/subscribe", {{"Authorization", "Bearer other"}});
+  CHECK(denied.status == 403);
+  CHECK(denied.code() == "forbidden");
+  CHECK(get("/events/subscribe").status == 401);
+  CHECK(get("/events", {{"Authorization", "Bearer other"}}).status == 403);
+  CHECK(get("/streams/account/a", {{"Authorization", "Bearer other"}}).status == 403);
+
+  Connection sub(port());
+  sub.send_raw("GET /events/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer reader\r\n\r\n");
+  CHECK(sub.read_until("retry: 1000\n\n", 10s).find("200 OK") != std::string::npos);
+  Connection second(port());
+  second.send_raw("GET /events/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer reader\r\n\r\n");
+  CHECK(second.read_until("retry: 1000\n\n", 10s).find("200 OK") != std::string::npos);
+  // Both subscriptions hold a connection: a third is refused; the fixture's stop() then closes them promptly.
+  auto third = get("/health");
+  CHECK(third.status == 503);
+  CHECK(third.code() == "overloaded");
+}
