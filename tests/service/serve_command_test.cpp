@@ -122,9 +122,17 @@ SCENARIO("annals serve: the catalog's domains over HTTP until SIGTERM") {
       annals::test::HttpConnection c(port);
       const auto opened = c.request(http::verb::post, "/commands", open_account("acc-1"));
       const auto balance = c.request(http::verb::get, "/queries/balances/balance?id=acc-1&min_position=1");
+      const auto root = c.request(http::verb::get, "/");
       const int code = serve.stop(SIGTERM);
       THEN("the command is accepted, the query answers, the process exits 0 after saying it stops") {
         CHECK(opened.json().at("status") == "accepted");
+        CHECK(opened.status == 201);
+        // GET / names the domain served, and only its types (orders is in the catalog, not served).
+        const auto doc = root.json();
+        CHECK(doc.at("domains").as_array().size() == 1);
+        CHECK(doc.at("domains").at(0).at("name") == "bank");
+        CHECK(doc.at("domains").at(0).at("projections") == json::array{"balances", "daily_totals"});
+        CHECK(doc.at("aggregates").as_array().size() == 1);
         CHECK(balance.status == 200);
         CHECK(code == 0);
         CHECK(serve.err().find("annals serve: listening on http://127.0.0.1:") != std::string::npos);
