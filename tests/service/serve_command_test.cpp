@@ -143,7 +143,7 @@ SCENARIO("annals serve: the catalog's domains over HTTP until SIGTERM") {
   }
 }
 
-TEST_CASE("annals serve --host 0.0.0.0 without --config warns loudly; with tokens it does not") {
+TEST_CASE("annals serve --host 0.0.0.0 without --config warns loudly and with tokens it does not") {
   TempDir dir;
   {
     ServeProcess open(dir, {"--memory", "--host", "0.0.0.0", "--port", "0"});
@@ -167,4 +167,35 @@ TEST_CASE("annals serve with an unknown domain or a bad host is a usage error (e
   ServeProcess bad_host(dir, {"--memory", "--host", "local host", "--port", "0"});
   CHECK(bad_host.wait() == 2);
   CHECK(bad_host.err().find("--host 'local host' is not an IP address") != std::string::npos);
+}
+
+TEST_CASE("two annals serve processes on one store work side by side") {
+  // On an SQLite file here; the same holds for a PostgreSQL URL once --store takes one.
+  TempDir dir;
+  const std::string store = dir.file("shared.db");
+  ServeProcess a(dir, {"--domain", "bank", "--store", store, "--port", "0"});
+  const auto port_a = a.port();
+  REQUIRE(port_a != 0);
+  ServeProcess b(dir, {"--domain", "bank", "--store", store, "--port", "0"});
+  const auto port_b = b.port();
+  REQUIRE(port_b != 0);
+  annals::test::HttpConnection to_a(port_a), to_b(port_b);
+  // B subscribes first: what A commits reaches it live (the subscription reads the store's log).
+  annals::test::HttpConnection sub(port_b);
+  sub.send_raw("GET /events/subscribe?from=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(sub.read_until("retry: 1000\n\n", 10s).find("200 OK") != std::string::npos);
+
+  CHECK(to_a.request(http::verb::post, "/commands", open_account("acc-1")).status == 201);
+  const std::string deposit = R"({"aggregate":"account","id":"acc-1","command":"deposit","data":{"amount":1}})";
+  for (int i = 0; i < 3; ++i) {  // alternating: each process's copy of the account is stale every time
+    CHECK(to_b.request(http::verb::post, "/commands", deposit).status == 200);
+    CHECK(to_a.request(http::verb::post, "/commands", deposit).status == 200);
+  }
+  const auto stream = to_b.request(http::verb::get, "/streams/account/acc-1").json();
+  const auto& events = stream.at("events").as_array();
+  REQUIRE(events.size() == 7);
+  for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].at("version") == static_cast<std::int64_t>(i + 1));
+  CHECK(sub.read_until("id: 7\n", 10s).find("id: 7\nevent: deposited\n") != std::string::npos);
+  CHECK(a.stop() == 0);
+  CHECK(b.stop() == 0);
 }

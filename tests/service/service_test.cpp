@@ -1071,7 +1071,7 @@ TEST_CASE_METHOD(ServiceFixture, "an Idempotency-Key header that differs from th
   CHECK(post(deposit_json("acc-1", 5, {{"idempotency_key", "k"}}), {{"Idempotency-Key", "k"}}).status == 200);
 }
 
-TEST_CASE_METHOD(ServiceFixture, "results carry the stream version as ETag; If-Match is expected_version, 412 on a mismatch") {
+TEST_CASE_METHOD(ServiceFixture, "results carry the stream version as ETag and If-Match is expected_version (412 on a mismatch)") {
   start();
   auto opened = post(command_json("acc-1", "open", {{"owner", "Ada"}}));
   CHECK(opened.header(http::field::etag) == "\"1\"");
@@ -1093,7 +1093,7 @@ TEST_CASE_METHOD(ServiceFixture, "results carry the stream version as ETag; If-M
   CHECK(stored_events() == before);
 }
 
-TEST_CASE_METHOD(ServiceFixture, "a command that creates a stream is 201 with Location; later ones are 200") {
+TEST_CASE_METHOD(ServiceFixture, "a command that creates a stream is 201 with Location and later ones are 200") {
   start();
   auto opened = post(command_json("acc 1/x", "open", {{"owner", "Ada"}}));
   CHECK(opened.status == 201);
@@ -1159,7 +1159,7 @@ TEST_CASE_METHOD(ServiceFixture, "errors are RFC 9457 problems with annals' code
   CHECK(path.code() == "unknown_path");
 }
 
-TEST_CASE_METHOD(ServiceFixture, "GET / lists the domains, aggregates with commands, projections with queries") {
+TEST_CASE_METHOD(ServiceFixture, "GET / lists the domains and aggregates with commands and projections with queries") {
   auto o = options();
   o.domains.push_back({"bank", "accounts", {"account"}, {"balances", "daily_totals"}});
   start(std::move(o));
@@ -1184,7 +1184,7 @@ TEST_CASE_METHOD(ServiceFixture, "GET / lists the domains, aggregates with comma
   CHECK(queries.json().at("queries").at("balance").as_object().contains("args"));
 }
 
-TEST_CASE_METHOD(ServiceFixture, "GET /streams/{aggregate}/{id} pages a stream from a version; the last page has its ETag") {
+TEST_CASE_METHOD(ServiceFixture, "GET /streams/{aggregate}/{id} pages a stream from a version and the last page has its ETag") {
   start();
   open("acc-1", 10);
   for (int i = 0; i < 3; ++i) post(deposit_json("acc-1", 1));  // versions 1..5
@@ -1231,7 +1231,7 @@ namespace {
 const std::string kSubscribe = "GET /events/subscribe?from=1 HTTP/1.1\r\nHost: x\r\n\r\n";
 }
 
-TEST_CASE_METHOD(ServiceFixture, "GET /events/subscribe: Server-Sent Events, catch-up then live, resumable with Last-Event-ID") {
+TEST_CASE_METHOD(ServiceFixture, "GET /events/subscribe: Server-Sent Events (catch-up then live) resumable with Last-Event-ID") {
   auto o = options();
   o.subscription_heartbeat = 300ms;
   start(std::move(o));

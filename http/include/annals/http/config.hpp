@@ -8,7 +8,10 @@
 //                          "observe": true}}}
 //
 // Patterns are "<aggregate>:<command>" / "<projection>:<query>"; "*" matches
-// any run of characters ("account:*", "*:deposit", "*"). "observe" (default
+// any run of characters ("account:*", "*:deposit", "*"). Event reads are
+// query patterns with reserved names: "$streams:<aggregate>" for
+// GET /streams/<aggregate>/..., "$events:all" for GET /events and
+// GET /events/subscribe. "observe" (default
 // false) lets the token read /metrics and the details of /health (error
 // texts, store paths); without it /health says only ok or degraded.
 
