@@ -1,4 +1,4 @@
-// Fuzzes the bank service's request mapping (examples/bank_service,
+// Fuzzes the HTTP front's request mapping (http/,
 // http_mapping.hpp): the query string of GET /projections/...?<query>,
 // percent-decoding and the UTF-8 check, and the status for an error code.
 // Checks, beyond "no crash, no UB":
@@ -6,7 +6,7 @@
 //    end up in answers and in the query's error texts);
 //  - an error has code invalid_query and a message, and maps to HTTP 400;
 //  - every (non-empty) error code maps to a status in 400..599.
-#include <bank_service/http_mapping.hpp>
+#include <annals/http/http_mapping.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -26,34 +26,34 @@ namespace {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(bytes), size);
 
-  auto q = bank_service::parse_query_string(text);
+  auto q = annals::http::parse_query_string(text);
   if (q) {
     if (q->min_position < 0) fail("a negative min_position", text);
     if (q->timeout && q->timeout->count() < 0) fail("a negative timeout", text);
     for (const auto& kv : q->args) {
-      if (!bank_service::valid_utf8(kv.key())) fail("an argument name that is not UTF-8", text);
-      if (kv.value().is_string() && !bank_service::valid_utf8(kv.value().get_string()))
+      if (!annals::http::valid_utf8(kv.key())) fail("an argument name that is not UTF-8", text);
+      if (kv.value().is_string() && !annals::http::valid_utf8(kv.value().get_string()))
         fail("an argument value that is not UTF-8", text);
     }
     (void)json::serialize(q->args);
   } else {
     if (q.error().code != "invalid_query") fail("an error code other than invalid_query", text);
     if (q.error().message.empty()) fail("an error without a message", text);
-    if (bank_service::http_status_for(q.error().code) != 400) fail("invalid_query is not 400", text);
-    (void)json::serialize(bank_service::error_body(q.error().code, q.error().message));
+    if (annals::http::http_status_for(q.error().code) != 400) fail("invalid_query is not 400", text);
+    (void)json::serialize(annals::http::problem_body(400, q.error().code, q.error().message));
   }
 
   for (bool plus : {false, true}) {
-    auto decoded = bank_service::percent_decode(text, plus);
+    auto decoded = annals::http::percent_decode(text, plus);
     if (decoded && decoded->size() > text.size()) fail("percent-decoding made the text longer", text);
   }
-  (void)bank_service::valid_utf8(text);
+  (void)annals::http::valid_utf8(text);
 
   // The input as an error code (rejected and not): a status of an error
   // (the empty code is no error: 200).
   for (bool rejected : {false, true}) {
     if (text.empty()) break;
-    const unsigned status = bank_service::http_status_for(text, rejected);
+    const unsigned status = annals::http::http_status_for(text, rejected);
     if (status < 400 || status > 599) fail("an error code mapped outside 400..599", text);
   }
   return 0;

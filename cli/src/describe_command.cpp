@@ -1,5 +1,6 @@
 #include "describe_command.hpp"
 
+#include "annals/http/discovery.hpp"
 #include "annals/persistence/memory_event_store.hpp"
 #include "annals/runtime.hpp"
 
@@ -12,12 +13,6 @@ namespace annals::cli {
 
 namespace {
 
-json::object shapes_object(const std::map<std::string, json::value, std::less<>>& shapes) {
-  json::object o;
-  for (const auto& [name, shape] : shapes) o[name] = shape;
-  return o;
-}
-
 // One domain as JSON: what `describe --json` prints, and what the text is made from.
 json::object describe_domain(const scenarios::Domain& domain) {
   RuntimeOptions o;
@@ -26,34 +21,11 @@ json::object describe_domain(const scenarios::Domain& domain) {
   o.log.level = LogLevel::off;
   Runtime rt(std::move(o));
   domain.install(rt);
-
-  json::array aggregates;
-  auto types = rt.aggregate_types();
-  std::sort(types.begin(), types.end(), [](const auto& a, const auto& b) { return a->name() < b->name(); });
-  for (const auto& t : types) {
-    json::object rejections;
-    for (const auto& [code, meaning] : t->rejection_codes()) rejections[code] = meaning;
-    aggregates.push_back(json::object{{"name", t->name()},
-                                      {"commands", shapes_object(t->command_shapes())},
-                                      {"events", shapes_object(t->event_shapes())},
-                                      {"rejections", std::move(rejections)}});
-  }
-  json::array projections;
-  auto views = rt.projection_types();
-  std::sort(views.begin(), views.end(), [](const auto& a, const auto& b) { return a->name() < b->name(); });
-  for (const auto& p : views) {
-    json::array follows;
-    for (const auto& e : p->followed_events()) follows.push_back(json::value(e));
-    json::object queries;
-    for (const auto& [name, shape] : p->query_shapes())
-      queries[name] = json::object{{"args", shape.args}, {"answer", shape.result}};
-    projections.push_back(json::object{{"name", p->name()}, {"follows", std::move(follows)},
-                                       {"queries", std::move(queries)}});
-  }
+  auto types = http::describe_types(rt);
   return json::object{{"name", domain.name},
                       {"description", domain.description},
-                      {"aggregates", std::move(aggregates)},
-                      {"projections", std::move(projections)}};
+                      {"aggregates", std::move(types["aggregates"])},
+                      {"projections", std::move(types["projections"])}};
 }
 
 json::array runtime_codes() {

@@ -238,7 +238,9 @@ Outcome execute(Client& client, Ledger& ledger, const Command& cmd, bool retry, 
   const auto* obj = v.if_object();
   const auto* status = obj ? obj->if_contains("status") : nullptr;
   std::lock_guard<std::mutex> lock(ledger.mtx);
-  if (res->status == 200 && status && status->is_string() && status->as_string() == "accepted") {
+  // 201: the command created the stream (an open), 200 otherwise.
+  if ((res->status == 200 || res->status == 201) && status && status->is_string()
+      && status->as_string() == "accepted") {
     replayed = obj->at("replayed").as_bool();
     if (replayed && !retry) {
       ++ledger.anomalies;
@@ -273,9 +275,8 @@ Outcome execute(Client& client, Ledger& ledger, const Command& cmd, bool retry, 
   }
   // 4xx (but 408, 429): the command was refused and appended nothing.
   if (res->status >= 400 && res->status < 500 && res->status != 408 && res->status != 429) {
-    const auto* err = obj ? obj->if_contains("error") : nullptr;
-    ledger.refused[cmd.key] =
-      err && err->is_object() ? std::string(err->as_object().at("code").as_string()) : std::to_string(res->status);
+    const auto* code = obj ? obj->if_contains("code") : nullptr;  // a problem (RFC 9457) with annals' code
+    ledger.refused[cmd.key] = code && code->is_string() ? std::string(code->as_string()) : std::to_string(res->status);
     return Outcome::refused;
   }
   return Outcome::unknown;  // 5xx (store failure, timeout 504, shutting down): it may have committed

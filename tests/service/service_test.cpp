@@ -8,8 +8,10 @@
 #include "wait_until.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
-#include <bank_service/http_mapping.hpp>
-#include <bank_service/service.hpp>
+#include <annals/http/http_mapping.hpp>
+#include <annals/http/service.hpp>
+#include <bank/account.hpp>
+#include <bank/projections.hpp>
 #include <annals/fault_injector.hpp>
 
 #include <boost/beast/http.hpp>
@@ -22,7 +24,7 @@
 #include <iterator>
 #include <thread>
 
-using namespace bank_service;
+using namespace annals::http;
 using annals::test::TempDir;
 using annals::test::wait_until;
 
@@ -46,6 +48,13 @@ std::int64_t balance_in(const json::value& query_response) {
   return query_response.as_object().at("result").as_object().at("balance").as_int64();
 }
 
+/// The bank domain, as bank_service and `annals serve --domain bank` serve it.
+void install_bank(annals::Runtime& rt) {
+  rt.register_aggregate(bank::account_type(100));
+  rt.register_projection(bank::balances_projection(0));
+  rt.register_projection(bank::daily_totals_projection(0));
+}
+
 struct ServiceFixture {
   TempDir dir;
   std::string db = dir.file("bank.db");
@@ -57,6 +66,7 @@ struct ServiceFixture {
     o.idle_timeout = 10s;
     o.runtime.store = annals::sqlite_store({db});
     o.runtime.command_timeout = 20s;
+    o.install = install_bank;
     return o;
   }
   /// Starts a service and waits until its projections run (for a moment
@@ -99,7 +109,7 @@ struct ServiceFixture {
     json::object data{{"owner", "Ada"}};
     if (initial) data["initial_deposit"] = initial;
     auto r = post(command_json(id, "open", data));
-    REQUIRE(r.status == 200);
+    REQUIRE(r.status == 201);  // it creates the stream
     return r.integer("position");
   }
 
@@ -119,7 +129,7 @@ const char* const kAuthConfig = R"({"tokens": {
 TEST_CASE_METHOD(ServiceFixture, "POST /commands: open and deposit are accepted with their versions and positions") {
   start();
   auto opened = post(command_json("acc-1", "open", {{"owner", "Ada"}}));
-  REQUIRE(opened.status == 200);
+  REQUIRE(opened.status == 201);
   CHECK(opened.header(http::field::content_type) == "application/json");
   CHECK(opened.str("status") == "accepted");
   CHECK(opened.str("aggregate") == "account");
@@ -206,7 +216,7 @@ TEST_CASE_METHOD(ServiceFixture, "GET /queries: read-your-writes with min_positi
     CHECK(future.code() == "timeout");
     auto post_query = Connection(port()).request(http::verb::post, "/queries/balances/total", "{}");
     CHECK(post_query.status == 405);
-    CHECK(post_query.header(http::field::allow) == "GET");
+    CHECK(post_query.header(http::field::allow) == "GET, HEAD");
     CHECK(stored_events() == before);
   }
 }
@@ -217,7 +227,7 @@ TEST_CASE_METHOD(ServiceFixture, "a domain rejection is 422 with the domain's co
   const auto before = stored_events();
   auto r = post(command_json("acc-1", "withdraw", {{"amount", 1000}}));
   CHECK(r.status == 422);
-  CHECK(r.str("status") == "rejected");
+  CHECK(r.str("outcome") == "rejected");
   CHECK(r.code() == "insufficient_funds");
   CHECK(r.json().at("events").as_array().empty());
   CHECK(stored_events() == before);
@@ -251,15 +261,15 @@ TEST_CASE_METHOD(ServiceFixture, "bad input gets a 4xx answer, changes nothing, 
     {"a wrong data type", http::verb::post, "/commands", command_json("acc-1", "deposit", {{"amount", "lots"}}), 400,
      "invalid_command"},
     {"an unknown aggregate", http::verb::post, "/commands",
-     R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})", 404, "unknown_aggregate"},
-    {"an unknown command", http::verb::post, "/commands", command_json("acc-1", "transfer"), 404, "unknown_command"},
+     R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})", 422, "unknown_aggregate"},
+    {"an unknown command", http::verb::post, "/commands", command_json("acc-1", "transfer"), 422, "unknown_command"},
     {"GET on /commands", http::verb::get, "/commands", "", 405, "method_not_allowed"},
     {"PUT on /commands", http::verb::put, "/commands", command_json("acc-1", "deposit", {{"amount", 1}}), 405,
      "method_not_allowed"},
     {"DELETE on /health", http::verb::delete_, "/health", "", 405, "method_not_allowed"},
     {"an unknown path", http::verb::get, "/accounts/acc-1", "", 404, "unknown_path"},
-    {"a query path that is too short", http::verb::get, "/queries/balances", "", 404, "unknown_path"},
-    {"the root", http::verb::get, "/", "", 404, "unknown_path"},
+    {"a query path that is too long", http::verb::get, "/queries/balances/balance/x", "", 404, "unknown_path"},
+    {"the queries of an unknown projection", http::verb::get, "/queries/ledger", "", 404, "unknown_projection"},
     {"a path that is not UTF-8", http::verb::get, "/queries/balances%FF/total", "", 400, "bad_request"},
     {"a query string that is not UTF-8", http::verb::get, "/queries/balances/balance?id=%FF", "", 400,
      "invalid_query"},
@@ -269,8 +279,8 @@ TEST_CASE_METHOD(ServiceFixture, "bad input gets a 4xx answer, changes nothing, 
     auto r = Connection(port()).request(c.verb, c.target, c.body);
     CHECK(r.status == c.status);
     CHECK(r.code() == c.code);
-    CHECK(r.header(http::field::content_type) == "application/json");
-    if (c.status == 405) CHECK(r.header(http::field::allow) == (c.target == "/commands" ? "POST" : "GET"));
+    CHECK(r.header(http::field::content_type) == "application/problem+json");
+    if (c.status == 405) CHECK(r.header(http::field::allow) == (c.target == "/commands" ? "POST" : "GET, HEAD"));
     CHECK(stored_events() == before);
   }
   // Still serving, and the account is as it was.
@@ -325,7 +335,7 @@ TEST_CASE_METHOD(ServiceFixture, "command data over the runtime's limit is 413 f
   auto r = post(command_json("acc-1", "deposit", {{"amount", 1}, {"memo", big}}));
   CHECK(r.status == 413);
   CHECK(r.code() == "payload_too_large");
-  CHECK(r.str("status") == "rejected");
+  CHECK(r.str("outcome") == "rejected");
   CHECK(stored_events() == before);
 }
 
@@ -424,7 +434,7 @@ TEST_CASE_METHOD(ServiceFixture, "malformed commands are counted under aggregate
     INFO(body);
     CHECK(post(body).status == 400);
   }
-  CHECK(post(R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})").status == 404);
+  CHECK(post(R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})").status == 422);
   auto r = get("/metrics");
   REQUIRE(r.status == 200);
   INFO(r.body);
@@ -492,7 +502,7 @@ TEST_CASE_METHOD(ServiceFixture, "with an auth config: bearer tokens, principals
   const std::vector<std::pair<std::string, std::string>> bob{{"Authorization", "bearer   clerk-token"}};
 
   auto opened = post(command_json("acc-1", "open", {{"owner", "Ada"}, {"initial_deposit", 100}}), bob);
-  REQUIRE(opened.status == 200);
+  REQUIRE(opened.status == 201);
   const auto before = stored_events();
   REQUIRE(before == 2);
 
@@ -516,7 +526,7 @@ TEST_CASE_METHOD(ServiceFixture, "with an auth config: bearer tokens, principals
     auto r = post(command_json("acc-1", "withdraw", {{"amount", 10}}), bob);
     CHECK(r.status == 403);
     CHECK(r.code() == "forbidden");
-    CHECK(r.json().at("error").at("message").as_string() == "principal 'bob' may not send 'account:withdraw'");
+    CHECK(r.json().at("detail").as_string() == "principal 'bob' may not send 'account:withdraw'");
     // Claiming to be alice in the body does not help: the token decides.
     auto claimed = post(command_json("acc-1", "withdraw", {{"amount", 10}}, {{"metadata", {{"principal", "alice"}}}}),
                         bob);
@@ -580,7 +590,7 @@ TEST_CASE_METHOD(ServiceFixture, "G7 with an auth config, /health's details and 
     auto clerk = get("/metrics", bob);
     CHECK(clerk.status == 403);
     CHECK(clerk.code() == "forbidden");
-    CHECK(std::string(clerk.json().at("error").at("message").as_string()).find("\"observe\": true")
+    CHECK(std::string(clerk.json().at("detail").as_string()).find("\"observe\": true")
           != std::string::npos);
     CHECK(none.body.find("annals_") == std::string::npos);
     auto observer = get("/metrics", ops);
@@ -668,8 +678,8 @@ TEST_CASE("HTTP mapping: status codes and query strings") {
   CHECK(http_status_for("invalid_command") == 400);
   CHECK(http_status_for("invalid_query") == 400);
   CHECK(http_status_for("forbidden") == 403);
-  CHECK(http_status_for("unknown_aggregate") == 404);
-  CHECK(http_status_for("unknown_command") == 404);
+  CHECK(http_status_for("unknown_aggregate") == 422);
+  CHECK(http_status_for("unknown_command") == 422);
   CHECK(http_status_for("unknown_projection") == 404);
   CHECK(http_status_for("unknown_query") == 404);
   CHECK(http_status_for("not_found") == 404);
@@ -721,7 +731,7 @@ TEST_CASE_METHOD(ServiceFixture, "keep-alive, HTTP/1.0 and Expect: 100-continue"
       CHECK(r.status == 200);
       CHECK(r.header(http::field::connection) != "close");
     }
-    CHECK(c.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
+    CHECK(c.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 201);
     CHECK(c.request(http::verb::post, "/commands", command_json("acc-1", "deposit", {{"amount", 3}})).status == 200);
   }
   {
@@ -775,14 +785,14 @@ TEST_CASE_METHOD(ServiceFixture,
     CHECK(r.status == 503);
     CHECK(r.code() == "overloaded");
     CHECK(r.header(http::field::retry_after) == "1");
-    const std::string message(r.json().at("error").at("message").as_string());
+    const std::string message(r.json().at("detail").as_string());
     CHECK(message.find("max_connections = 2") != std::string::npos);
     CHECK(message.find("--max-connections") != std::string::npos);
     CHECK(c->closed_by_server(5s));
   }
   extra.clear();
   // the open ones are still served
-  CHECK(b.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
+  CHECK(b.request(http::verb::post, "/commands", command_json("acc-1", "open", {{"owner", "Ada"}})).status == 201);
 
   // when one of them closes, then a new connection is served again
   a.reset();
@@ -816,7 +826,7 @@ TEST_CASE_METHOD(ServiceFixture,
     CHECK(r.status == 503);
     CHECK(r.code() == "overloaded");
     CHECK(r.header(http::field::retry_after) == "1");
-    const std::string message(r.json().at("error").at("message").as_string());
+    const std::string message(r.json().at("detail").as_string());
     CHECK(message.find("max_waiting_requests = 2") != std::string::npos);
     CHECK(message.find("--max-waiting-requests") != std::string::npos);
   }
@@ -860,7 +870,7 @@ TEST_CASE_METHOD(ServiceFixture,
     auto r = q->read_response();
     CHECK(r.status == 504);
     CHECK(r.code() == "timeout");
-    CHECK(std::string(r.json().at("error").at("message").as_string()).find("1000000000000") != std::string::npos);
+    CHECK(std::string(r.json().at("detail").as_string()).find("1000000000000") != std::string::npos);
   }
   CHECK(wait_until([&] { return service->waiting_requests() == 0; }));
 }
@@ -891,7 +901,7 @@ TEST_CASE_METHOD(ServiceFixture, "G7 a client that trickles its request head is 
   REQUIRE(wait_until([&] { return sent > 0; }));
   // when others ask meanwhile, then they are served by the one io thread
   CHECK(get("/health").status == 200);
-  CHECK(post(command_json("acc-1", "open", {{"owner", "Ada"}})).status == 200);
+  CHECK(post(command_json("acc-1", "open", {{"owner", "Ada"}})).status == 201);
   // and the trickling client is dropped (its head never got near the 8 KiB limit)
   CHECK(wait_until([&] { return dropped.load(); }, 20s));
   slow.join();
@@ -928,7 +938,7 @@ TEST_CASE_METHOD(ServiceFixture, "20 concurrent clients, 25 deposits each: all a
         Connection c(port());
         const std::string id = "acc-" + std::to_string(t);
         auto record = [&](const Response& r) {
-          if (r.status != 200) {
+          if (r.status != 200 && r.status != 201) {  // 201: the open
             ++not_ok;
             return;
           }
@@ -1003,6 +1013,7 @@ TEST_CASE("G7 destroying the service while a query waits for a far position ends
   TempDir dir;
   ServiceOptions o;
   o.runtime.store = annals::sqlite_store({dir.file("bank.db")});
+  o.install = install_bank;
   o.shutdown_grace = 200ms;
   // An earlier runtime waited for calls in flight only up to command_timeout + 1 s, then crashed.
   o.runtime.command_timeout = 500ms;
@@ -1017,4 +1028,263 @@ TEST_CASE("G7 destroying the service while a query waits for a far position ends
   CHECK(svc->waiting_requests() == 1);  // stop() gave up on it after the grace: it holds no thread
   svc.reset();  // the runtime answers the query shutting_down and stops (crashed in its shutdown before)
   CHECK(q.closed_by_server(5s));
+}
+
+// ---- HTTP conventions (issue 13) ---------------------------------------------------------------
+
+namespace {
+using Headers = std::vector<std::pair<std::string, std::string>>;
+std::string deposit_json(const std::string& id, std::int64_t amount, json::object extra = {}) {
+  return command_json(id, "deposit", {{"amount", amount}}, std::move(extra));
+}
+} // namespace
+
+TEST_CASE_METHOD(ServiceFixture, "the Idempotency-Key header books a retried deposit once") {
+  // Was: only the body field counted; the header was ignored and the retry booked the deposit twice.
+  start();
+  open("acc-1");
+  const auto before = stored_events();
+  const Headers key{{"Idempotency-Key", "dep-1"}};
+  auto first = post(deposit_json("acc-1", 5), key);
+  auto retry = post(deposit_json("acc-1", 5), key);
+  CHECK(first.status == 200);
+  CHECK(retry.status == 200);
+  CHECK(first.json().at("replayed") == false);
+  CHECK(retry.json().at("replayed") == true);
+  CHECK(stored_events() == before + 1);
+  auto balance = get("/queries/balances/balance?id=acc-1&min_position=" + std::to_string(before + 1));
+  CHECK(balance_in(balance.json()) == 5);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "an Idempotency-Key header that differs from the body's key is 400 and books nothing") {
+  start();
+  open("acc-1");
+  const auto before = stored_events();
+  auto r = post(deposit_json("acc-1", 5, {{"idempotency_key", "body-key"}}), {{"Idempotency-Key", "header-key"}});
+  CHECK(r.status == 400);
+  CHECK(r.code() == "invalid_command");
+  CHECK(r.str("detail")
+        == "the Idempotency-Key header ('header-key') and the body's idempotency_key ('body-key') differ; "
+           "send the key once, in either");
+  CHECK(stored_events() == before);
+  // The same key in both is one key.
+  CHECK(post(deposit_json("acc-1", 5, {{"idempotency_key", "k"}}), {{"Idempotency-Key", "k"}}).status == 200);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "results carry the stream version as ETag and If-Match is expected_version (412 on a mismatch)") {
+  start();
+  auto opened = post(command_json("acc-1", "open", {{"owner", "Ada"}}));
+  CHECK(opened.header(http::field::etag) == "\"1\"");
+  auto deposited = post(deposit_json("acc-1", 5), {{"If-Match", "\"1\""}});
+  CHECK(deposited.status == 200);
+  CHECK(deposited.header(http::field::etag) == "\"2\"");
+  const auto before = stored_events();
+  auto stale = post(deposit_json("acc-1", 5), {{"If-Match", "\"1\""}});
+  CHECK(stale.status == 412);
+  CHECK(stale.header(http::field::content_type) == "application/problem+json");
+  CHECK(stale.code() == "concurrency_conflict");
+  CHECK(stale.json().at("status") == 412);
+  CHECK(stored_events() == before);
+  // Without If-Match a body's expected_version that does not hold stays 409.
+  CHECK(post(deposit_json("acc-1", 5, {{"expected_version", 1}})).status == 409);
+  auto bad = post(deposit_json("acc-1", 5), {{"If-Match", "two"}});
+  CHECK(bad.status == 400);
+  CHECK(bad.code() == "invalid_command");
+  CHECK(stored_events() == before);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "a command that creates a stream is 201 with Location and later ones are 200") {
+  start();
+  auto opened = post(command_json("acc 1/x", "open", {{"owner", "Ada"}}));
+  CHECK(opened.status == 201);
+  CHECK(opened.header(http::field::location) == "/streams/account/acc%201%2Fx");
+  auto deposited = post(deposit_json("acc 1/x", 5));
+  CHECK(deposited.status == 200);
+  CHECK(deposited.header(http::field::location).empty());
+  auto stream = get(opened.header(http::field::location));
+  REQUIRE(stream.status == 200);
+  CHECK(stream.json().at("events").as_array().size() == 2);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "a POST body that is not JSON by its Content-Type is 415 and books nothing") {
+  start();
+  open("acc-1");
+  const auto before = stored_events();
+  auto r = post(deposit_json("acc-1", 5), {{"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(r.status == 415);
+  CHECK(r.code() == "unsupported_media_type");
+  CHECK(r.header(http::field::accept) == "application/json");
+  CHECK(stored_events() == before);
+  CHECK(post(deposit_json("acc-1", 5), {{"Content-Type", "application/json; charset=utf-8"}}).status == 200);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "HEAD on a GET route answers GET's status and headers without the body") {
+  start();
+  open("acc-1", 10);
+  for (const std::string target : {"/", "/health", "/queries/balances/total", "/queries/balances",
+                                   "/streams/account/acc-1", "/events", "/queries/nope/x"}) {
+    INFO(target);
+    auto got = get(target);
+    auto head = Connection(port()).request(http::verb::head, target);
+    CHECK(head.status == got.status);
+    CHECK(head.header(http::field::content_type) == got.header(http::field::content_type));
+    CHECK(head.header(http::field::content_length) == std::to_string(got.body.size()));
+    CHECK(head.body.empty());
+  }
+  CHECK(Connection(port()).request(http::verb::head, "/commands").status == 405);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "errors are RFC 9457 problems with annals' code as an extension member") {
+  start();
+  open("acc-1", 10);
+  auto rejected = post(command_json("acc-1", "withdraw", {{"amount", 1000}}));
+  auto unknown = post(R"({"aggregate":"ledger","id":"l-1","command":"post","data":{}})");
+  auto path = get("/nope");
+  for (const auto* r : {&rejected, &unknown, &path}) {
+    CHECK(r->header(http::field::content_type) == "application/problem+json");
+    const auto v = r->json();
+    const auto& o = v.as_object();
+    CHECK(o.at("status").as_int64() == r->status);
+    CHECK(o.at("type").as_string() == "urn:annals:error:" + r->code());
+    CHECK(!o.at("title").as_string().empty());
+    CHECK(!o.at("detail").as_string().empty());
+  }
+  CHECK(rejected.status == 422);
+  CHECK(rejected.code() == "insufficient_funds");
+  CHECK(rejected.json().at("title") == "Unprocessable Entity");
+  CHECK(rejected.str("outcome") == "rejected");
+  CHECK(unknown.status == 422);  // understood, but there is no such aggregate type (was 404)
+  CHECK(unknown.code() == "unknown_aggregate");
+  CHECK(path.status == 404);
+  CHECK(path.code() == "unknown_path");
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET / lists the domains and aggregates with commands and projections with queries") {
+  auto o = options();
+  o.domains.push_back({"bank", "accounts", {"account"}, {"balances", "daily_totals"}});
+  start(std::move(o));
+  for (const std::string target : {"/", "/api"}) {
+    auto r = get(target);
+    REQUIRE(r.status == 200);
+    const auto doc = r.json();
+    const auto& body = doc.as_object();
+    CHECK(body.at("domains").at(0).at("name") == "bank");
+    CHECK(body.at("domains").at(0).at("aggregates").at(0) == "account");
+    const auto& account = body.at("aggregates").at(0).as_object();  // in `doc`
+    CHECK(account.at("name") == "account");
+    CHECK(account.at("commands").as_object().contains("deposit"));
+    const auto& balances = body.at("projections").at(0).as_object();
+    CHECK(balances.at("name") == "balances");
+    CHECK(balances.at("queries").as_object().contains("balance"));
+  }
+  auto queries = get("/queries/balances");
+  REQUIRE(queries.status == 200);
+  CHECK(queries.str("projection") == "balances");
+  CHECK(queries.json().at("queries").as_object().contains("total"));
+  CHECK(queries.json().at("queries").at("balance").as_object().contains("args"));
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET /streams/{aggregate}/{id} pages a stream from a version and the last page has its ETag") {
+  start();
+  open("acc-1", 10);
+  for (int i = 0; i < 3; ++i) post(deposit_json("acc-1", 1));  // versions 1..5
+  auto page = get("/streams/account/acc-1?limit=3");
+  REQUIRE(page.status == 200);
+  CHECK(page.json().at("events").as_array().size() == 3);
+  CHECK(page.json().at("events").at(0).at("version") == 1);
+  CHECK(page.json().at("next_version") == 4);
+  CHECK(page.str("next") == "/streams/account/acc-1?from_version=4&limit=3");
+  CHECK(page.header(http::field::link) == "</streams/account/acc-1?from_version=4&limit=3>; rel=\"next\"");
+  CHECK(page.header(http::field::etag).empty());
+  auto last = get(page.str("next"));
+  REQUIRE(last.status == 200);
+  CHECK(last.json().at("events").as_array().size() == 2);
+  CHECK(last.json().at("events").at(1).at("type") == "deposited");
+  CHECK(last.json().at("next").is_null());
+  CHECK(last.header(http::field::etag) == "\"5\"");
+
+  CHECK(get("/streams/account/acc-404").code() == "not_found");
+  CHECK(get("/streams/ledger/l-1").code() == "unknown_aggregate");
+  CHECK(get("/streams/account/acc-1?limit=0").status == 400);
+  CHECK(get("/streams/account/acc-1?limit=5000").status == 400);
+  CHECK(get("/streams/account/acc-1?form_version=2").code() == "invalid_query");
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET /events?from=&limit= pages the whole log by global position") {
+  start();
+  open("acc-1");
+  open("acc-2");
+  open("acc-3");
+  auto page = get("/events?from=2&limit=1");
+  REQUIRE(page.status == 200);
+  REQUIRE(page.json().at("events").as_array().size() == 1);
+  CHECK(page.json().at("events").at(0).at("position") == 2);
+  CHECK(page.json().at("events").at(0).at("id") == "acc-2");
+  CHECK(page.json().at("next_position") == 3);
+  auto rest = get("/events?from=3");
+  CHECK(rest.json().at("events").as_array().size() == 1);
+  CHECK(rest.json().at("next").is_null());
+  CHECK(get("/events?from=0").status == 400);
+}
+
+namespace {
+const std::string kSubscribe = "GET /events/subscribe?from=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+}
+
+TEST_CASE_METHOD(ServiceFixture, "GET /events/subscribe: Server-Sent Events (catch-up then live) resumable with Last-Event-ID") {
+  auto o = options();
+  o.subscription_heartbeat = 300ms;
+  start(std::move(o));
+  open("acc-1", 10);  // positions 1, 2
+  Connection sub(port());
+  sub.send_raw(kSubscribe);
+  auto caught_up = sub.read_until("id: 2\n", 10s);
+  CHECK(caught_up.find("HTTP/1.1 200 OK\r\n") == 0);
+  CHECK(caught_up.find("Content-Type: text/event-stream\r\n") != std::string::npos);
+  CHECK(caught_up.find("id: 1\nevent: opened\ndata: {") != std::string::npos);
+  REQUIRE(caught_up.find("id: 2\nevent: deposited\ndata: {") != std::string::npos);
+
+  // Live: a command committed now arrives on the open subscription.
+  post(deposit_json("acc-1", 7));
+  auto live = sub.read_until("\n\n", 10s);
+  CHECK(live.find("id: 3\nevent: deposited\ndata: ") == 0);
+  const auto data = live.substr(live.find("data: ") + 6, live.find("\n\n") - live.find("data: ") - 6);
+  CHECK(json::parse(data).at("data").at("amount") == 7);
+
+  // Quiet: heartbeat comments keep proxies from closing it.
+  CHECK(sub.read_until(": heartbeat\n\n", 10s).find(": heartbeat\n\n") != std::string::npos);
+
+  // A reconnect with Last-Event-ID: 2 starts after event 2.
+  Connection again(port());
+  again.send_raw("GET /events/subscribe?from=1 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 2\r\n\r\n");
+  auto resumed = again.read_until("id: 3\n", 10s);
+  CHECK(resumed.find("id: 3\n") != std::string::npos);
+  CHECK(resumed.find("id: 1\n") == std::string::npos);
+  CHECK(resumed.find("id: 2\n") == std::string::npos);
+}
+
+TEST_CASE_METHOD(ServiceFixture, "an event subscription needs a grant and counts against max_connections") {
+  auto o = options();
+  o.max_connections = 2;
+  o.auth = parse_auth_config(R"({"tokens": {
+    "reader": {"principal": "r", "commands": ["*"], "queries": ["$events:all"]},
+    "other":  {"principal": "o", "commands": ["*"], "queries": ["balances:*"]}}})", "test config");
+  start(std::move(o));
+  auto denied = get("/events/subscribe", {{"Authorization", "Bearer other"}});
+  CHECK(denied.status == 403);
+  CHECK(denied.code() == "forbidden");
+  CHECK(get("/events/subscribe").status == 401);
+  CHECK(get("/events", {{"Authorization", "Bearer other"}}).status == 403);
+  CHECK(get("/streams/account/a", {{"Authorization", "Bearer other"}}).status == 403);
+
+  Connection sub(port());
+  sub.send_raw("GET /events/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer reader\r\n\r\n");
+  CHECK(sub.read_until("retry: 1000\n\n", 10s).find("200 OK") != std::string::npos);
+  Connection second(port());
+  second.send_raw("GET /events/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer reader\r\n\r\n");
+  CHECK(second.read_until("retry: 1000\n\n", 10s).find("200 OK") != std::string::npos);
+  // Both subscriptions hold a connection: a third is refused; the fixture's stop() then closes them promptly.
+  auto third = get("/health");
+  CHECK(third.status == 503);
+  CHECK(third.code() == "overloaded");
 }

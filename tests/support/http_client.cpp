@@ -19,7 +19,9 @@ namespace json = boost::json;
 std::string HttpResponse::header(http::field f) const { return std::string(headers[f]); }
 json::value HttpResponse::json() const { return json::parse(body); }
 std::string HttpResponse::code() const {
+  // A problem (RFC 9457) carries annals' code as "code"; a command result as error.code.
   auto v = json::parse(body);
+  if (auto* code = v.as_object().if_contains("code"); code && code->is_string()) return std::string(code->as_string());
   auto* err = v.as_object().if_contains("error");
   return err ? std::string(err->as_object().at("code").as_string()) : std::string{};
 }
@@ -44,7 +46,7 @@ HttpResponse HttpConnection::request(http::verb verb, const std::string& target,
   req.set(http::field::host, "127.0.0.1");
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || verb == http::verb::post) {
-    req.set(http::field::content_type, "application/json");
+    if (req.find(http::field::content_type) == req.end()) req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();
   }
@@ -53,7 +55,7 @@ HttpResponse HttpConnection::request(http::verb verb, const std::string& target,
   http::async_write(stream_, req, [&](beast::error_code e, std::size_t) { ec = e; });
   run();
   if (ec) throw beast::system_error(ec);
-  return read_response();
+  return read_response(verb == http::verb::head);
 }
 
 void HttpConnection::send_raw(const std::string& bytes) {
@@ -64,9 +66,10 @@ void HttpConnection::send_raw(const std::string& bytes) {
   if (ec) throw beast::system_error(ec);
 }
 
-HttpResponse HttpConnection::read_response() {
+HttpResponse HttpConnection::read_response(bool head) {
   http::response_parser<http::string_body> parser;
   parser.body_limit(64u << 20);
+  parser.skip(head);  // the answer to HEAD has GET's Content-Length but no body
   beast::error_code ec;
   stream_.expires_after(timeout_);
   http::async_read(stream_, buffer_, parser, [&](beast::error_code e, std::size_t) { ec = e; });
@@ -79,6 +82,28 @@ HttpResponse HttpConnection::read_response() {
   r.body = std::move(msg.body());
   for (const auto& f : msg) r.headers.insert(f.name_string(), f.value());
   return r;
+}
+
+std::string HttpConnection::read_until(const std::string& needle, std::chrono::milliseconds limit) {
+  std::string got(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  buffer_.consume(buffer_.size());
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::array<char, 4096> buf;
+  while (got.find(needle) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    beast::error_code ec;
+    std::size_t n = 0;
+    stream_.expires_after(left);
+    stream_.async_read_some(net::buffer(buf), [&](beast::error_code e, std::size_t k) {
+      ec = e;
+      n = k;
+    });
+    run();
+    got.append(buf.data(), n);
+    if (ec) break;
+  }
+  return got;
 }
 
 bool HttpConnection::closed_by_server(std::chrono::milliseconds limit) {

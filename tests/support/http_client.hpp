@@ -49,7 +49,10 @@ public:
                        const HttpHeaders& headers = {}, unsigned version = 11);
   /// Writes bytes as they are (a malformed or partial request).
   void send_raw(const std::string& bytes);
-  HttpResponse read_response();
+  HttpResponse read_response(bool head = false);
+  /// Raw bytes (what is buffered first) until `needle` is among them, the
+  /// server closes, or `limit` passes; all that was read.
+  std::string read_until(const std::string& needle, std::chrono::milliseconds limit);
   /// Waits up to `limit` for the server to close the connection; true if it did.
   bool closed_by_server(std::chrono::milliseconds limit);
   /// Bytes the server has sent that were not read yet (0: no answer so far).

@@ -1,11 +1,15 @@
-// bank_service: the bank example over HTTP (docs/http-service.md).
+// bank_service: the bank example over HTTP (docs/http-service.md), a thin
+// main over annals::http (`annals serve --domain bank` serves the same routes;
+// this one keeps the bank's snapshot options for the crash driver).
 //   bank_service --port 8080 --store bank.db [--config auth.json] [--threads 2]
 //                [--durability normal|full] [--snapshot-every 100] [--projection-snapshot-every 0]
 //                [--max-connections 1024] [--max-waiting-requests 256] [--max-active-aggregates 100000]
 // Exit codes: 0 after SIGINT/SIGTERM, 1 the store or the port cannot be
 // used, 2 bad command line or config file.
 
-#include "bank_service/service.hpp"
+#include <annals/http/service.hpp>
+#include <bank/account.hpp>
+#include <bank/projections.hpp>
 
 #include <annals/persistence/memory_event_store.hpp>
 #include <annals/persistence/sqlite_event_store.hpp>
@@ -24,7 +28,8 @@ int main(int argc, char** argv) {
   std::string config;
   std::size_t threads = 2;
   double idle_timeout_s = 30;
-  bank_service::ServiceOptions opts;
+  annals::http::ServiceOptions opts;
+  opts.log_name = "bank_service";
   app.add_option("--port", port, "TCP port on 127.0.0.1 (0: any free port)")->capture_default_str();
   auto* store_opt = app.add_option("--store", store, "SQLite file of the event store")->capture_default_str();
   app.add_flag("--memory", memory, "keep events in memory only (lost at exit)")->excludes(store_opt);
@@ -69,14 +74,17 @@ int main(int argc, char** argv) {
   opts.idle_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(idle_timeout_s * 1000));
   if (!config.empty()) {
     try {
-      opts.auth = bank_service::load_auth_config(config);
+      opts.auth = annals::http::load_auth_config(config);
     } catch (const std::exception& e) {
       std::cerr << "bank_service: bad --config: " << e.what() << "\n";
       return 2;
     }
   }
-  opts.account_snapshot_every = snapshot_every;
-  opts.projection_snapshot_every = projection_snapshot_every;
+  opts.install = [snapshot_every, projection_snapshot_every](annals::Runtime& rt) {
+    rt.register_aggregate(bank::account_type(snapshot_every));
+    rt.register_projection(bank::balances_projection(projection_snapshot_every));
+    rt.register_projection(bank::daily_totals_projection(projection_snapshot_every));
+  };
   annals::SqliteStoreOptions sqlite;
   sqlite.path = store;
   sqlite.durability = durability == "full" ? annals::Durability::full : annals::Durability::normal;
@@ -90,7 +98,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   try {
-    bank_service::Service service(std::move(opts));
+    annals::http::Service service(std::move(opts));
     service.start();
     const auto& o = service.options();
     std::cerr << "bank_service: listening on " << service.url() << ", store " << o.runtime.store->describe() << ", ";

@@ -1,13 +1,13 @@
-// The bank service: listening, accepting connections, stopping.
+// The HTTP service: listening, accepting connections, stopping.
 #include "service_impl.hpp"
 
 #include <cstdio>
 
-namespace bank_service {
+namespace annals::http {
 
 void Service::Impl::start() {
   std::lock_guard<std::mutex> lock(lifecycle_mtx);
-  if (started) throw std::logic_error("bank_service::Service::start called twice");
+  if (started) throw std::logic_error("annals::http::Service::start called twice");
   const std::string where = options.address + ":" + std::to_string(options.port);
   boost::system::error_code ec;
   const auto address = net::ip::make_address(options.address, ec);
@@ -36,7 +36,7 @@ void Service::Impl::start() {
           ioc.run();
           return;
         } catch (const std::exception& e) {
-          std::fprintf(stderr, "bank_service: a handler threw (continuing): %s\n", e.what());
+          std::fprintf(stderr, "%s: a handler threw (continuing): %s\n", options.log_name.c_str(), e.what());
         }
       }
     });
@@ -117,4 +117,4 @@ const ServiceOptions& Service::options() const { return impl_->options; }
 std::size_t Service::waiting_requests() const { return impl_->waiting_requests.load(); }
 annals::Runtime& Service::runtime() { return *impl_->runtime; }
 
-} // namespace bank_service
+} // namespace annals::http

@@ -13,10 +13,12 @@
 #include <string>
 #include <string_view>
 
-namespace bank_service {
+namespace annals::http {
 
 /// The HTTP status for an annals error code (runtime or query codes). Domain
-/// codes (anything not listed) are 422 when `rejected`, 500 otherwise.
+/// codes (anything not listed) are 422 when `rejected`, 500 otherwise. An
+/// unknown aggregate type or command in a command is 422 (the request is
+/// understood, its content is not); an unknown projection or query in a path is 404.
 unsigned http_status_for(std::string_view code, bool rejected = true);
 
 /// 200 for accepted; otherwise by the error code (see http_status_for).
@@ -44,7 +46,19 @@ struct QueryRequestArgs {
 /// empty or repeated name, a bad min_position / timeout_ms.
 annals::Expected<QueryRequestArgs> parse_query_string(std::string_view query);
 
-/// {"error": {"code": ..., "message": ...}}
-annals::json::object error_body(std::string_view code, std::string message);
+/// An RFC 9457 problem (application/problem+json) with annals' error code:
+/// {"type": "urn:annals:error:<code>", "title": <the status's reason phrase>,
+///  "status": <status>, "detail": <message>, "code": <code>}
+annals::json::object problem_body(unsigned status, std::string_view code, std::string detail);
 
-} // namespace bank_service
+/// The media type of a Content-Type value ("application/json; charset=utf-8"
+/// -> "application/json"), lower case, parameters and spaces dropped.
+std::string media_type(std::string_view content_type);
+/// Whether a media type is JSON: application/json or any "+json" type.
+bool is_json_media_type(std::string_view media);
+
+/// The version in an If-Match value: "\"5\"" (also W/"5") -> 5; nullopt for
+/// anything else ("*", a list, not a number).
+std::optional<std::int64_t> parse_if_match(std::string_view value);
+
+} // namespace annals::http

@@ -1,4 +1,4 @@
-#include "bank_service/config.hpp"
+#include "annals/http/config.hpp"
 
 #include <annals/json.hpp>
 
@@ -6,7 +6,7 @@
 #include <memory>
 #include <sstream>
 
-namespace bank_service {
+namespace annals::http {
 
 namespace json = boost::json;
 
@@ -166,4 +166,4 @@ AuthConfig load_auth_config(const std::string& path) {
   return parse_auth_config(text.str(), path);
 }
 
-} // namespace bank_service
+} // namespace annals::http

@@ -8,7 +8,10 @@
 //                          "observe": true}}}
 //
 // Patterns are "<aggregate>:<command>" / "<projection>:<query>"; "*" matches
-// any run of characters ("account:*", "*:deposit", "*"). "observe" (default
+// any run of characters ("account:*", "*:deposit", "*"). Event reads are
+// query patterns with reserved names: "$streams:<aggregate>" for
+// GET /streams/<aggregate>/..., "$events:all" for GET /events and
+// GET /events/subscribe. "observe" (default
 // false) lets the token read /metrics and the details of /health (error
 // texts, store paths); without it /health says only ok or degraded.
 
@@ -21,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bank_service {
+namespace annals::http {
 
 /// A configuration file that cannot be used. what() names the file and the
 /// offending place ("auth.json: tokens.\"t1\".commands[2]: expected a string, got integer").
@@ -62,4 +65,4 @@ AuthConfig parse_auth_config(std::string_view json_text, const std::string& sour
 /// file cannot be read).
 AuthConfig load_auth_config(const std::string& path);
 
-} // namespace bank_service
+} // namespace annals::http

@@ -1,12 +1,10 @@
 #pragma once
-// Internal to the bank service: what the service holds (Service::Impl) and
+// Internal to the HTTP service: what the service holds (Service::Impl) and
 // the connection type it serves (Session, in session.cpp).
 
-#include "bank_service/service.hpp"
+#include "annals/http/service.hpp"
 
 #include <annals/persistence/sqlite_event_store.hpp>
-#include <bank/account.hpp>
-#include <bank/projections.hpp>
 
 #include <boost/asio.hpp>
 
@@ -19,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace bank_service {
+namespace annals::http {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
@@ -30,6 +28,8 @@ struct Service::Impl {
   ServiceOptions options;
   std::unique_ptr<annals::Runtime> runtime;
   std::size_t body_limit = 0;
+  /// What GET / answers (without "domains"): the registered types, fixed after install.
+  json::object discovery;
 
   // Connections: registered while alive (declared before the io_context:
   // sessions destroyed with it unregister here).
@@ -58,13 +58,12 @@ struct Service::Impl {
       pool(std::max<std::size_t>(1, options.health_threads)),
       acceptor(net::make_strand(ioc)),
       accept_backoff(acceptor.get_executor()) {
-    if (!options.runtime.store) options.runtime.store = annals::sqlite_store({"bank.db"});
+    if (!options.runtime.store) options.runtime.store = annals::sqlite_store({"annals.db"});
     if (options.auth) options.runtime.authorize = options.auth->command_policy();
     body_limit = options.body_limit ? options.body_limit : options.runtime.limits.max_envelope_bytes;
     runtime = std::make_unique<annals::Runtime>(options.runtime);
-    runtime->register_aggregate(bank::account_type(options.account_snapshot_every));
-    runtime->register_projection(bank::balances_projection(options.projection_snapshot_every));
-    runtime->register_projection(bank::daily_totals_projection(options.projection_snapshot_every));
+    if (options.install) options.install(*runtime);
+    discovery = describe_types(*runtime);
   }
 
   ~Impl() {
@@ -97,4 +96,4 @@ void start_session(const std::shared_ptr<Session>& session, bool overloaded);
 /// Closes the connection on its own strand unless a request is in progress.
 void post_stop_if_idle(const std::shared_ptr<Session>& session);
 
-} // namespace bank_service
+} // namespace annals::http

@@ -1,18 +1,20 @@
-#include "bank_service/http_mapping.hpp"
+#include "annals/http/http_mapping.hpp"
 
+#include <boost/beast/http/status.hpp>
+
+#include <cctype>
 #include <charconv>
 #include <set>
 
-namespace bank_service {
+namespace annals::http {
 
 unsigned http_status_for(std::string_view code, bool rejected) {
   namespace errc = annals::errc;
   if (code.empty()) return 200;
   if (code == errc::invalid_command || code == errc::invalid_query) return 400;
   if (code == errc::forbidden) return 403;
-  if (code == errc::unknown_aggregate || code == errc::unknown_command || code == errc::unknown_projection
-      || code == errc::unknown_query || code == errc::not_found)
-    return 404;
+  if (code == errc::unknown_aggregate || code == errc::unknown_command) return 422;
+  if (code == errc::unknown_projection || code == errc::unknown_query || code == errc::not_found) return 404;
   if (code == errc::concurrency_conflict || code == errc::idempotency_conflict) return 409;
   if (code == errc::payload_too_large) return 413;
   if (code == errc::internal_error) return 500;
@@ -145,8 +147,34 @@ annals::Expected<QueryRequestArgs> parse_query_string(std::string_view query) {
   return out;
 }
 
-annals::json::object error_body(std::string_view code, std::string message) {
-  return annals::json::object{{"error", annals::json::object{{"code", code}, {"message", std::move(message)}}}};
+annals::json::object problem_body(unsigned status, std::string_view code, std::string detail) {
+  const auto phrase = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
+  return annals::json::object{{"type", "urn:annals:error:" + std::string(code)},
+                              {"title", std::string(phrase.data(), phrase.size())},
+                              {"status", status},
+                              {"detail", std::move(detail)},
+                              {"code", code}};
 }
 
-} // namespace bank_service
+std::string media_type(std::string_view content_type) {
+  std::string out;
+  for (char c : content_type.substr(0, content_type.find(';')))
+    if (c != ' ' && c != '\t') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return out;
+}
+
+bool is_json_media_type(std::string_view media) {
+  return media == "application/json" || (media.size() > 5 && media.substr(media.size() - 5) == "+json");
+}
+
+std::optional<std::int64_t> parse_if_match(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.substr(0, 2) == "W/") value.remove_prefix(2);
+  if (value.size() < 3 || value.front() != '"' || value.back() != '"') return std::nullopt;
+  auto v = parse_int(value.substr(1, value.size() - 2));
+  if (!v || *v < 0) return std::nullopt;
+  return v;
+}
+
+} // namespace annals::http

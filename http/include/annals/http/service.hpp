@@ -1,11 +1,15 @@
 #pragma once
-// bank_service::Service: the bank domain (account aggregate, balances and
-// daily_totals projections) behind a small HTTP/1.1 API (docs/http-service.md).
+// annals::http::Service: a Runtime with whatever aggregate types and
+// projections `install` registers, behind a small HTTP/1.1 API
+// (docs/http-service.md): commands, queries, streams, the event log (also
+// live, as Server-Sent Events), /health and /metrics. `annals serve` is this
+// over the domains of the catalog.
 //
-//   bank_service::ServiceOptions o;
+//   annals::http::ServiceOptions o;
 //   o.port = 8080;
 //   o.runtime.store = annals::sqlite_store({"bank.db"});
-//   bank_service::Service svc(std::move(o));
+//   o.install = [](annals::Runtime& rt) { rt.register_aggregate(bank::account_type()); };
+//   annals::http::Service svc(std::move(o));
 //   svc.start();            // returns at once; serves on background threads
 //   ...
 //   svc.stop();             // or the destructor
@@ -15,18 +19,21 @@
 // answers are posted back to the connection's strand. Only health checks
 // (they read the store) run on a small thread pool.
 
-#include "bank_service/config.hpp"
+#include "annals/http/config.hpp"
+#include "annals/http/discovery.hpp"
 
 #include <annals/runtime.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-namespace bank_service {
+namespace annals::http {
 
 struct ServiceOptions {
   /// Where to listen. Loopback by default; port 0 picks a free port (see Service::port()).
@@ -61,20 +68,28 @@ struct ServiceOptions {
   /// allowed; a command's metadata.principal is taken as sent).
   std::optional<AuthConfig> auth;
 
-  /// Snapshot intervals of the bank domain: the account aggregate's
-  /// (events between snapshots; 0: none) and the read models' (balances,
-  /// daily_totals; 0: none, rebuilt from the events at start).
-  int account_snapshot_every = 100;
-  int projection_snapshot_every = 0;
+  /// Registers the domain(s) served (upcasters, aggregate types,
+  /// projections) into the runtime before anything is served.
+  std::function<void(annals::Runtime&)> install;
+  /// The domains, for GET / (what `install` registers is listed there in
+  /// any case; this adds which domain each name belongs to).
+  std::vector<DomainSummary> domains;
+  /// Event subscriptions (GET /events/subscribe): how often the log is read
+  /// for new events, and how long a quiet subscription goes without a
+  /// heartbeat comment (so that proxies keep the connection).
+  std::chrono::milliseconds subscription_poll_interval{100};
+  std::chrono::milliseconds subscription_heartbeat{std::chrono::seconds(15)};
+  /// Prefixes what the service writes to stderr ("annals serve: ...").
+  std::string log_name = "annals serve";
 
   /// The embedded runtime. With `auth` set, its `authorize` is replaced by
-  /// auth->command_policy(). Default store: sqlite_store({"bank.db"}).
+  /// auth->command_policy(). Default store: sqlite_store({"annals.db"}).
   annals::RuntimeOptions runtime;
 };
 
 class Service {
 public:
-  /// Opens the store and registers the bank domain; does not listen yet.
+  /// Opens the store and runs options.install; does not listen yet.
   /// Throws annals::StoreError if the store cannot be opened.
   explicit Service(ServiceOptions options);
   /// Stops (see stop()).
@@ -106,4 +121,4 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-} // namespace bank_service
+} // namespace annals::http
