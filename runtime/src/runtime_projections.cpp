@@ -42,12 +42,14 @@ Expected<json::value> Runtime::query(const std::string& projection, const std::s
   // timeout error (with positions) wins over a generic one.
   auto r = ask<QueryReply>(*impl_->sys, *ticket, target, limit + std::chrono::milliseconds(500), query_atom::value,
                            std::move(q));
-  ticket->release();
   std::optional<Expected<json::value>> out;
   if (!r) out.emplace(impl_->calls.stopping() ? shutting_down_error() : r.error());
   else if (r->error) out.emplace(std::move(*r->error));
   else out.emplace(std::move(r->value));
   metrics->record(out->has_value(), seconds_since(t0));
+  // Only now: shutdown frees the instruments once no call is in flight
+  // (ThreadSanitizer saw record() race with that).
+  ticket->release();
   return std::move(*out);
 }
 

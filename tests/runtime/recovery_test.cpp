@@ -153,7 +153,12 @@ TEST_CASE_METHOD(RuntimeFixture, "passivated aggregates come back with the right
 
 TEST_CASE_METHOD(RuntimeFixture, "commands that arrive while an aggregate recovers wait and apply in order") {
   {
-    auto rt = bank_runtime(options(), 0);
+    // The setup's 5000 commands queue on one aggregate at once: the last
+    // waits for all the others, which takes more than the default 20 s
+    // under ThreadSanitizer on 2 cores. The time limit is not what is tested.
+    auto setup = options();
+    setup.command_timeout = std::chrono::minutes(5);
+    auto rt = bank_runtime(setup, 0);
     REQUIRE(rt->execute(open_account("long")).accepted());
     std::vector<std::future<CommandResult>> fs;
     for (int i = 0; i < 5000; ++i) fs.push_back(rt->execute_async(deposit("long", 1)));
