@@ -8,8 +8,8 @@
 #   4. fuzz       run each libFuzzer target from build-asan for a bounded time
 #                 on its seed corpus (fuzz/corpus/<target>); a crash fails
 # Quick (stage 1 only): `scripts/test.sh --quick` or ANNALS_TEST_QUICK=1.
-# ANNALS_TEST_STAGES picks the stages after 1 (default: "asan fuzz"; see
-# below).
+# ANNALS_TEST_STAGES picks the stages after 1 (default: "asan fuzz tsan";
+# see below).
 # Other arguments go to every ctest (e.g. -R G3). ANNALS_FUZZ_SECONDS sets
 # the time per fuzz target (default 45). BUILD_DIR moves ./build.
 set -euo pipefail
@@ -84,7 +84,8 @@ tsan_stage() {
   bash "$root/scripts/caf-tsan.sh" "$caf"
   configure_sanitized "$tsan_build" -DANNALS_SANITIZE=thread -DCAF_INCLUDE_DIR="$caf/include" \
     -DCAF_CORE_LIBRARY="$caf/lib/libcaf_core.so" -DCAF_IO_LIBRARY="$caf/lib/libcaf_io.so"
-  cmake --build "$tsan_build" -j "$jobs" --target "${tsan_programs[@]}"
+  # annals_test_postgres: the fixture that starts the tests' PostgreSQL server.
+  cmake --build "$tsan_build" -j "$jobs" --target "${tsan_programs[@]}" annals_test_postgres
   local labels
   labels="^($(IFS='|'; echo "${tsan_programs[*]}"))\$"
   ctest --test-dir "$tsan_build" -j2 --output-on-failure -L "$labels" "${ctest_args[@]}"
@@ -114,11 +115,11 @@ fuzz_stage() {
   return "$failed"
 }
 
-# The stages after "normal": asan and fuzz by default (timed on a clean
-# clone; docs/testing.md). tsan builds CAF from Debian's source with TSan
-# first (scripts/caf-tsan.sh, about 183 compile steps).
+# The stages after "normal": all three by default (timed on a clean clone;
+# docs/testing.md). tsan builds CAF from Debian's source with TSan first
+# (scripts/caf-tsan.sh, about 183 compile steps, once).
 # ANNALS_TEST_STAGES="" runs the normal stage only.
-stages="${ANNALS_TEST_STAGES-asan fuzz}"
+stages="${ANNALS_TEST_STAGES-asan fuzz tsan}"
 stage normal normal_stage
 if [ "$quick" = "1" ]; then
   echo "annals: quick run (normal build and tests only; without --quick the stages '$stages' run too)"
