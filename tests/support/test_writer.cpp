@@ -1,4 +1,4 @@
-// A second process for the runtime tests:
+// A second process for the runtime tests (<db>: an SQLite file or a postgresql:// URL):
 //   annals_test_writer crash <db> <id>           deposit 1 forever, print "ACK <version> <position>" after each
 //                                                 acknowledged command (a process that holds the store open)
 //   annals_test_writer deposit <db> <id> <n>      n deposits of 1 through its own runtime, then exit 0
@@ -30,6 +30,7 @@
 
 #include <annals/fault_injector.hpp>
 #include <annals/persistence/sqlite_event_store.hpp>
+#include <annals/persistence/store_url.hpp>
 #include <annals/runtime.hpp>
 #include <bank/account.hpp>
 
@@ -51,7 +52,7 @@ using annals::test::deposit;
 
 std::unique_ptr<annals::Runtime> make_runtime(const std::string& db) {
   annals::RuntimeOptions opts;
-  opts.store = annals::sqlite_store({db});
+  opts.store = annals::open_store_url(db);  // an SQLite file or a postgresql:// URL
   // Many commands in flight and a second writer: a slow moment must not
   // turn into a timeout (an unknown outcome) in these tests.
   opts.command_timeout = std::chrono::seconds(30);
