@@ -2,6 +2,7 @@
 // its URL read from stderr, requests over loopback HTTP, SIGTERM to stop.
 
 #include "http_client.hpp"
+#include "postgres_server.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
@@ -169,15 +170,16 @@ TEST_CASE("annals serve with an unknown domain or a bad host is a usage error (e
   CHECK(bad_host.err().find("--host 'local host' is not an IP address") != std::string::npos);
 }
 
-TEST_CASE("two annals serve processes on one store work side by side") {
-  // On an SQLite file here; the same holds for a PostgreSQL URL once --store takes one.
-  TempDir dir;
-  const std::string store = dir.file("shared.db");
+// Two `annals serve` processes on the store `store` (an SQLite file or a
+// PostgreSQL URL), each taking commands for the same account.
+void two_serve_processes_side_by_side(const TempDir& dir, const std::string& store) {
   ServeProcess a(dir, {"--domain", "bank", "--store", store, "--port", "0"});
   const auto port_a = a.port();
+  INFO(a.err());
   REQUIRE(port_a != 0);
   ServeProcess b(dir, {"--domain", "bank", "--store", store, "--port", "0"});
   const auto port_b = b.port();
+  INFO(b.err());
   REQUIRE(port_b != 0);
   annals::test::HttpConnection to_a(port_a), to_b(port_b);
   // B subscribes first: what A commits reaches it live (the subscription reads the store's log).
@@ -187,15 +189,34 @@ TEST_CASE("two annals serve processes on one store work side by side") {
 
   CHECK(to_a.request(http::verb::post, "/commands", open_account("acc-1")).status == 201);
   const std::string deposit = R"({"aggregate":"account","id":"acc-1","command":"deposit","data":{"amount":1}})";
+  std::int64_t last_position = 0;
   for (int i = 0; i < 3; ++i) {  // alternating: each process's copy of the account is stale every time
     CHECK(to_b.request(http::verb::post, "/commands", deposit).status == 200);
-    CHECK(to_a.request(http::verb::post, "/commands", deposit).status == 200);
+    const auto on_a = to_a.request(http::verb::post, "/commands", deposit);
+    CHECK(on_a.status == 200);
+    last_position = on_a.integer("position");
   }
   const auto stream = to_b.request(http::verb::get, "/streams/account/acc-1").json();
   const auto& events = stream.at("events").as_array();
   REQUIRE(events.size() == 7);
   for (std::size_t i = 0; i < events.size(); ++i) CHECK(events[i].at("version") == static_cast<std::int64_t>(i + 1));
   CHECK(sub.read_until("id: 7\n", 10s).find("id: 7\nevent: deposited\n") != std::string::npos);
+  // G9 over HTTP: B's projection answers with A's last deposit in it, given A's position.
+  const auto balance = to_b.request(http::verb::get, "/queries/balances/balance?id=acc-1&min_position="
+                                                       + std::to_string(last_position));
+  INFO(balance.body);
+  CHECK(balance.status == 200);
+  CHECK(balance.body.find("\"balance\":6") != std::string::npos);
   CHECK(a.stop() == 0);
   CHECK(b.stop() == 0);
+}
+
+TEST_CASE("G9 two annals serve processes on one SQLite file work side by side, each reading the other's writes") {
+  TempDir dir;
+  two_serve_processes_side_by_side(dir, dir.file("shared.db"));
+}
+
+TEST_CASE("G9 two annals serve processes on one PostgreSQL database work side by side, each reading the other's writes") {
+  TempDir dir;
+  two_serve_processes_side_by_side(dir, annals::test::PostgresServer::shared().create_database());
 }
