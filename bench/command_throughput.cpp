@@ -3,6 +3,8 @@
 // several threads. Prints its figures; asserts nothing.
 //   annals_bench_commands [commands-per-run]
 
+#include "bench_support.hpp"
+
 #include <annals/persistence/memory_event_store.hpp>
 #include <annals/persistence/sqlite_event_store.hpp>
 #include <annals/runtime.hpp>
@@ -22,19 +24,8 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 
-annals::Command cmd(const std::string& id, const char* type, annals::json::object data) {
-  annals::Command c;
-  c.aggregate = "account";
-  c.id = id;
-  c.command = type;
-  c.data = std::move(data);
-  return c;
-}
-
-double pct(std::vector<double>& v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
+using annals::bench::cmd;
+using annals::bench::pct;
 
 // `threads` callers, each on its own aggregate, `n` commands in all.
 void run(const char* store_name, std::shared_ptr<annals::EventStoreProvider> store, int threads, int n) {

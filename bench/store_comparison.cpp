@@ -7,6 +7,8 @@
 // POSTGRES_URL names a server (its database is ignored): the benchmark
 // creates and drops the database annals_bench on it.
 
+#include "bench_support.hpp"
+
 #include <annals/persistence/postgres_event_store.hpp>
 #include <annals/persistence/sqlite_event_store.hpp>
 #include <annals/persistence/store_url.hpp>
@@ -30,20 +32,8 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 
-annals::Command cmd(const std::string& id, const char* type, annals::json::object data) {
-  annals::Command c;
-  c.aggregate = "account";
-  c.id = id;
-  c.command = type;
-  c.data = std::move(data);
-  return c;
-}
-
-double pct(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
+using annals::bench::cmd;
+using annals::bench::pct;
 
 // Events per transaction: each append batch is one transaction and its
 // events share one commit timestamp, so distinct timestamps count them.

@@ -28,6 +28,21 @@ struct BusState {
 
 using Self = EventBusActor::stateful_pointer<BusState>;
 
+// Sends `what` to each subscriber that has room in its window; the others
+// are marked to be told the head on their next ack.
+template <class... Ts>
+void offer(Self self, const Ts&... what) {
+  auto& st = self->state;
+  for (auto& [addr, sub] : st.subscribers) {
+    if (sub.unacked < st.window) {
+      ++sub.unacked;
+      self->send(sub.handle, what...);
+    } else {
+      sub.missed = true;
+    }
+  }
+}
+
 EventBusActor::behavior_type event_bus(Self self, std::size_t window) {
   self->state.window = window;
   self->set_down_handler([=](caf::down_msg& dm) { self->state.subscribers.erase(dm.source); });
@@ -37,27 +52,13 @@ EventBusActor::behavior_type event_bus(Self self, std::size_t window) {
       if (batch->empty()) return;
       // max: the follower may have announced a later head first.
       st.head = std::max(st.head, batch->back().position);
-      for (auto& [addr, sub] : st.subscribers) {
-        if (sub.unacked < st.window) {
-          ++sub.unacked;
-          self->send(sub.handle, committed_atom::value, batch);
-        } else {
-          sub.missed = true;
-        }
-      }
+      offer(self, committed_atom::value, batch);
     },
     [=](head_atom, std::int64_t head) {
       auto& st = self->state;
       if (head <= st.head) return;
       st.head = head;
-      for (auto& [addr, sub] : st.subscribers) {
-        if (sub.unacked < st.window) {
-          ++sub.unacked;
-          self->send(sub.handle, head_atom::value, head);
-        } else {
-          sub.missed = true;
-        }
-      }
+      offer(self, head_atom::value, head);
     },
     [=](subscribe_atom, const EventSubscriberActor& who) {
       if (!who) return;

@@ -11,6 +11,7 @@
 #include <orders/projections.hpp>
 
 #include <fcntl.h>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -71,7 +72,10 @@ inline CliResult run_annals(const scenarios::DomainCatalog& catalog, std::vector
 }
 
 /// Runs a program as a child process; its stdout and stderr are collected.
-inline CliResult run_program(const std::string& exe, const std::vector<std::string>& args) {
+/// `in_child` runs in the forked child before the program starts (e.g. to
+/// drop privileges); it may end the child with _exit(code).
+inline CliResult run_program(const std::string& exe, const std::vector<std::string>& args,
+                             const std::function<void()>& in_child = {}) {
   char out_tmpl[] = "/tmp/annals-cli-out-XXXXXX";
   char err_tmpl[] = "/tmp/annals-cli-err-XXXXXX";
   const int out_fd = ::mkstemp(out_tmpl);
@@ -80,6 +84,11 @@ inline CliResult run_program(const std::string& exe, const std::vector<std::stri
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // Opened before in_child may drop privileges: a user such as nobody may
+    // run the program but not reach it through the build tree's path (a
+    // checkout in a 0700 directory).
+    const int program_fd = ::open(exe.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in_child) in_child();
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
     std::vector<std::string> copy = args;
@@ -87,7 +96,7 @@ inline CliResult run_program(const std::string& exe, const std::vector<std::stri
     std::vector<char*> argv{program.data()};
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(program.c_str(), argv.data());
+    if (program_fd >= 0) ::fexecve(program_fd, argv.data(), environ);
     ::_exit(127);
   }
   int status = 0;

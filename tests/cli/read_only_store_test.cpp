@@ -121,44 +121,12 @@ struct ReadOnlyStore {
   /// store (see make_unwritable).
   CliResult run_unwritable(std::vector<std::string> args, bool dir_writable = false) const {
     make_unwritable(dir_writable);
-    char out_tmpl[] = "/tmp/annals-cli-out-XXXXXX";
-    char err_tmpl[] = "/tmp/annals-cli-err-XXXXXX";
-    const int out_fd = ::mkstemp(out_tmpl);
-    const int err_fd = ::mkstemp(err_tmpl);
-    REQUIRE(out_fd >= 0);
-    REQUIRE(err_fd >= 0);
     const std::string dir_path = dir.path().string();
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
+    CliResult res = annals::test::run_program(ANNALS_CLI, args, [&] {
       if (as_nobody && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(127);
       if (::access(db.c_str(), W_OK) == 0) ::_exit(could_write_the_file);
       if ((::access(dir_path.c_str(), W_OK) == 0) != dir_writable) ::_exit(wrong_directory_access);
-      ::dup2(out_fd, 1);
-      ::dup2(err_fd, 2);
-      std::string program = ANNALS_CLI;
-      std::vector<char*> argv{program.data()};
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(program.c_str(), argv.data());
-      ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    auto slurp = [](int fd) {
-      std::string s;
-      ::lseek(fd, 0, SEEK_SET);
-      char buf[4096];
-      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<std::size_t>(n));
-      ::close(fd);
-      return s;
-    };
-    CliResult res;
-    res.code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    res.out = slurp(out_fd);
-    res.err = slurp(err_fd);
-    ::unlink(out_tmpl);
-    ::unlink(err_tmpl);
+    });
     fs::permissions(dir.path(), fs::perms::owner_all, fs::perm_options::add);
     if (res.code == could_write_the_file)
       FAIL("the test could not make '" << db << "' unwritable for the tool"
