@@ -22,7 +22,8 @@ case "$cmd" in
     as_server "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=50" \
       start >/dev/null
-    as_server "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "DROP DATABASE IF EXISTS annals_bench" postgres
+    PGOPTIONS="-c client_min_messages=warning" as_server "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc \
+      "DROP DATABASE IF EXISTS annals_bench" postgres
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
     ;;
   stop) as_server "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ;;

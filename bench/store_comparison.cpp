@@ -55,6 +55,7 @@ void run(const char* name, std::shared_ptr<annals::EventStoreProvider> store, in
   annals::RuntimeOptions o;
   o.store = store;
   o.command_timeout = std::chrono::seconds(60);
+  o.log.level = annals::LogLevel::warn;
   annals::Runtime rt(o);
   rt.register_aggregate(bank::account_type());
   for (int a = 0; a < accounts; ++a) rt.execute(cmd("w1-" + std::to_string(a), "open", {{"owner", "bench"}}));
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   run("sqlite", annals::sqlite_store(sqlite), n, callers, accounts);
   std::filesystem::remove_all(dir);
 
-  const std::string psql = "psql -q '" + server + "' -c ";
+  const std::string psql = "psql -q -v ON_ERROR_STOP=1 '" + server + "' -c 'SET client_min_messages = warning' -c ";
   if (std::system((psql + "'DROP DATABASE IF EXISTS annals_bench' -c 'CREATE DATABASE annals_bench'").c_str()) != 0) {
     std::fprintf(stderr, "annals_bench_stores: cannot create the database annals_bench on %s (psql failed)\n",
                  server.c_str());
