@@ -12,7 +12,7 @@
 // by hand starts its own, stopped by a watchdog process when the program
 // ends in any way (exit, a failed REQUIRE, a kill).
 //
-// Missing server binaries are a failure, never a skip: the error says
+// Missing server binaries fail the test (never a silent pass): the error says
 // "install postgresql-15 (scripts/install-deps.sh)".
 
 #include <memory>
