@@ -20,7 +20,7 @@ unsigned http_status_for(std::string_view code, bool rejected) {
   if (code == errc::internal_error) return 500;
   // outcome_unknown: the store failed at COMMIT; like a timeout, retry with the same key.
   if (code == errc::store_unavailable || code == errc::outcome_unknown || code == errc::shutting_down
-      || code == errc::overloaded)
+      || code == errc::overloaded || code == errc::not_owner || code == errc::node_unavailable)
     return 503;
   if (code == errc::timeout) return 504;
   return rejected ? 422 : 500;

@@ -37,6 +37,16 @@ inline constexpr std::string_view timeout = "timeout";
 inline constexpr std::string_view outcome_unknown = "outcome_unknown";
 /// The runtime is shutting down and takes no more work.
 inline constexpr std::string_view shutting_down = "shutting_down";
+/// Clustered nodes: this node does not hold the lease of the aggregate's
+/// shard (any more: another node took it over, or it could not renew it), so
+/// the store refused its append and nothing was written (G8). Retry: the
+/// command goes to the shard's current owner.
+inline constexpr std::string_view not_owner = "not_owner";
+/// Clustered nodes: the node that owns the aggregate's shard cannot be
+/// reached, and no other node has taken the shard over yet. Nothing was
+/// written by this node; retry with the same idempotency key (safe) once the
+/// lease is taken over (within the lease TTL).
+inline constexpr std::string_view node_unavailable = "node_unavailable";
 /// The authorization policy denied the command.
 inline constexpr std::string_view forbidden = "forbidden";
 /// Domain code threw, or a stored event could not be applied. A bug, not bad input.
