@@ -7,8 +7,10 @@
 #include "annals/json_parse.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -201,6 +203,8 @@ const std::vector<std::pair<const char*, const char*>>& statements() {
     {"lock_head", "SELECT position FROM log_head FOR UPDATE"},
     {"set_head", "UPDATE log_head SET position = $1"},
     {"head", "SELECT position FROM log_head"},
+    // Delivered to the listening followers when the transaction commits (G9).
+    {"notify_commit", "SELECT pg_notify('annals_log', $1)"},
     {"insert_event",
      "INSERT INTO events(position, stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at)"
      " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
@@ -294,9 +298,13 @@ public:
       const std::int64_t first_free = head + 1;
       const std::int64_t now = now_us();
       for (const auto& req : batch) out.push_back(append_one(req, now, head));
-      // The counter row's new value as the last statement before COMMIT (a
-      // NOTIFY for other processes' followers would go here too).
-      if (head >= first_free) run("set_head", {std::to_string(head)});
+      // The counter row's new value as the last statement before COMMIT,
+      // with the notice that other processes' followers wait for: PostgreSQL
+      // delivers it at COMMIT, and not at all on a rollback.
+      if (head >= first_free) {
+        run("set_head", {std::to_string(head)});
+        run("notify_commit", {std::to_string(head)});
+      }
     });
     return out;
   }
@@ -337,6 +345,33 @@ public:
     std::int64_t v = 0;
     guarded("reading the head position", [&] { v = int64(run("head", {}).get(), 0, 0); });
     return v;
+  }
+
+  bool notifies() const override { return true; }
+
+  bool await_commit_notice(std::chrono::milliseconds max_wait) override {
+    bool new_session = false;
+    guarded("listening for other sessions' commits", [&] {
+      if (listening_) return;
+      exec_sql("LISTEN annals_log");
+      listening_ = true;
+      new_session = true;
+    });
+    // Commits before LISTEN sent this session nothing: the caller reads the head.
+    if (new_session || take_notices()) return true;
+    pollfd socket{PQsocket(conn_.get()), POLLIN, 0};
+    const int ready = ::poll(&socket, 1, static_cast<int>(std::max<std::int64_t>(0, max_wait.count())));
+    if (ready < 0 && errno != EINTR)
+      throw StoreError(StoreFailure::unavailable,
+                       "cannot wait for notices from " + database() + ": " + std::strerror(errno));
+    if (PQconsumeInput(conn_.get()) == 0) {
+      const std::string why = server_says(PQerrorMessage(conn_.get()));
+      conn_.reset();
+      throw StoreError(StoreFailure::unavailable, "lost the connection to " + database()
+                                                    + " while listening for other sessions' commits (" + why
+                                                    + "); annals reconnects on the next call");
+    }
+    return take_notices();
   }
 
   std::int64_t stream_version(const StreamId& s) override {
@@ -579,9 +614,20 @@ private:
       throw StoreError(StoreFailure::read_only, database() + " is opened read-only; " + what);
   }
 
+  // Drops the notices that arrived; true when there was one.
+  bool take_notices() {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_.get())) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  }
+
   // Opens a session: settings, then the schema check (and creation or
   // migration), then the prepared statements.
   void connect(const std::string& doing) {
+    listening_ = false;  // LISTEN belongs to the session
     const std::string connect_timeout = std::to_string(std::max<std::int64_t>(1, opts_.connect_timeout.count()));
     // Our defaults first: the URL's own parameters override them.
     const char* keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", nullptr};
@@ -912,6 +958,7 @@ private:
   Conn conn_;
   std::int64_t statements_done_ = 0;  // statements that succeeded on any session (see guarded)
   bool lost_ = false;                 // the last statement found the session gone
+  bool listening_ = false;            // this session has run LISTEN annals_log (await_commit_notice)
 };
 
 class PostgresProvider final : public EventStoreProvider {

@@ -1,14 +1,16 @@
 // G9: projections follow the whole log. Events another process commits to
 // the same store are applied like local ones (exactly once, in order), and
-// a min_position from another process's command is honoured. The other
+// a min_position from another process's command is honoured; the metrics
+// count them; on PostgreSQL a commit's notice wakes the follower. The other
 // process is annals_test_writer (tests/support/test_writer.cpp) with a
-// runtime of its own on the same SQLite file.
+// runtime of its own on the same SQLite file or PostgreSQL database.
 
 #include "child_process.hpp"
 #include "postgres_server.hpp"
 #include "runtime_fixture.hpp"
 #include "test_projections.hpp"
 
+#include <annals/fault_injector.hpp>
 #include <annals/persistence/store_url.hpp>
 
 #include <catch2/catch.hpp>
@@ -86,7 +88,104 @@ void both_processes_write_then_the_other_alone(RuntimeOptions o, const std::stri
   CHECK(rec->position == head);
 }
 
+const ProjectionStats* stats_of(const MetricsSnapshot& m, const std::string& projection) {
+  for (const auto& p : m.projections)
+    if (p.projection == projection) return &p;
+  return nullptr;
+}
+
+// The recorder of this process applies slowly while another process on the
+// store `url` deposits 7 times: its backlog metric must show the other
+// process's events waiting, then 0 at the head, with each of them counted
+// once as applied and in the lag histogram.
+void metrics_count_the_other_process_events(RuntimeOptions o, const std::string& url) {
+  o.store = open_store_url(url);
+  auto rt = std::make_unique<Runtime>(std::move(o));
+  rt->register_aggregate(bank::account_type());
+  rt->register_projection(recorder("rec"));
+  REQUIRE(rt->execute(open_account("acc-1")).accepted());
+  REQUIRE(wait_until([&] {
+    auto st = rt->projection_status("rec");
+    return st && st->checkpoint == 1;
+  }, patience));
+  FaultInjector faults(*rt);
+  REQUIRE_FALSE(faults.delay_projection("rec", std::chrono::milliseconds(150)));
+
+  REQUIRE(run_writer({"deposit", url, "acc-1", "7"}) == 0);
+  const std::int64_t head = 8;
+
+  INFO("the backlog metric stays 0 when the projector does not learn of another process's commits");
+  REQUIRE(wait_until([&] {
+    const auto m = rt->metrics();
+    const auto* p = stats_of(m, "rec");
+    return p && p->backlog > 0 && p->backlog == head - p->checkpoint;
+  }, patience));
+  faults.clear_projection_faults("rec");
+  REQUIRE(wait_until([&] {
+    const auto m = rt->metrics();
+    const auto* p = stats_of(m, "rec");
+    return p && p->checkpoint == head && p->backlog == 0;
+  }, patience));
+  const auto m = rt->metrics();
+  const auto* p = stats_of(m, "rec");
+  REQUIRE(p);
+  CHECK(p->applied == static_cast<std::uint64_t>(head));
+  CHECK(p->lag.count == static_cast<std::uint64_t>(head));
+  CHECK(json::serialize(*rt->query("rec", "positions")) == json::serialize(one_to(head)));
+}
+
 } // namespace
+
+SCENARIO_METHOD(RuntimeFixture, "G9 backlog and lag metrics count the events another process commits to the same SQLite file") {
+  GIVEN("this process's runtime with a slow recorder, and another process on the same file") {
+    WHEN("the other process deposits 7 times") {
+      THEN("the recorder's backlog shows them waiting, then 0 at the head; applied and lag count each once") {
+        metrics_count_the_other_process_events(options(), db);
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G9 backlog and lag metrics count the events another process commits to the same PostgreSQL database") {
+  GIVEN("this process's runtime with a slow recorder, and another process on one database of the tests' server") {
+    const std::string url = PostgresServer::shared().create_database();
+    WHEN("the other process deposits 7 times") {
+      THEN("the recorder's backlog shows them waiting, then 0 at the head; applied and lag count each once") {
+        metrics_count_the_other_process_events(options(), url);
+      }
+    }
+  }
+}
+
+SCENARIO_METHOD(RuntimeFixture, "G9 on PostgreSQL another process's commit wakes this process's projections at once (LISTEN/NOTIFY), not at the next poll") {
+  GIVEN("this process's runtime on PostgreSQL whose poll interval is an hour, with a recorder, and an account opened") {
+    const std::string url = PostgresServer::shared().create_database();
+    auto o = options();
+    o.store = open_store_url(url);
+    o.projections.follow_interval = std::chrono::hours(1);
+    auto rt = std::make_unique<Runtime>(std::move(o));
+    rt->register_aggregate(bank::account_type());
+    rt->register_projection(recorder("rec"));
+    REQUIRE(rt->execute(open_account("acc-1")).accepted());
+    REQUIRE(wait_until([&] {
+      auto st = rt->projection_status("rec");
+      return st && st->checkpoint == 1;
+    }, patience));
+    WHEN("another process deposits twice, one process after the other") {
+      REQUIRE(run_writer({"deposit", url, "acc-1", "1"}) == 0);
+      auto first = rt->query("rec", "positions", {}, 2, std::chrono::seconds(20));
+      REQUIRE(run_writer({"deposit", url, "acc-1", "1"}) == 0);
+      auto second = rt->query("rec", "positions", {}, 3, std::chrono::seconds(20));
+      THEN("each deposit reaches the recorder well before the hour is up: the commit's notice woke the follower") {
+        INFO((first ? std::string() : first.error().message));
+        REQUIRE(first);
+        INFO((second ? std::string() : second.error().message));
+        REQUIRE(second);
+        CHECK(json::serialize(*second) == "[1,2,3]");
+      }
+    }
+  }
+}
 
 SCENARIO_METHOD(RuntimeFixture, "G9 projections apply the events another process commits to the same SQLite file, each once and in order") {
   GIVEN("this process's runtime with a recorder and a sums projection, and a second process on the same file") {

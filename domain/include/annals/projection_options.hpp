@@ -28,8 +28,10 @@ struct ProjectionOptions {
   std::chrono::milliseconds query_timeout{std::chrono::seconds(5)};
   /// How often the runtime looks for events that other processes committed
   /// to the store (G9: projections follow every writer of a shared store).
-  /// An idle check is one cheap query; 0 turns following off, for a store
-  /// that only this process writes.
+  /// An idle check is one cheap query. PostgreSQL's commit notices wake the
+  /// runtime at once; there this check only catches a notice lost with a
+  /// connection. 0 turns following off, for a store that only this process
+  /// writes.
   std::chrono::milliseconds follow_interval{100};
 };
 

@@ -2,9 +2,12 @@
 // The log follower: notices events that other processes commit to a shared
 // store and tells the event bus the new head, so this process's projections
 // (and their min_position waits) see every process's writes, not only what
-// its own journal commits (G9). SQLite sends no notifications, so it polls,
-// on its own connection and thread, every `interval`; EventLog::polled_head()
-// keeps an idle poll to one cheap check (PRAGMA data_version).
+// its own journal commits (G9), on its own connection and thread. PostgreSQL
+// wakes it at once (LISTEN/NOTIFY, EventLog::await_commit_notice); it still
+// reads the head every `interval` there, so a notice lost with a connection
+// costs one interval. SQLite sends no notices: it polls every `interval`, and
+// EventLog::polled_head() keeps an idle poll to one cheap check (PRAGMA
+// data_version).
 
 #include "annals/actors/event_bus.hpp"
 #include "annals/log.hpp"

@@ -13,6 +13,7 @@
 #include "annals/expected.hpp"
 #include "annals/persistence/audit_trail.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -96,6 +97,20 @@ public:
   /// connection's previous call, so an idle poll costs next to nothing
   /// (SQLite: PRAGMA data_version). The first call always reads the head.
   virtual std::optional<std::int64_t> polled_head() { return head_position(); }
+  /// Whether this store tells a waiting follower about commits (PostgreSQL:
+  /// LISTEN/NOTIFY, sent in each append transaction). A store that does not
+  /// is polled with polled_head() at the follower's interval.
+  virtual bool notifies() const { return false; }
+  /// For a follower on a store that notifies(): waits up to `max_wait` for a
+  /// notice that some session, in any process, committed events, and returns
+  /// true when one came or may have been missed (a new session). Then read
+  /// the head. Throws StoreError when the connection is lost (the next call
+  /// reconnects). The default, for stores that do not notify, returns false
+  /// at once.
+  virtual bool await_commit_notice(std::chrono::milliseconds max_wait) {
+    (void)max_wait;
+    return false;
+  }
   /// The stream's current version (0 when it has no events).
   virtual std::int64_t stream_version(const StreamId& s) = 0;
 
