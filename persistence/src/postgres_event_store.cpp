@@ -5,6 +5,7 @@
 
 #include "detail/append_rules.hpp"
 #include "annals/json_parse.hpp"
+#include "annals/quoted.hpp"
 
 #include <libpq-fe.h>
 #include <poll.h>
@@ -819,6 +820,7 @@ private:
   }
 
   Result run_sql(const std::string& sql, const std::vector<std::string>& params) {
+    refuse_nul(params);
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
     Result r(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
@@ -827,7 +829,17 @@ private:
     return r;
   }
 
+  // libpq takes text parameters as C strings: one with a NUL would be cut
+  // there and stored, or looked up, as another value. PostgreSQL cannot hold
+  // a NUL in text anyway; refuse it as the server refuses other bad text.
+  static void refuse_nul(const std::vector<std::string>& params) {
+    for (const auto& p : params)
+      if (p.find('\0') != std::string::npos)
+        throw ServerError{"22021", "a text value holds a NUL character, which PostgreSQL cannot store"};
+  }
+
   Result run(const char* statement, const std::vector<std::string>& params) {
+    refuse_nul(params);
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
     Result r(PQexecPrepared(conn_.get(), statement, static_cast<int>(values.size()), values.data(), nullptr, nullptr,
@@ -900,14 +912,29 @@ private:
                          rec.message, std::to_string(rec.position)});
   }
 
+  static Error unstorable(const AppendRequest& req, const ServerError& e) {
+    return Error{errc::invalid_command, "the events for " + quoted(req.stream.to_string())
+                                          + " cannot be stored in PostgreSQL: " + e.message
+                                          + " (names and data must be UTF-8 text without NUL characters)"};
+  }
+
   // One append inside the batch transaction, with the counter row held:
   // the shared rules decide first; a savepoint undoes a partial write if an
   // insert still fails (the append fails alone). `head` is the last position
   // handed out; it moves only when the append is written.
   AppendOutcome append_one(const AppendRequest& req, std::int64_t now, std::int64_t& head) {
-    auto verdict = append_rules::check_append(
-      req, opts_.max_event_bytes, [&](const std::string& key) { return lookup_key(key); },
-      [&](const StreamId& s) { return current_version(s); });
+    // The rules' lookups send the stream and key as text: a NUL in them is
+    // refused before anything reaches the server (run), for this append alone.
+    std::optional<append_rules::AppendVerdict> checked;
+    try {
+      checked.emplace(append_rules::check_append(
+        req, opts_.max_event_bytes, [&](const std::string& key) { return lookup_key(key); },
+        [&](const StreamId& s) { return current_version(s); }));
+    } catch (const ServerError& e) {
+      if (e.sqlstate == "22021") return unstorable(req, e);
+      throw;
+    }
+    auto& verdict = *checked;
     if (verdict.decided) return std::move(*verdict.decided);
     const std::vector<std::string>& bodies = verdict.checked.bodies;
     const EventMetadata md = append_rules::commit_metadata(req, now);
@@ -943,10 +970,7 @@ private:
       if (e.sqlstate == "23505") return append_rules::changed_during_append(req.stream, e.message);
       // Text PostgreSQL cannot store (a NUL character, bytes that are not
       // UTF-8) fails this append alone.
-      if (e.sqlstate == "22021" || e.sqlstate == "22P05" || e.sqlstate == "22P02")
-        return Error{errc::invalid_command, "the events for " + req.stream.to_string()
-                                              + " cannot be stored in PostgreSQL: " + e.message
-                                              + " (names and data must be UTF-8 text without NUL characters)"};
+      if (e.sqlstate == "22021" || e.sqlstate == "22P05" || e.sqlstate == "22P02") return unstorable(req, e);
       throw;
     }
     head = position;

@@ -398,6 +398,37 @@ SCENARIO("A connection outlives restarts of its server: it reopens its session b
   }
 }
 
+SCENARIO("G7 text PostgreSQL cannot store fails that append alone, with a clear error, and loses nothing",
+         "[store][postgres]") {
+  GIVEN("a PostgreSQL store with one event") {
+    auto store = store_at(PostgresServer::shared().create_database())->connect();
+    REQUIRE(store->append({deposit({"account", "a"}, 0)})[0]);
+    WHEN("one batch holds a good append, one whose stream id has a NUL, one whose event type is not UTF-8, and another good one") {
+      AppendRequest nul = deposit({"account", std::string("b\0c", 3)}, 0);
+      AppendRequest latin1 = deposit({"account", "d"}, 0);
+      latin1.events[0].type = "d\xe9pos\xe9";
+      auto out = store->append({deposit({"account", "a"}, 1), nul, latin1, deposit({"account", "e"}, 0)});
+      THEN("the two bad appends fail as invalid_command naming the stream and the rule; the good ones commit, densely") {
+        REQUIRE(out.size() == 4);
+        REQUIRE(out[0]);
+        REQUIRE_FALSE(out[1]);
+        CHECK(out[1].error().code == "invalid_command");
+        CHECK(out[1].error().message.find("cannot be stored in PostgreSQL") != std::string::npos);
+        CHECK(out[1].error().message.find("UTF-8 text without NUL characters") != std::string::npos);
+        REQUIRE_FALSE(out[2]);
+        CHECK(out[2].error().code == "invalid_command");
+        CHECK(out[2].error().message.find("account/d") != std::string::npos);
+        REQUIRE(out[3]);
+        CHECK(out[0]->events.at(0).position == 2);
+        CHECK(out[3]->events.at(0).position == 3);
+        CHECK(store->head_position() == 3);
+        CHECK(store->event_count() == 3);
+        CHECK(store->read_stream({"account", "d"}, 1, 10).empty());
+      }
+    }
+  }
+}
+
 TEST_CASE("open_store_url picks the backend by the URL's form", "[store][url]") {
   CHECK(annals::store_kind("postgresql://u@h:1/db") == annals::StoreKind::postgres);
   CHECK(annals::store_kind("postgres://u@h/db") == annals::StoreKind::postgres);
