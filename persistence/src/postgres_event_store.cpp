@@ -202,10 +202,12 @@ std::string count_text(std::size_t n) {
 const std::vector<std::pair<const char*, const char*>>& statements() {
   static const std::vector<std::pair<const char*, const char*>> s = {
     {"lock_head", "SELECT position FROM log_head FOR UPDATE"},
-    {"set_head", "UPDATE log_head SET position = $1"},
+    // The new head, and in the same round trip the notice that the listening
+    // followers get when the transaction commits (G9).
+    {"set_head",
+     "WITH h AS (UPDATE log_head SET position = $1 RETURNING position)"
+     " SELECT pg_notify('annals_log', position::text) FROM h"},
     {"head", "SELECT position FROM log_head"},
-    // Delivered to the listening followers when the transaction commits (G9).
-    {"notify_commit", "SELECT pg_notify('annals_log', $1)"},
     {"insert_event",
      "INSERT INTO events(position, stream_type, stream_id, version, type, schema_version, data, metadata, recorded_at)"
      " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
@@ -302,10 +304,7 @@ public:
       // The counter row's new value as the last statement before COMMIT,
       // with the notice that other processes' followers wait for: PostgreSQL
       // delivers it at COMMIT, and not at all on a rollback.
-      if (head >= first_free) {
-        run("set_head", {std::to_string(head)});
-        run("notify_commit", {std::to_string(head)});
-      }
+      if (head >= first_free) run("set_head", {std::to_string(head)});
     });
     return out;
   }
