@@ -91,7 +91,7 @@ Activation& spawn_for(Self* self, const RegisteredAggregatePtr& type, const Stre
   auto reader = readers[std::hash<std::string>{}(stream.to_string()) % readers.size()];
   auto actor = spawn_aggregate(self, stream, type->type,
                                AggregateDeps{st.deps.journal, reader, caf::actor_cast<PassivationActor>(self),
-                                             st.deps.upcasters, type->instruments, st.deps.log},
+                                             st.deps.upcasters, type->instruments, st.deps.log, st.deps.ownership},
                                st.settings);
   self->monitor(actor);
   auto& a = st.by_stream[stream];

@@ -1,6 +1,8 @@
 #include "annals/actors/aggregate_actor.hpp"
 #include "detail/error_text.hpp"
 
+#include "annals/quoted.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/after.hpp>
 #include <caf/event_based_actor.hpp>
@@ -203,6 +205,16 @@ void retry_after_conflict(Self* self, const Error& conflict) {
                      st.commands_started);
 }
 
+// This node may not write the stream (G8): the command fails with not_owner
+// and the actor stops, so its state, which another node may now change, is
+// never used again; commands already queued fail the same way, each after
+// its own ownership check.
+void fenced(Self* self, Error e) {
+  self->state.deps.instruments.fenced_appends->Increment();
+  complete(self, failed(self, std::move(e)));
+  leave(self);
+}
+
 // Step 2 of a command (after the idempotency check): decide, then append.
 void decide_and_append(Self* self) {
   auto& st = self->state;
@@ -251,6 +263,19 @@ void decide_and_append(Self* self) {
   req.idempotency_key = cmd.idempotency_key;
   if (cmd.idempotency_key) req.fingerprint = cmd.fingerprint();
   req.audit = st.queue.front().envelope.audit;  // copied: a retry after a conflict needs it again
+  if (st.deps.ownership) {
+    // Read at each append, not at activation: the lease may have moved
+    // since, and a fence from before a takeover would be refused anyway.
+    req.fence = st.deps.ownership->fence_for(st.stream);
+    if (!req.fence) {
+      const int shard = shard_of(st.stream, st.deps.ownership->shard_count());
+      fenced(self, Error{errc::not_owner, "this node does not hold shard " + std::to_string(shard) + " of "
+                                            + quoted(st.stream.to_string())
+                                            + " (any more); nothing was written; the command can be sent again:"
+                                              " it goes to the shard's current owner"});
+      return;
+    }
+  }
   st.busy = true;
   self->request(st.deps.journal, st.settings.store_timeout, append_atom::value, std::move(req))
     .then(
@@ -272,6 +297,8 @@ void decide_and_append(Self* self) {
             maybe_snapshot(self, before);
             complete(self, std::move(result));
           }
+        } else if (outcome.error().is(errc::not_owner)) {
+          fenced(self, outcome.error());
         } else if (outcome.error().is(errc::concurrency_conflict)) {
           // Another writer (another process or runtime on the same file)
           // got there first: reload the stream and decide once more.

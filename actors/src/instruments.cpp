@@ -42,6 +42,11 @@ struct Instruments::Families {
     .Name("annals_aggregate_evictions_total")
     .Help("Idle aggregates passivated early because max_active_aggregates were active")
     .Register(*registry);
+  prometheus::Family<prometheus::Counter>& fenced_appends = prometheus::BuildCounter()
+    .Name("annals_cluster_fenced_appends_total")
+    .Help("Appends refused because this node no longer held the stream's shard lease (not_owner), or never tried"
+          " because it did not hold it")
+    .Register(*registry);
   prometheus::Family<prometheus::Counter>& applied = prometheus::BuildCounter()
     .Name("annals_projection_events_applied_total").Help("Events applied by a projection").Register(*registry);
   prometheus::Family<prometheus::Histogram>& lag = prometheus::BuildHistogram()
@@ -92,7 +97,7 @@ std::shared_ptr<prometheus::Registry> Instruments::registry() const { return f_-
 AggregateInstruments Instruments::aggregate(const std::string& type) {
   const Labels l{{"aggregate", type}};
   return {f_->gauge(f_->active, l), &f_->recoveries.Add(l), &f_->recovery_seconds.Add(l, latency_buckets()),
-          &f_->conflict_reloads.Add(l), &f_->evictions.Add(l)};
+          &f_->conflict_reloads.Add(l), &f_->evictions.Add(l), &f_->fenced_appends.Add(l)};
 }
 
 CommandInstruments Instruments::command(const std::string& aggregate, const std::string& command) {

@@ -1,5 +1,7 @@
 #include "detail/append_rules.hpp"
 
+#include "annals/quoted.hpp"
+
 namespace annals {
 
 Expected<CommandResult> IdempotencyRecord::replay_for(const std::string& other_fingerprint) const {
@@ -79,6 +81,20 @@ AuditRecord accepted_audit(const AuditRecord& skeleton, const AppendResult& resu
 IdempotencyRecord key_record(const AppendRequest& req, const AppendResult& result) {
   return IdempotencyRecord{req.idempotency_key.value_or(""), req.stream, req.fingerprint,
                            result.to_result(req.stream)};
+}
+
+Error not_owner(const AppendRequest& req) {
+  const ShardFence& f = *req.fence;
+  return Error{errc::not_owner, "node " + quoted(f.node) + " no longer holds shard " + std::to_string(f.shard)
+                                  + " at epoch " + std::to_string(f.epoch) + " (its lease expired or another node"
+                                  " took it over), so nothing was written for " + quoted(req.stream.to_string())
+                                  + "; the command can be sent again: it goes to the shard's current owner"};
+}
+
+Error unchecked_fence(const AppendRequest& req) {
+  return Error{errc::not_owner, "the append for " + quoted(req.stream.to_string())
+                                  + " carries a shard lease, which this store cannot check; clustered nodes"
+                                    " need the PostgreSQL store"};
 }
 
 Error changed_during_append(const StreamId& stream, const std::string& cause) {

@@ -226,6 +226,7 @@ private:
 
   // One append under the store's lock; the rules are the shared ones.
   AppendOutcome append_one(const AppendRequest& req, std::int64_t now) {
+    if (req.fence) return append_rules::unchecked_fence(req);  // no leases here
     auto verdict = append_rules::check_append(
       req, d_->opts.max_event_bytes,
       [&](const std::string& key) -> std::optional<IdempotencyRecord> {

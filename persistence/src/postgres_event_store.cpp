@@ -3,6 +3,8 @@
 // positions in commit order (the log_head counter row), and every other port.
 #include "annals/persistence/postgres_event_store.hpp"
 
+#include "annals/persistence/cluster_coordination.hpp"
+
 #include "detail/append_rules.hpp"
 #include "annals/json_parse.hpp"
 #include "annals/quoted.hpp"
@@ -14,6 +16,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <tuple>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,6 +111,32 @@ const std::vector<const char*>& migrations() {
         name         text   COLLATE "C" NOT NULL,
         recorded_at  bigint NOT NULL,
         PRIMARY KEY (kind, name)
+      );
+    )sql",
+    // 1 -> 2: clustered nodes (docs/cluster.md). Times by the database's
+    // clock (timestamptz), never a node's.
+    R"sql(
+      CREATE TABLE cluster_settings (
+        singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        shard_count integer NOT NULL CHECK (shard_count > 0)
+      );
+      -- One row per shard. Every acquisition adds one to epoch; an append
+      -- holds the row FOR SHARE while it checks its fence, so a takeover
+      -- waits for the appends of the old holder that already passed.
+      CREATE TABLE shard_leases (
+        shard      integer     PRIMARY KEY,
+        owner      text        COLLATE "C",
+        epoch      bigint      NOT NULL DEFAULT 0,
+        expires_at timestamptz NOT NULL DEFAULT 'epoch'
+      );
+      CREATE TABLE cluster_members (
+        node         text        COLLATE "C" PRIMARY KEY,
+        address      text        NOT NULL,
+        http_address text        NOT NULL,
+        incarnation  bigint      NOT NULL,
+        joined_at    timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL,
+        left_at      timestamptz
       );
     )sql",
   };
@@ -269,6 +299,43 @@ const std::vector<std::pair<const char*, const char*>>& statements() {
      " WHERE t.name IS NOT NULL) SELECT name FROM t WHERE name IS NOT NULL"},
     {"event_types", "SELECT DISTINCT type FROM events ORDER BY type"},
     {"read_users", "SELECT kind, name FROM store_users ORDER BY kind, name"},
+    // Clustered nodes: the fence of an append, and the lease and membership tables.
+    {"check_fence",
+     "SELECT 1 FROM shard_leases WHERE shard = $1 AND owner = $2 AND epoch = $3 AND expires_at > clock_timestamp()"
+     " FOR SHARE"},
+    {"set_shard_count",
+     "INSERT INTO cluster_settings(singleton, shard_count) VALUES (true, $1) ON CONFLICT (singleton) DO NOTHING"},
+    {"shard_count", "SELECT shard_count FROM cluster_settings"},
+    {"add_shards", "INSERT INTO shard_leases(shard) SELECT generate_series(0, $1 - 1) ON CONFLICT (shard) DO NOTHING"},
+    {"acquire_lease",
+     "UPDATE shard_leases SET owner = $2, epoch = epoch + 1,"
+     " expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'"
+     " WHERE shard = $1 AND (owner IS NULL OR owner = $2 OR expires_at <= clock_timestamp()) RETURNING epoch"},
+    {"renew_leases",
+     "UPDATE shard_leases SET expires_at = clock_timestamp() + $2::bigint * interval '1 millisecond'"
+     " WHERE owner = $1 AND expires_at > clock_timestamp() RETURNING shard, epoch"},
+    {"release_lease",
+     "UPDATE shard_leases SET owner = NULL, expires_at = 'epoch' WHERE shard = $1 AND owner = $2 AND epoch = $3"},
+    {"read_leases",
+     "SELECT shard, COALESCE(owner, ''), epoch,"
+     " floor(EXTRACT(EPOCH FROM (expires_at - clock_timestamp())) * 1000)::bigint FROM shard_leases ORDER BY shard"},
+    {"join_member",
+     "INSERT INTO cluster_members AS m(node, address, http_address, incarnation, joined_at, heartbeat_at)"
+     " VALUES ($1, $2, $3, 1, clock_timestamp(), clock_timestamp()) ON CONFLICT (node) DO UPDATE SET"
+     " address = excluded.address, http_address = excluded.http_address, incarnation = m.incarnation + 1,"
+     " joined_at = excluded.joined_at, heartbeat_at = excluded.heartbeat_at, left_at = NULL"
+     " WHERE m.left_at IS NOT NULL OR m.address = excluded.address"
+     " OR m.heartbeat_at <= clock_timestamp() - $4::bigint * interval '1 millisecond'"
+     " RETURNING incarnation"},
+    {"heartbeat_member",
+     "UPDATE cluster_members SET heartbeat_at = clock_timestamp() WHERE node = $1 AND incarnation = $2"
+     " AND left_at IS NULL"},
+    {"leave_member",
+     "UPDATE cluster_members SET left_at = clock_timestamp() WHERE node = $1 AND incarnation = $2"},
+    {"read_members",
+     "SELECT node, address, http_address, incarnation,"
+     " floor(EXTRACT(EPOCH FROM (clock_timestamp() - heartbeat_at)) * 1000)::bigint, left_at IS NOT NULL"
+     " FROM cluster_members ORDER BY node"},
     {"insert_user",
      "INSERT INTO store_users(kind, name, recorded_at) VALUES($1, $2, $3) ON CONFLICT (kind, name) DO NOTHING"},
   };
@@ -278,7 +345,7 @@ const std::vector<std::pair<const char*, const char*>>& statements() {
 constexpr const char* aggregate_kind = "aggregate";
 constexpr const char* projection_kind = "projection";
 
-class PostgresEventStore final : public EventStore {
+class PostgresEventStore final : public EventStore, public ClusterCoordination {
 public:
   explicit PostgresEventStore(PostgresStoreOptions opts) : opts_(std::move(opts)), target_(parse_target(opts_.url)) {
     connect("opening the store");
@@ -300,7 +367,11 @@ public:
       std::int64_t head = int64(run("lock_head", {}).get(), 0, 0);
       const std::int64_t first_free = head + 1;
       const std::int64_t now = now_us();
-      for (const auto& req : batch) out.push_back(append_one(req, now, head));
+      FenceChecks fences;
+      for (const auto& req : batch) {
+        if (req.fence && !fence_holds(*req.fence, fences)) out.push_back(append_rules::not_owner(req));
+        else out.push_back(append_one(req, now, head));
+      }
       // The counter row's new value as the last statement before COMMIT,
       // with the notice that other processes' followers wait for: PostgreSQL
       // delivers it at COMMIT, and not at all on a rollback.
@@ -606,7 +677,135 @@ public:
     return out;
   }
 
+  // ShardLeaseTable
+
+  void configure_shards(int shard_count) override {
+    require_writable("cannot set up the cluster's shards");
+    transaction("setting up " + std::to_string(shard_count) + " shards", [&] {
+      run("set_shard_count", {std::to_string(shard_count)});
+      const int recorded = int32(run("shard_count", {}).get(), 0, 0);
+      if (recorded != shard_count)
+        throw StoreError(StoreFailure::incompatible,
+                         "the cluster in " + database() + " has " + std::to_string(recorded)
+                           + " shards, this node is configured with " + std::to_string(shard_count)
+                           + "; every node of a cluster must use the same shard count (set shard_count to "
+                           + std::to_string(recorded) + ")");
+      run("add_shards", {std::to_string(shard_count)});
+    });
+  }
+
+  std::optional<ShardFence> acquire(int shard, const std::string& node, std::chrono::milliseconds ttl) override {
+    require_writable("cannot take a shard");
+    std::optional<ShardFence> out;
+    guarded("taking shard " + std::to_string(shard) + " for node " + quoted(node), [&] {
+      Result r = run("acquire_lease", {std::to_string(shard), node, std::to_string(ttl.count())});
+      if (PQntuples(r.get()) == 1) out = ShardFence{shard, node, int64(r.get(), 0, 0)};
+    });
+    return out;
+  }
+
+  std::vector<ShardFence> renew(const std::string& node, std::chrono::milliseconds ttl) override {
+    require_writable("cannot renew shard leases");
+    std::vector<ShardFence> out;
+    guarded("renewing the shard leases of node " + quoted(node), [&] {
+      Result r = run("renew_leases", {node, std::to_string(ttl.count())});
+      for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back({int32(r.get(), i, 0), node, int64(r.get(), i, 1)});
+    });
+    std::sort(out.begin(), out.end(), [](const ShardFence& a, const ShardFence& b) { return a.shard < b.shard; });
+    return out;
+  }
+
+  bool release(const ShardFence& fence) override {
+    require_writable("cannot hand back a shard");
+    bool released = false;
+    guarded("handing back shard " + std::to_string(fence.shard) + " of node " + quoted(fence.node), [&] {
+      released = affected(run("release_lease", {std::to_string(fence.shard), fence.node,
+                                                std::to_string(fence.epoch)}).get()) > 0;
+    });
+    return released;
+  }
+
+  std::vector<ShardLease> leases() override {
+    std::vector<ShardLease> out;
+    guarded("reading the shard leases", [&] {
+      Result r = run("read_leases", {});
+      for (int i = 0; i < PQntuples(r.get()); ++i)
+        out.push_back({int32(r.get(), i, 0), text(r.get(), i, 1), int64(r.get(), i, 2),
+                       std::chrono::milliseconds(int64(r.get(), i, 3))});
+    });
+    return out;
+  }
+
+  // MembershipTable
+
+  std::int64_t join(const ClusterMember& me, std::chrono::milliseconds alive_within) override {
+    require_writable("cannot join the cluster");
+    std::optional<std::int64_t> incarnation;
+    guarded("registering node " + quoted(me.node), [&] {
+      Result r = run("join_member", {me.node, me.address, me.http_address, std::to_string(alive_within.count())});
+      if (PQntuples(r.get()) == 1) incarnation = int64(r.get(), 0, 0);
+    });
+    if (incarnation) return *incarnation;
+    std::string holder = "another address";
+    for (const auto& m : members())
+      if (m.node == me.node)
+        holder = m.address + " (its last heartbeat " + std::to_string(m.since_heartbeat.count()) + " ms ago)";
+    throw StoreError(StoreFailure::incompatible,
+                     "node name " + quoted(me.node) + " is in use by a live member of the cluster at " + holder
+                       + "; give this node another name, or stop the other one (a member counts as gone "
+                       + std::to_string(alive_within.count()) + " ms after its last heartbeat)");
+  }
+
+  bool heartbeat(const std::string& node, std::int64_t incarnation) override {
+    require_writable("cannot record a heartbeat");
+    bool alive = false;
+    guarded("recording the heartbeat of node " + quoted(node), [&] {
+      alive = affected(run("heartbeat_member", {node, std::to_string(incarnation)}).get()) > 0;
+    });
+    return alive;
+  }
+
+  void leave(const std::string& node, std::int64_t incarnation) override {
+    require_writable("cannot leave the cluster");
+    guarded("unregistering node " + quoted(node), [&] { run("leave_member", {node, std::to_string(incarnation)}); });
+  }
+
+  std::vector<ClusterMember> members() override {
+    std::vector<ClusterMember> out;
+    guarded("reading the cluster's members", [&] {
+      Result r = run("read_members", {});
+      for (int i = 0; i < PQntuples(r.get()); ++i) {
+        ClusterMember m;
+        m.node = text(r.get(), i, 0);
+        m.address = text(r.get(), i, 1);
+        m.http_address = text(r.get(), i, 2);
+        m.incarnation = int64(r.get(), i, 3);
+        m.since_heartbeat = std::chrono::milliseconds(int64(r.get(), i, 4));
+        m.left = text(r.get(), i, 5) == "t";
+        out.push_back(std::move(m));
+      }
+    });
+    return out;
+  }
+
 private:
+  // Fences checked in one append transaction: a row held FOR SHARE cannot
+  // change before COMMIT, so one check per fence is enough.
+  using FenceChecks = std::map<std::tuple<int, std::string, std::int64_t>, bool>;
+
+  // Whether the fence holds, checked inside the append's transaction: the
+  // lease row is locked FOR SHARE until COMMIT, so no takeover (which
+  // updates the row) can commit between this check and the events.
+  bool fence_holds(const ShardFence& f, FenceChecks& checked) {
+    const auto key = std::make_tuple(f.shard, f.node, f.epoch);
+    auto it = checked.find(key);
+    if (it != checked.end()) return it->second;
+    const bool holds =
+      PQntuples(run("check_fence", {std::to_string(f.shard), f.node, std::to_string(f.epoch)}).get()) == 1;
+    checked.emplace(key, holds);
+    return holds;
+  }
+
   std::string database() const { return "PostgreSQL database '" + target_.dbname + "' at " + target_.where(); }
 
   void require_writable(const char* what) const {
@@ -1004,6 +1203,10 @@ private:
 
 std::shared_ptr<EventStoreProvider> postgres_store(PostgresStoreOptions options) {
   return std::make_shared<PostgresProvider>(std::move(options));
+}
+
+std::unique_ptr<ClusterCoordination> postgres_cluster_coordination(PostgresStoreOptions options) {
+  return std::make_unique<PostgresEventStore>(std::move(options));
 }
 
 int postgres_schema_version() { return latest_version(); }

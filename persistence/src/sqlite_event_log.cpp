@@ -223,6 +223,7 @@ std::optional<IdempotencyRecord> SqliteEventStore::lookup_key(const std::string&
 // everything that can make it fail alone before anything is written; a
 // savepoint undoes a partial write if an insert still fails.
 AppendOutcome SqliteEventStore::append_one(const AppendRequest& req, std::int64_t now) {
+  if (req.fence) return append_rules::unchecked_fence(req);  // a single-node store: no leases
   auto verdict = append_rules::check_append(
     req, opts_.max_event_bytes, [&](const std::string& key) { return lookup_key(key); },
     [&](const StreamId& s) { return current_version(s); });

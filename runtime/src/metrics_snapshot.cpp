@@ -85,6 +85,8 @@ MetricsSnapshot metrics_snapshot(const std::vector<prometheus::MetricFamily>& fa
         aggregates[agg].recoveries = static_cast<std::uint64_t>(m.counter.value);
       } else if (f.name == "annals_aggregate_conflict_reloads_total") {
         aggregates[agg].conflict_reloads = static_cast<std::uint64_t>(m.counter.value);
+      } else if (f.name == "annals_cluster_fenced_appends_total") {
+        aggregates[agg].fenced_appends = static_cast<std::uint64_t>(m.counter.value);
       } else if (f.name == "annals_aggregate_evictions_total") {
         aggregates[agg].evictions = static_cast<std::uint64_t>(m.counter.value);
       } else if (f.name == "annals_aggregate_recovery_duration_seconds") {

@@ -35,7 +35,7 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   settings.registry_timeout = options.store_timeout;
   settings.max_queued_commands = options.max_queued_per_aggregate;
   settings.conflict_retries = options.conflict_retries;
-  registry = spawn_activation_registry(*sys, RegistryDeps{journal, readers, upcasters, log}, settings,
+  registry = spawn_activation_registry(*sys, RegistryDeps{journal, readers, upcasters, log, options.shard_ownership}, settings,
                                        options.max_active_aggregates);
   const std::size_t n_relays = std::max<std::size_t>(2, sys->scheduler().num_workers());
   for (std::size_t i = 0; i < n_relays; ++i) relays.push_back(spawn_ordered_relay(*sys, registry));

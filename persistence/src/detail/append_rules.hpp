@@ -76,6 +76,13 @@ AuditRecord accepted_audit(const AuditRecord& skeleton, const AppendResult& resu
 /// The key's record, written in the events' transaction.
 IdempotencyRecord key_record(const AppendRequest& req, const AppendResult& result);
 
+/// not_owner for an append whose fence the store found not to hold (another
+/// owner or epoch, or expired): nothing of it was written.
+Error not_owner(const AppendRequest& req);
+
+/// The refusal of a fenced append by a store that cannot check leases.
+Error unchecked_fence(const AppendRequest& req);
+
 /// concurrency_conflict for a write that a unique (stream, version)
 /// constraint refused: another writer appended between check and insert.
 Error changed_during_append(const StreamId& stream, const std::string& cause);

@@ -35,6 +35,7 @@ struct AggregateStats {
   std::uint64_t recoveries = 0;
   std::uint64_t conflict_reloads = 0;  ///< lost version races (another writer)
   std::uint64_t evictions = 0;         ///< passivated early (max_active_aggregates)
+  std::uint64_t fenced_appends = 0;    ///< refused as not_owner on a clustered node (G8)
   LatencyStats recovery;
 };
 

@@ -69,6 +69,13 @@ struct RuntimeOptions {
   /// Record every command's outcome in the store's audit trail
   /// (Runtime::audit_log).
   bool audit = true;
+
+  /// On a clustered node (docs/cluster.md): the shards this node holds, from
+  /// its lease manager. Every append then carries the shard's fence and the
+  /// store refuses it once the lease is gone (G8): the command fails with
+  /// not_owner and nothing is written. Needs the PostgreSQL store. Empty: a
+  /// single node, no fencing.
+  std::shared_ptr<const ShardOwnership> shard_ownership;
 };
 
 } // namespace annals

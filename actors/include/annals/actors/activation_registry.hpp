@@ -37,6 +37,7 @@ struct RegistryDeps {
   std::vector<StoreReaderActor> readers;  ///< one is chosen per stream
   UpcastersPtr upcasters;
   LoggerPtr log;
+  std::shared_ptr<const ShardOwnership> ownership;  ///< clustered nodes only (AggregateDeps::ownership)
 };
 
 /// `max_active`: above this many live aggregates the least recently used are

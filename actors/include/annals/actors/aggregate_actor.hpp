@@ -83,6 +83,11 @@ struct AggregateDeps {
   UpcastersPtr upcasters;  ///< stored events are brought to the current schema before evolve
   AggregateInstruments instruments;
   LoggerPtr log;
+  /// On a clustered node: the shards this node holds. Each append carries
+  /// the fence of the stream's shard; without one (the shard is not held)
+  /// or when the store refuses it, the command fails with not_owner and the
+  /// actor stops (G8). Null on a single node.
+  std::shared_ptr<const ShardOwnership> ownership;
 };
 
 AggregateActor spawn_aggregate(caf::local_actor* parent, StreamId stream, AggregateTypePtr type,

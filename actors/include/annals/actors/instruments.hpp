@@ -41,6 +41,7 @@ struct AggregateInstruments {
   prometheus::Histogram* recovery_seconds = nullptr;
   prometheus::Counter* conflict_reloads = nullptr;  ///< another writer won a version race
   prometheus::Counter* evictions = nullptr;         ///< passivated early to stay under the bound
+  prometheus::Counter* fenced_appends = nullptr;    ///< refused: this node no longer held the shard (G8)
 };
 
 struct ProjectionInstruments {

@@ -12,6 +12,7 @@
 #include "annals/event.hpp"
 #include "annals/expected.hpp"
 #include "annals/persistence/audit_trail.hpp"
+#include "annals/persistence/shard_lease.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -34,6 +35,12 @@ struct AppendRequest {
   /// Written in the same transaction as the events (outcome "accepted",
   /// position filled in); not written when nothing is appended.
   std::optional<AuditRecord> audit;
+  /// On a clustered node: the lease the writer holds on the stream's shard.
+  /// The store checks it inside the append's transaction and refuses the
+  /// append (not_owner, nothing written) when the lease has another owner or
+  /// epoch or has expired. A store that cannot check leases (SQLite, memory)
+  /// refuses every fenced append rather than ignore the fence.
+  std::optional<ShardFence> fence;
 };
 
 struct AppendResult {
@@ -80,7 +87,8 @@ public:
   /// Appends a batch in one transaction (group commit). Outcome i belongs to
   /// batch[i]. A reused idempotency key gives `replay` (same fingerprint) or
   /// idempotency_conflict, a stale expected_version concurrency_conflict,
-  /// data over the size limit payload_too_large; each fails alone. Throws
+  /// data over the size limit payload_too_large, a fence that no longer
+  /// holds not_owner; each fails alone. Throws
   /// StoreError if the transaction fails: then nothing of the batch is
   /// committed.
   virtual std::vector<AppendOutcome> append(const std::vector<AppendRequest>& batch) = 0;

@@ -3,6 +3,7 @@
 // nodes) append to. Only a provider factory here: libpq stays in
 // persistence/src (docs/store.md, "The PostgreSQL store").
 
+#include "annals/persistence/cluster_coordination.hpp"
 #include "annals/persistence/event_store.hpp"
 
 #include <chrono>
@@ -40,6 +41,11 @@ struct PostgresStoreOptions {
 /// away: the operation that met the failure throws StoreError, the next one
 /// opens a new session. Throws nothing itself.
 std::shared_ptr<EventStoreProvider> postgres_store(PostgresStoreOptions options);
+
+/// The cluster's coordination tables (shard leases, membership) in the same
+/// database, on a session of its own (docs/cluster.md). Connects at once:
+/// throws StoreError like postgres_store's connections.
+std::unique_ptr<ClusterCoordination> postgres_cluster_coordination(PostgresStoreOptions options);
 
 /// The schema version this build writes to PostgreSQL.
 int postgres_schema_version();
