@@ -7,6 +7,7 @@ find_package(Threads REQUIRED)
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
 find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
 find_library(CAF_IO_LIBRARY caf_io REQUIRED)
+find_library(CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)
 if(NOT TARGET CAF::core)
   add_library(CAF::core SHARED IMPORTED)
   set_target_properties(CAF::core PROPERTIES
@@ -17,11 +18,17 @@ if(NOT TARGET CAF::core)
   set_target_properties(CAF::io PROPERTIES
     IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
     INTERFACE_LINK_LIBRARIES CAF::core)
+  # TLS between clustered nodes (annals::cluster).
+  add_library(CAF::openssl SHARED IMPORTED)
+  set_target_properties(CAF::openssl PROPERTIES
+    IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"
+    INTERFACE_LINK_LIBRARIES CAF::io)
 endif()
 
 find_package(Boost 1.81 REQUIRED COMPONENTS json)   # Boost::json, Boost::headers
 find_package(SQLiteCpp REQUIRED)                    # target SQLiteCpp (static)
 find_package(prometheus-cpp CONFIG REQUIRED)        # prometheus-cpp::core (metrics)
 find_package(CLI11 REQUIRED)                        # CLI11::CLI11 (command lines)
+find_package(OpenSSL REQUIRED)                      # OpenSSL::SSL (checks TLS files before CAF sees them)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)  # PkgConfig::LIBPQ (the PostgreSQL store)

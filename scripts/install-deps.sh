@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev   # Boost.JSON, Boost.Describe (and Beast later)
   libsqlitecpp-dev libsqlite3-dev # SQLiteCpp 3.2.1 over SQLite 3.40
   libpq-dev                       # libpq 15: the PostgreSQL store
+  libssl-dev openssl              # TLS between clustered nodes: the file checks, scripts/make-cluster-certs.sh
   postgresql-15                   # PostgreSQL 15: the server the PostgreSQL store tests start
   catch2                          # Catch2 v2 tests
   libcli11-dev                    # CLI11
