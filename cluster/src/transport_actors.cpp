@@ -403,6 +403,9 @@ void start_connect(ClientActor* self, const std::string& node) {
         else if (e == caf::sec::request_timeout)
           unreachable(self, node, "no connection within " + ms_text(me.connection_timeout) +
                                     " (a paused or overloaded process, or a lost host?)");
+        else if (e == caf::sec::connection_timeout)
+          unreachable(self, node, "it accepted the connection but did not complete the handshake (a paused or "
+                                  "overloaded process?)");
         else
           unreachable(self, node, "cannot connect (" + caf::to_string(e) + ")");
       });

@@ -353,8 +353,9 @@ SCENARIO("G8 a command to a paused owner fails within the connection timeout as 
         REQUIRE(while_paused.result);
         REQUIRE_FALSE(while_paused.result->has_value());
         CHECK(while_paused.result->error().code == "node_unavailable");
-        INFO("a send while paused took " << while_paused.took.count() << " ms");
+        INFO("a send while paused took " << while_paused.took.count() << " ms: " << while_paused.result->error().message);
         CHECK(while_paused.took < connection_timeout + 1s);
+        CHECK(contains(while_paused.result->error().message, "is unreachable: "));
         REQUIRE(reached);
         CHECK(back->result->value() == "ping again");
       }
