@@ -115,6 +115,10 @@ std::string Service::url() const {
 }
 const ServiceOptions& Service::options() const { return impl_->options; }
 std::size_t Service::waiting_requests() const { return impl_->waiting_requests.load(); }
+std::size_t Service::open_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->sessions_mtx);
+  return impl_->sessions.size();
+}
 annals::Runtime& Service::runtime() { return *impl_->runtime; }
 
 } // namespace annals::http

@@ -1276,6 +1276,8 @@ TEST_CASE_METHOD(ServiceFixture, "an event subscription needs a grant and counts
   CHECK(get("/events/subscribe").status == 401);
   CHECK(get("/events", {{"Authorization", "Bearer other"}}).status == 403);
   CHECK(get("/streams/account/a", {{"Authorization", "Bearer other"}}).status == 403);
+  // Those requests' connections count until the service has seen them close.
+  REQUIRE(wait_until([&] { return service->open_connections() == 0; }, 10s, 5ms));
 
   Connection sub(port());
   sub.send_raw("GET /events/subscribe HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer reader\r\n\r\n");

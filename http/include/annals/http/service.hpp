@@ -112,6 +112,9 @@ public:
   const ServiceOptions& options() const;
   /// Requests waiting for the runtime now (see max_waiting_requests).
   std::size_t waiting_requests() const;
+  /// Connections open now, as counted against max_connections (a connection
+  /// the client closed counts until the service has seen it close).
+  std::size_t open_connections() const;
   /// The embedded runtime (for tests and tools).
   annals::Runtime& runtime();
 
