@@ -47,6 +47,15 @@ struct Instruments::Families {
     .Help("Appends refused because this node no longer held the stream's shard lease (not_owner), or never tried"
           " because it did not hold it")
     .Register(*registry);
+  prometheus::Family<prometheus::Counter>& forwarded = prometheus::BuildCounter()
+    .Name("annals_cluster_forwarded_commands_total")
+    .Help("Commands this node sent to the node that holds their shard, by outcome there (node_unavailable: not"
+          " reached)")
+    .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& forward_seconds = prometheus::BuildHistogram()
+    .Name("annals_cluster_forward_duration_seconds")
+    .Help("Latency of forwarded commands at the node that forwarded them (round trip included)")
+    .Register(*registry);
   prometheus::Family<prometheus::Counter>& applied = prometheus::BuildCounter()
     .Name("annals_projection_events_applied_total").Help("Events applied by a projection").Register(*registry);
   prometheus::Family<prometheus::Histogram>& lag = prometheus::BuildHistogram()
@@ -111,6 +120,14 @@ CommandInstruments Instruments::command(const std::string& aggregate, const std:
   c.failed = outcome("failed");
   c.replays = &f_->replays.Add({{"aggregate", aggregate}, {"command", command}});
   c.latency = &f_->command_seconds.Add({{"aggregate", aggregate}, {"command", command}}, latency_buckets());
+  auto forwarded = [&](const char* o) -> prometheus::Counter* {
+    return &f_->forwarded.Add({{"aggregate", aggregate}, {"command", command}, {"outcome", o}});
+  };
+  c.forwarded_accepted = forwarded("accepted");
+  c.forwarded_rejected = forwarded("rejected");
+  c.forwarded_failed = forwarded("failed");
+  c.forwarded_unavailable = forwarded("node_unavailable");
+  c.forward_latency = &f_->forward_seconds.Add({{"aggregate", aggregate}, {"command", command}}, latency_buckets());
   return c;
 }
 
@@ -148,6 +165,14 @@ void CommandInstruments::record(const CommandResult& r, double seconds) const {
     failed->Increment();
   }
   latency->Observe(seconds);
+}
+
+void CommandInstruments::record_forward(const CommandResult& r, double seconds) const {
+  if (r.accepted()) forwarded_accepted->Increment();
+  else if (r.rejected()) forwarded_rejected->Increment();
+  else if (r.code() == errc::node_unavailable) forwarded_unavailable->Increment();
+  else forwarded_failed->Increment();
+  forward_latency->Observe(seconds);
 }
 
 void QueryInstruments::record(bool is_ok, double seconds) const {

@@ -77,6 +77,16 @@ MetricsSnapshot metrics_snapshot(const std::vector<prometheus::MetricFamily>& fa
       } else if (f.name == "annals_command_duration_seconds") {
         commands[{agg, label(m, "command")}].latency = latency(m.histogram);
         merge_into(all_commands, m.histogram);
+      } else if (f.name == "annals_cluster_forwarded_commands_total") {
+        auto& c = commands[{agg, label(m, "command")}].forwarded;
+        const auto outcome = label(m, "outcome");
+        const auto n = static_cast<std::uint64_t>(m.counter.value);
+        if (outcome == "accepted") c.accepted = n;
+        else if (outcome == "rejected") c.rejected = n;
+        else if (outcome == "failed") c.failed = n;
+        else if (outcome == "node_unavailable") c.node_unavailable = n;
+      } else if (f.name == "annals_cluster_forward_duration_seconds") {
+        commands[{agg, label(m, "command")}].forwarded.latency = latency(m.histogram);
       } else if (f.name == "annals_idempotent_replays_total") {
         commands[{agg, label(m, "command")}].replays = static_cast<std::uint64_t>(m.counter.value);
       } else if (f.name == "annals_active_aggregates") {
@@ -148,6 +158,10 @@ CommandStats MetricsSnapshot::command_totals() const {
     t.denied += c.denied;
     t.failed += c.failed;
     t.replays += c.replays;
+    t.forwarded.accepted += c.forwarded.accepted;
+    t.forwarded.rejected += c.forwarded.rejected;
+    t.forwarded.failed += c.forwarded.failed;
+    t.forwarded.node_unavailable += c.forwarded.node_unavailable;
   }
   t.latency = command_latency;
   return t;

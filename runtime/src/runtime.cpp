@@ -40,6 +40,7 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
   const std::size_t n_relays = std::max<std::size_t>(2, sys->scheduler().num_workers());
   for (std::size_t i = 0; i < n_relays; ++i) relays.push_back(spawn_ordered_relay(*sys, registry));
   dispatcher = std::make_unique<pipeline::LocalDispatcher>(*sys, registry, relays);
+  if (options.forwarder) cluster_dispatcher = std::make_unique<pipeline::ClusterDispatcher>(*dispatcher, options.forwarder);
   std::vector<std::unique_ptr<pipeline::CommandStage>> stages;
   stages.push_back(pipeline::record_metrics(invalid_commands));
   stages.push_back(pipeline::validate_envelope(options.limits));
@@ -50,7 +51,8 @@ Runtime::Impl::Impl(RuntimeOptions opts) : options(std::move(opts)) {
     caf::anon_send(journal, audit_atom::value, std::move(rec));
   }));
   commands = std::make_unique<pipeline::CommandPipeline>(
-    std::move(stages), *dispatcher, calls,
+    std::move(stages),
+    cluster_dispatcher ? static_cast<pipeline::CommandDispatcher&>(*cluster_dispatcher) : *dispatcher, calls,
     [d = dispatcher.get()](const StreamId& s, CommandResult r, pipeline::ResultHandler done) {
       d->hand_back(s, std::move(r), std::move(done));
     },

@@ -25,6 +25,12 @@ void Runtime::execute_async(Command command, std::function<void(CommandResult)> 
   impl_->commands->run_async(std::move(command), impl_->options.command_timeout, std::move(done));
 }
 
+void Runtime::execute_forwarded(Command command, std::chrono::milliseconds timeout,
+                                std::function<void(CommandResult)> done) {
+  impl_->commands->run_async(std::move(command), std::min(timeout, impl_->options.command_timeout), std::move(done),
+                             /*arrived_forwarded=*/true);
+}
+
 std::future<CommandResult> Runtime::execute_async(Command command) {
   auto p = std::make_shared<std::promise<CommandResult>>();
   auto f = p->get_future();

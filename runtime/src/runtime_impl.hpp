@@ -21,6 +21,7 @@
 #include "projection_faults.hpp"
 #include "metrics_snapshot.hpp"
 #include "pipeline/command_pipeline.hpp"
+#include "pipeline/cluster_dispatcher.hpp"
 #include "pipeline/local_dispatcher.hpp"
 #include "type_registry.hpp"
 
@@ -81,6 +82,7 @@ struct Runtime::Impl {
   ActivationRegistryActor registry;
   std::vector<OrderedRelayActor> relays;  // for execute_async, chosen by stream
   std::unique_ptr<pipeline::LocalDispatcher> dispatcher;
+  std::unique_ptr<pipeline::ClusterDispatcher> cluster_dispatcher;  ///< with options.forwarder
   std::unique_ptr<pipeline::CommandPipeline> commands;
 
   std::mutex direct_mtx;  // the direct-read connection

@@ -149,15 +149,19 @@ TEST_CASE("annals serve --host 0.0.0.0 without --config warns loudly and with to
   {
     ServeProcess open(dir, {"--memory", "--host", "0.0.0.0", "--port", "0"});
     REQUIRE(open.port() != 0);
-    CHECK(open.err().find("WARNING: listening on 0.0.0.0 (not loopback) with no --config") != std::string::npos);
+    // The warning follows the "listening on" line: wait for it rather than read once.
+    CHECK(wait_until([&] {
+      return open.err().find("WARNING: listening on 0.0.0.0 (not loopback) with no --config") != std::string::npos;
+    }, 10s));
     CHECK(open.stop() == 0);
   }
   std::ofstream(dir.file("tokens.json")) << R"({"tokens": {"t": {"principal": "p", "commands": ["*"]}}})";
   ServeProcess guarded(dir, {"--memory", "--host", "0.0.0.0", "--port", "0", "--config", dir.file("tokens.json")});
   REQUIRE(guarded.port() != 0);
+  CHECK(guarded.stop() == 0);
+  // Read after the exit: everything it would have printed is there.
   CHECK(guarded.err().find("auth ON (1 token(s)") != std::string::npos);
   CHECK(guarded.err().find("WARNING") == std::string::npos);
-  CHECK(guarded.stop() == 0);
 }
 
 TEST_CASE("annals serve with an unknown domain or a bad host is a usage error (exit 2)") {

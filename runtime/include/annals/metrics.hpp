@@ -27,6 +27,15 @@ struct CommandStats {
   std::uint64_t failed = 0;
   std::uint64_t replays = 0;   ///< idempotent repeats (also counted as accepted)
   LatencyStats latency;
+  /// Sent to the node that holds their shard (a clustered node), by their
+  /// outcome there; counted above only where they ran.
+  struct Forwarded {
+    std::uint64_t accepted = 0;
+    std::uint64_t rejected = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t node_unavailable = 0;  ///< the owner was not reached
+    LatencyStats latency;                ///< round trip included
+  } forwarded;
 };
 
 struct AggregateStats {

@@ -70,6 +70,14 @@ public:
   /// Same, as a future.
   std::future<CommandResult> execute_async(Command command);
 
+  /// A command another node of the cluster forwarded here, as the owner of
+  /// its shard (the node transport calls this; docs/cluster.md). It runs
+  /// the whole pipeline here (checks, authorization, audit) but is never
+  /// forwarded again: if this node does not hold its shard, it fails with
+  /// not_owner at once. `timeout` is what is left of the sender's.
+  void execute_forwarded(Command command, std::chrono::milliseconds timeout,
+                         std::function<void(CommandResult)> done);
+
   /// Adds the step that turns `event_type` events of `aggregate` from schema
   /// version `from_version` into `from_version + 1` when they are read
   /// (aggregate recovery, projections, catch-up). Register upcasters before

@@ -2,6 +2,7 @@
 // Settings of an embedded runtime. Every field has a working default.
 
 #include "annals/authorization.hpp"
+#include "annals/command_forwarder.hpp"
 #include "annals/command.hpp"
 #include "annals/log.hpp"
 #include "annals/persistence/event_store.hpp"
@@ -76,6 +77,12 @@ struct RuntimeOptions {
   /// not_owner and nothing is written. Needs the PostgreSQL store. Empty: a
   /// single node, no fencing.
   std::shared_ptr<const ShardOwnership> shard_ownership;
+
+  /// On a clustered node: sends a command whose shard another node holds to
+  /// that node (annals/command_forwarder.hpp), so a command may arrive at
+  /// any node. Commands other nodes forward here come in through
+  /// Runtime::execute_forwarded. Empty: every command runs here.
+  std::shared_ptr<CommandForwarder> forwarder;
 };
 
 } // namespace annals

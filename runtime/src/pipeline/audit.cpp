@@ -2,7 +2,9 @@
 // command's record, which travels with the command and is written with its
 // events (the store fills in the time and position at commit). Every other
 // outcome it finishes here and writes to the trail itself. It also logs the
-// outcomes operators must hear about: denials and failures.
+// outcomes operators must hear about: denials and failures. A command that
+// another node ran (forwarded there as its shard's owner) is that node's to
+// audit; this node records it only when the forwarding itself failed.
 #include "pipeline/stages.hpp"
 
 namespace annals::pipeline {
@@ -44,7 +46,7 @@ private:
     if (!a.audit) a.audit = record_of(a.command);  // halted before this stage: the command as sent
     const CommandResult& r = *a.result;
     log_outcome(*a.audit, r);
-    if (!keep_trail_) return;
+    if (!keep_trail_ || a.ran_elsewhere) return;
     if (written_at_commit(a.command, r)) return;
     AuditRecord rec = *a.audit;
     rec.at_us = now_us();

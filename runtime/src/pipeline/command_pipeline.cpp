@@ -26,7 +26,13 @@ AdmittedCommand CommandPipeline::admit(Admission& a, std::chrono::milliseconds t
   std::optional<AuditRecord> audit;
   if (a.audit_with_events) audit = a.audit;
   return AdmittedCommand{std::move(a.command), a.aggregate, std::move(audit),
-                         std::chrono::steady_clock::now() + timeout};
+                         std::chrono::steady_clock::now() + timeout, a.arrived_forwarded};
+}
+
+void CommandPipeline::took(Admission& a, Dispatched d) {
+  a.result = std::move(d.result);
+  a.forwarded = d.forwarded;
+  a.ran_elsewhere = d.ran_elsewhere;
 }
 
 CommandResult CommandPipeline::run(Command command, std::chrono::milliseconds timeout) {
@@ -38,13 +44,15 @@ CommandResult CommandPipeline::run(Command command, std::chrono::milliseconds ti
   // A runtime that stops answers without counting or auditing.
   auto ticket = calls_.enter();
   if (!ticket) return CommandResult::fail(a.command.stream(), detail::shutting_down_error());
-  a.result = dispatcher_.dispatch(admit(a, timeout), *ticket);
+  took(a, dispatcher_.dispatch(admit(a, timeout), *ticket));
   after(a);  // while in flight: the journal that takes the audit record is still there
   return std::move(*a.result);
 }
 
-void CommandPipeline::run_async(Command command, std::chrono::milliseconds timeout, ResultHandler done) {
+void CommandPipeline::run_async(Command command, std::chrono::milliseconds timeout, ResultHandler done,
+                                bool arrived_forwarded) {
   auto a = std::make_shared<Admission>(std::move(command));
+  a->arrived_forwarded = arrived_forwarded;
   const bool halted = before_dispatch(*a);
   const StreamId stream = a->command.stream();
   // In flight until the handler ran, refused commands included, so shutdown
@@ -70,7 +78,12 @@ void CommandPipeline::run_async(Command command, std::chrono::milliseconds timeo
     hand_back_(stream, std::move(early), std::move(finish));
     return;
   }
-  dispatcher_.dispatch_async(admit(*a, timeout), std::move(finish));
+  dispatcher_.dispatch_async(admit(*a, timeout), [a, finish = std::move(finish)](Dispatched d) {
+    const bool forwarded = d.forwarded, elsewhere = d.ran_elsewhere;
+    a->forwarded = forwarded;
+    a->ran_elsewhere = elsewhere;
+    finish(std::move(d.result));
+  });
 }
 
 CommandResult CommandPipeline::refuse(CommandResult result, std::chrono::steady_clock::time_point received) {

@@ -31,7 +31,9 @@ public:
   CommandResult run(Command command, std::chrono::milliseconds timeout);
   /// Runs a command; `done` gets the result on a runtime thread (directly,
   /// with code shutting_down, only once the runtime is stopping).
-  void run_async(Command command, std::chrono::milliseconds timeout, ResultHandler done);
+  /// `arrived_forwarded`: another node sent it here as its shard's owner.
+  void run_async(Command command, std::chrono::milliseconds timeout, ResultHandler done,
+                 bool arrived_forwarded = false);
   /// A command that could not even be read (received at `received`): its
   /// outcome goes through the stages' after_failure like any other refusal.
   CommandResult refuse(CommandResult result, std::chrono::steady_clock::time_point received);
@@ -39,6 +41,7 @@ public:
 private:
   bool before_dispatch(Admission& a);  // true: halted
   void after(Admission& a);
+  static void took(Admission& a, Dispatched d);
   AdmittedCommand admit(Admission& a, std::chrono::milliseconds timeout);
 
   std::vector<std::unique_ptr<CommandStage>> stages_;

@@ -33,6 +33,12 @@ struct Admission {
   bool audit_with_events = false;
   /// Set by a stage that halts the command, or by its dispatch.
   std::optional<CommandResult> result;
+  /// It came from another node, to run here as its shard's owner.
+  bool arrived_forwarded = false;
+  /// Its dispatch sent it to the node that holds its shard...
+  bool forwarded = false;
+  /// ... whose pipeline ran it: audited and counted there, not here.
+  bool ran_elsewhere = false;
 
   /// Stops the command before dispatch, with this result.
   void halt(CommandResult r) { result = std::move(r); }

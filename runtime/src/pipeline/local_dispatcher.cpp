@@ -15,7 +15,15 @@ LocalDispatcher::LocalDispatcher(caf::actor_system& sys, const ActivationRegistr
                                  const std::vector<OrderedRelayActor>& relays)
     : sys_(sys), registry_(registry), relays_(relays) {}
 
-CommandResult LocalDispatcher::dispatch(AdmittedCommand c, const detail::CallsInFlight::Ticket& ticket) {
+Dispatched LocalDispatcher::dispatch(AdmittedCommand c, const detail::CallsInFlight::Ticket& ticket) {
+  return Dispatched{run_here(std::move(c), ticket)};
+}
+
+void LocalDispatcher::dispatch_async(AdmittedCommand c, DispatchHandler done) {
+  run_here_async(std::move(c), [done = std::move(done)](CommandResult r) { done(Dispatched{std::move(r)}); });
+}
+
+CommandResult LocalDispatcher::run_here(AdmittedCommand c, const detail::CallsInFlight::Ticket& ticket) {
   const StreamId stream = c.command.stream();
   auto left = std::chrono::ceil<std::chrono::milliseconds>(c.deadline - std::chrono::steady_clock::now());
   CommandEnvelope env{std::move(c.command), std::move(c.audit), c.deadline};
@@ -25,7 +33,7 @@ CommandResult LocalDispatcher::dispatch(AdmittedCommand c, const detail::CallsIn
   return std::move(*result);
 }
 
-void LocalDispatcher::dispatch_async(AdmittedCommand c, ResultHandler done) {
+void LocalDispatcher::run_here_async(AdmittedCommand c, ResultHandler done) {
   const auto& relay = relay_of(c.command.stream());
   CommandEnvelope env{std::move(c.command), std::move(c.audit), c.deadline};
   caf::anon_send(relay, execute_atom::value, std::move(c.aggregate), std::move(env),

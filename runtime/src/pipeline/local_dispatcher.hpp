@@ -21,8 +21,11 @@ public:
   LocalDispatcher(caf::actor_system& sys, const actors::ActivationRegistryActor& registry,
                   const std::vector<actors::OrderedRelayActor>& relays);
 
-  CommandResult dispatch(AdmittedCommand command, const detail::CallsInFlight::Ticket& ticket) override;
-  void dispatch_async(AdmittedCommand command, ResultHandler done) override;
+  Dispatched dispatch(AdmittedCommand command, const detail::CallsInFlight::Ticket& ticket) override;
+  void dispatch_async(AdmittedCommand command, DispatchHandler done) override;
+  /// The same, with the result alone (ClusterDispatcher's local path).
+  CommandResult run_here(AdmittedCommand command, const detail::CallsInFlight::Ticket& ticket);
+  void run_here_async(AdmittedCommand command, ResultHandler done);
 
   /// A result decided before dispatch, handed to `done` by the stream's
   /// relay (CommandPipeline::HandBack).

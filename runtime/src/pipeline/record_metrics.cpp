@@ -1,4 +1,6 @@
 // Stage: every command's outcome and latency, in its command type's series.
+// A command forwarded to another node counts in the forwarded series here;
+// in the command series only where it ran (here too when it never got there).
 #include "pipeline/stages.hpp"
 
 namespace annals::pipeline {
@@ -14,7 +16,9 @@ public:
 private:
   void record(const Admission& a) const {
     const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - a.received).count();
-    (a.metrics ? *a.metrics : invalid_).record(*a.result, took);
+    const auto& series = a.metrics ? *a.metrics : invalid_;
+    if (a.forwarded) series.record_forward(*a.result, took);
+    if (!a.ran_elsewhere) series.record(*a.result, took);
   }
   actors::CommandInstruments invalid_;
 };

@@ -33,6 +33,15 @@ struct CommandInstruments {
   prometheus::Histogram* latency = nullptr;
   /// Counts the outcome (denied = rejected with code forbidden) and the latency.
   void record(const CommandResult& r, double seconds) const;
+
+  // Commands this node forwarded to the node that holds their shard.
+  prometheus::Counter* forwarded_accepted = nullptr;
+  prometheus::Counter* forwarded_rejected = nullptr;
+  prometheus::Counter* forwarded_failed = nullptr;
+  prometheus::Counter* forwarded_unavailable = nullptr;  ///< node_unavailable: the owner was not reached
+  prometheus::Histogram* forward_latency = nullptr;
+  /// Counts a forwarded command's outcome and its latency at this node.
+  void record_forward(const CommandResult& r, double seconds) const;
 };
 
 struct AggregateInstruments {
