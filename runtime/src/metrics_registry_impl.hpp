@@ -9,6 +9,8 @@ namespace annals {
 
 struct MetricsRegistry::Impl {
   std::shared_ptr<actors::Instruments> instruments = std::make_shared<actors::Instruments>();
+  std::mutex sources_mtx;
+  std::vector<std::weak_ptr<prometheus::Collectable>> sources;  ///< add_collectable
 };
 
 } // namespace annals

@@ -21,6 +21,9 @@ struct ForwardedResult {
   /// command). False: the forwarding itself failed (no live owner, the owner
   /// unreachable, the connection lost, no reply in time) and `result` says so.
   bool from_owner = false;
+  /// Nothing was sent: while the command waited for its shard to get an
+  /// owner, this node became the owner. The runtime routes it again.
+  bool route_again = false;
 };
 
 class CommandForwarder {
@@ -33,8 +36,9 @@ public:
 
   /// Sends `command` (admitted here: its ids are assigned and it was
   /// authorized) to the node that holds its shard, to run there within
-  /// `timeout`. `done` is called exactly once, on any thread, never on the
-  /// caller's, with the owner's result, or with a failure of the forwarding:
+  /// `timeout`. `done` is called exactly once, on any thread (the caller's
+  /// too, before forward returns), with the owner's result, or with a
+  /// failure of the forwarding:
   /// node_unavailable (no live owner now, the owner unreachable, or the
   /// connection lost while the command was in flight, when its outcome is
   /// unknown) or timeout. A retry with the same idempotency key is safe.

@@ -25,7 +25,13 @@
 #include "annals/metrics.hpp"
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
+
+namespace prometheus {
+class Collectable;
+}
 
 namespace annals {
 
@@ -41,6 +47,11 @@ public:
   MetricsSnapshot snapshot() const;
   /// The same in Prometheus' text exposition format (Runtime::metrics_text()).
   std::string text() const;
+
+  /// Adds metrics kept elsewhere (a clustered node's leases and members:
+  /// annals::cluster) to text() and snapshot(), for as long as `source`
+  /// lives.
+  void add_collectable(std::weak_ptr<prometheus::Collectable> source);
 
   /// The runtime's handle on the registry; opaque outside the runtime.
   struct Impl;

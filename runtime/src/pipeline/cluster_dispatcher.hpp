@@ -9,7 +9,8 @@
 // not_owner means nothing was written (the store refused the fenced append,
 // or this node never tried), so a command that meets it (here: the lease was
 // lost meanwhile; at the owner: the lease moved) is routed once more, while
-// its deadline allows. Results of forwarded asynchronous commands are handed
+// its deadline allows; so is one the forwarder hands back because this node
+// became the owner while it waited. Results of forwarded asynchronous commands are handed
 // back through their stream's relay, on a runtime thread, in order.
 
 #include "pipeline/local_dispatcher.hpp"
