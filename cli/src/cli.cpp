@@ -2,6 +2,7 @@
 
 #include "context.hpp"
 #include "describe_command.hpp"
+#include "node_command.hpp"
 #include "serve_command.hpp"
 #include "store_tools.hpp"
 
@@ -160,6 +161,7 @@ int run_cli(const std::vector<std::string>& args, const scenarios::DomainCatalog
   add_store_tools(app, ctx);
   add_describe_command(app, ctx);
   add_serve_command(app, ctx);
+  add_node_command(app, ctx);
   add_help_commands(app, ctx);
 
   if (const auto problem = mistyped_subcommand(app, args); !problem.empty()) return ctx.fail(exit_usage, problem);

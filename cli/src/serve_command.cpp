@@ -19,6 +19,41 @@
 
 namespace annals::cli {
 
+bool is_loopback(const std::string& host) {
+  boost::system::error_code ec;
+  const auto a = boost::asio::ip::make_address(host, ec);
+  return !ec && a.is_loopback();
+}
+
+LogSink text_sink(std::ostream& err) {
+  auto mtx = std::make_shared<std::mutex>();
+  return [mtx, err = &err](const LogRecord& r) {
+    std::lock_guard<std::mutex> lock(*mtx);
+    *err << Logger::format_text(r) << "\n";
+    err->flush();
+  };
+}
+
+std::vector<http::DomainSummary> domain_summaries(const scenarios::DomainCatalog& catalog,
+                                                  const std::vector<std::string>& domains) {
+  std::vector<http::DomainSummary> out;
+  for (const auto& name : domains) {
+    // What each domain registers, for GET /: installed alone on an empty in-memory store.
+    RuntimeOptions probe;
+    probe.store = memory_store();
+    probe.audit = false;
+    probe.log.level = LogLevel::off;
+    Runtime rt(std::move(probe));
+    catalog.find(name)->install(rt);
+    http::DomainSummary d{name, catalog.find(name)->description, {}, {}};
+    auto types = http::describe_types(rt);
+    for (const auto& t : types["aggregates"].as_array()) d.aggregates.emplace_back(t.at("name").as_string());
+    for (const auto& t : types["projections"].as_array()) d.projections.emplace_back(t.at("name").as_string());
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 namespace {
 
 struct ServeArgs {
@@ -35,13 +70,6 @@ struct ServeArgs {
   std::size_t max_active_aggregates = 100000;
   std::string log_level = "warn";
 };
-
-/// Whether `host` is a loopback address (127.0.0.0/8, ::1); a name is not.
-bool is_loopback(const std::string& host) {
-  boost::system::error_code ec;
-  const auto a = boost::asio::ip::make_address(host, ec);
-  return !ec && a.is_loopback();
-}
 
 int serve(Context& ctx, const ServeArgs& a) {
   if (const auto problem = ctx.catalog.unknown(a.domains); !problem.empty())
@@ -71,30 +99,11 @@ int serve(Context& ctx, const ServeArgs& a) {
   sel.memory = a.memory;
   o.runtime.store = sel.provider();  // the one place a store is named (a path today; a URL with PostgreSQL)
   o.runtime.log.level = log_level_from_string(a.log_level).value_or(LogLevel::warn);
-  auto mtx = std::make_shared<std::mutex>();
-  std::ostream* err = &ctx.err;
-  o.runtime.log.sink = [mtx, err](const LogRecord& r) {
-    std::lock_guard<std::mutex> lock(*mtx);
-    *err << Logger::format_text(r) << "\n";
-    err->flush();
-  };
+  o.runtime.log.sink = text_sink(ctx.err);
   const scenarios::DomainCatalog* catalog = &ctx.catalog;
   const std::vector<std::string> domains = a.domains.empty() ? ctx.catalog.names() : a.domains;
   o.install = [catalog, domains](Runtime& rt) { catalog->install(rt, domains); };
-  for (const auto& name : domains) {
-    // What each domain registers, for GET /: installed alone on an empty in-memory store.
-    RuntimeOptions probe;
-    probe.store = memory_store();
-    probe.audit = false;
-    probe.log.level = LogLevel::off;
-    Runtime rt(std::move(probe));
-    ctx.catalog.find(name)->install(rt);
-    http::DomainSummary d{name, ctx.catalog.find(name)->description, {}, {}};
-    auto types = http::describe_types(rt);
-    for (const auto& t : types["aggregates"].as_array()) d.aggregates.emplace_back(t.at("name").as_string());
-    for (const auto& t : types["projections"].as_array()) d.projections.emplace_back(t.at("name").as_string());
-    o.domains.push_back(std::move(d));
-  }
+  o.domains = domain_summaries(ctx.catalog, domains);
 
   std::unique_ptr<http::Service> service;
   try {

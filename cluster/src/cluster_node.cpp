@@ -11,15 +11,18 @@ namespace annals::cluster {
 
 namespace {
 
+using Cause = NodeStartError::Cause;
+
 void check(const NodeOptions& o) {
-  if (o.node.empty()) throw NodeStartError("a cluster node needs a name (node)");
-  if (o.cluster.empty()) throw NodeStartError("a cluster node needs its cluster's name (cluster)");
+  if (o.node.empty()) throw NodeStartError(Cause::options, "a cluster node needs a name (node)");
+  if (o.cluster.empty()) throw NodeStartError(Cause::options, "a cluster node needs its cluster's name (cluster)");
   if (o.store.url.empty())
-    throw NodeStartError("a cluster node needs the shared PostgreSQL database's URL (store: postgresql://...)");
-  if (o.leases.shard_count < 1) throw NodeStartError("the shard count must be at least 1");
+    throw NodeStartError(Cause::options,
+                         "a cluster node needs the shared PostgreSQL database's URL (store: postgresql://...)");
+  if (o.leases.shard_count < 1) throw NodeStartError(Cause::options, "the shard count must be at least 1");
   if (o.leases.ttl < std::chrono::milliseconds(300))
-    throw NodeStartError("the lease ttl must be at least 300 ms (it is " + std::to_string(o.leases.ttl.count())
-                         + " ms)");
+    throw NodeStartError(Cause::options, "the lease ttl must be at least 300 ms (it is "
+                                           + std::to_string(o.leases.ttl.count()) + " ms)");
 }
 
 } // namespace
@@ -53,7 +56,7 @@ ClusterNode::ClusterNode(NodeOptions options) : options_(std::move(options)) {
         forwarder->handle(from, request, std::move(reply));
       });
   } catch (const TransportError& e) {
-    throw NodeStartError(e.what());
+    throw NodeStartError(Cause::options, e.what());
   }
   CoordinatorSettings c;
   c.me.node = options_.node;
@@ -66,7 +69,7 @@ ClusterNode::ClusterNode(NodeOptions options) : options_(std::move(options)) {
     coordinator_ = std::make_unique<ClusterCoordinator>([store] { return postgres_cluster_coordination(store); }, c,
                                                         options_.logger);
   } catch (const StoreError& e) {
-    throw NodeStartError(e.what());
+    throw NodeStartError(e.kind() == StoreFailure::incompatible ? Cause::refused : Cause::store_unavailable, e.what());
   }
   forwarder_->attach(transport_.get(), coordinator_.get());
   metrics_ = std::make_shared<NodeMetrics>(*coordinator_, *transport_);

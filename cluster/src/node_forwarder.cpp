@@ -51,6 +51,10 @@ void NodeForwarder::stop() {
   }
   park_cv_.notify_all();
   if (park_thread_.joinable()) park_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(transport_mtx_);
+    transport_ = nullptr;
+  }
   for (auto& p : left)
     p.done(unavailable(p.command.stream(), "node '" + settings_.me + "' is stopping; retry on another node"));
 }
@@ -83,7 +87,7 @@ std::string NodeForwarder::no_owner_message(const StreamId& stream) const {
 
 void NodeForwarder::forward(Command command, std::chrono::milliseconds timeout, Done done) {
   const StreamId stream = command.stream();
-  if (!transport_ || !coordinator_) return done(unavailable(stream, "node '" + settings_.me + "' is not started yet"));
+  if (!coordinator_) return done(unavailable(stream, "node '" + settings_.me + "' is not started yet"));
   const auto now = Clock::now();
   const auto deadline = now + timeout;
   const std::string owner = coordinator_->leases().owner_of(shard_of(stream, coordinator_->leases().shard_count()));
@@ -129,6 +133,12 @@ void NodeForwarder::send(const std::string& owner, const PeerAddress& peer, Comm
   const auto left = std::max(std::chrono::milliseconds(1),
                              std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
   json::object request{{"command", command.to_json()}, {"timeout_ms", left.count()}};
+  std::unique_lock<std::mutex> lock(transport_mtx_);
+  if (!transport_) {
+    lock.unlock();
+    return done(unavailable(stream, "node '" + settings_.me + "' is stopping; retry on another node"));
+  }
+  // send never calls `done` before it returns (always on a transport thread).
   transport_->send(peer, json::serialize(request), left,
                    [stream, owner, done = std::move(done)](Expected<std::string> reply) {
                      if (!reply) {

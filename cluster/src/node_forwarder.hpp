@@ -59,7 +59,8 @@ public:
   /// Where forwarded commands run; null: refused (starting or stopping).
   void serve(Runtime* runtime);
   /// Fails every parked command (node_unavailable) and ends the parking lot;
-  /// later forwards fail at once. Call before the transport goes.
+  /// later forwards fail at once, and none uses the transport any more (it
+  /// may go then).
   void stop();
 
   bool owns(const StreamId& stream) const override;
@@ -88,6 +89,7 @@ private:
 
   const ForwarderSettings settings_;
   LoggerPtr log_;
+  std::mutex transport_mtx_;  // held around a send: stop() waits for it before the transport may go
   NodeTransport* transport_ = nullptr;
   const ClusterCoordinator* coordinator_ = nullptr;
 

@@ -64,7 +64,16 @@ struct NodeOptions {
 /// A start failure: one line that says what to fix.
 class NodeStartError : public std::runtime_error {
 public:
-  using std::runtime_error::runtime_error;
+  enum class Cause {
+    options,            ///< a bad option, TLS file or address (a port in use)
+    refused,            ///< the cluster refused it: its name is in use, another shard count
+    store_unavailable   ///< the shared database cannot be reached
+  };
+  NodeStartError(Cause cause, const std::string& message) : std::runtime_error(message), cause_(cause) {}
+  Cause cause() const { return cause_; }
+
+private:
+  Cause cause_;
 };
 
 class NodeForwarder;  // internal: the CommandForwarder over the transport
@@ -90,7 +99,8 @@ public:
   void serve(Runtime& runtime);
 
   /// Stops serving forwarded commands, hands the shards back and leaves the
-  /// membership, then stops the transport. Idempotent. Stop it before the
+  /// membership, then stops the transport; commands the runtime forwards
+  /// afterwards fail with node_unavailable. Idempotent. Stop it before the
   /// runtime it serves is destroyed.
   void stop();
   /// Stops like a killed process would: nothing handed back, no goodbye

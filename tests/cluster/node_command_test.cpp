@@ -1,0 +1,103 @@
+// `annals node --config node.json`: a config that cannot work is refused at
+// start with one line that names the field or the cause, and an exit code
+// (2: fix the config, 3: the shared database cannot be reached). The node
+// that runs is exercised by the multi-process tests.
+
+#include "../cli/cli_test_support.hpp"
+#include "postgres_server.hpp"
+#include "temp_dir.hpp"
+
+#include <annals/cluster/cluster_node.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+using namespace annals;
+using namespace annals::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A loopback port where nothing listens (bound, then released).
+int closed_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+CliResult node_with(const TempDir& dir, const std::string& config) {
+  std::ofstream(dir.file("node.json")) << config;
+  return run_annals(example_catalog(), {"node", "--config", dir.file("node.json")});
+}
+
+std::string config(const std::string& store, const std::string& extra = "") {
+  return R"({"node": "n1", "store": ")" + store + R"(", "listen": "127.0.0.1:0")" + extra + "}";
+}
+
+} // namespace
+
+TEST_CASE("annals node refuses a config it cannot use, naming the field (exit 2)", "[cluster][cli]") {
+  TempDir dir;
+  const std::string pg = "postgresql://postgres@127.0.0.1:1/x";
+  struct Case {
+    std::string config;
+    std::string says;
+  };
+  const std::vector<Case> cases{
+    {"{\"node\": \"n1\",", "node.json: not JSON"},
+    {config(pg, R"(, "shard": 8)"), "node.json: unknown field 'shard'"},
+    {config(pg, R"(, "shards": "8")"), "node.json: field 'shards': expected integer, got string"},
+    {R"({"store": ")" + pg + R"(", "listen": "127.0.0.1:0"})", "node.json: missing field 'node'"},
+    {config("cluster.db"), "field 'store': a cluster shares one PostgreSQL database: expected a postgresql:// URL"},
+    {R"({"node": "n1", "store": ")" + pg + R"(", "listen": "localhost"})", "field 'listen': expected \"IP:port\""},
+    {config(pg, R"(, "domains": ["bnak"])"), "field 'domains': unknown domain 'bnak' (known: bank, orders)"},
+    {config(pg, R"(, "lease_ttl_ms": 50)"), "field 'lease_ttl_ms': must be at least 300, got 50"},
+    {config(pg, R"(, "shards": 0)"), "field 'shards': expected 1 to 100000, got 0"},
+    {config(pg, R"(, "auth": "missing-tokens.json")"), "field 'auth': "},
+    {config(pg, R"(, "log_level": "loud")"), "field 'log_level': expected debug, info, warn or error"},
+    {config(pg, R"(, "tls": {"certificate": "n1.pem", "key": "n1.key", "ca": "ca.pem"})"),
+     "node 'n1' cannot start:"},
+  };
+  for (const auto& c : cases) {
+    const auto r = node_with(dir, c.config);
+    INFO(c.config << "\n-> " << r.err);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.reason(), Catch::Contains(c.says));
+  }
+  // The TLS files are named where they were looked for: beside the config.
+  CHECK_THAT(node_with(dir, config(pg, R"(, "tls": {"certificate": "n1.pem", "key": "n1.key", "ca": "ca.pem"})")).reason(),
+             Catch::Contains(dir.file("n1.pem")));
+}
+
+TEST_CASE("annals node is refused by the cluster when its name is in use or its shard count differs (exit 2), "
+          "and says so when the database cannot be reached (exit 3)", "[cluster][cli][postgres]") {
+  TempDir dir;
+  const std::string url = PostgresServer::shared().create_database();
+  cluster::NodeOptions first;
+  first.node = "n1";
+  first.store.url = url;
+  first.leases.shard_count = 8;
+  cluster::ClusterNode running(first);
+
+  const auto same_name = node_with(dir, config(url, R"(, "shards": 8)"));
+  CHECK(same_name.code == 2);
+  CHECK_THAT(same_name.reason(), Catch::Contains("node 'n1' cannot start: ") && Catch::Contains("node name 'n1' is in use"));
+
+  const auto other_count = node_with(dir, R"({"node": "n2", "store": ")" + url + R"(", "listen": "127.0.0.1:0"})");
+  CHECK(other_count.code == 2);
+  CHECK_THAT(other_count.reason(), Catch::Contains("has 8 shards, this node is configured with 64"));
+
+  const auto away = node_with(dir, config("postgresql://postgres@127.0.0.1:" + std::to_string(closed_port()) + "/x"));
+  CHECK(away.code == 3);
+  CHECK_THAT(away.reason(), Catch::Contains("node 'n1' cannot start: cannot connect to PostgreSQL"));
+}
