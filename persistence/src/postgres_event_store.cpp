@@ -146,7 +146,12 @@ const std::vector<const char*>& migrations() {
 int latest_version() { return static_cast<int>(migrations().size()); }
 
 // Serialises schema creation and migration between sessions (any number).
-constexpr const char* schema_lock = "SELECT pg_advisory_xact_lock(4714195538126004224)";  // "ANNL" << 32
+// Held by the session around creating or migrating the schema. A session
+// lock taken before BEGIN, not a transaction's: a transaction that began
+// before another session's CREATE TABLEs committed keeps its stale catalog
+// view (to_regclass finds nothing) even after waiting for the lock.
+constexpr const char* schema_lock = "SELECT pg_advisory_lock(4714195538126004224)";  // "ANNL" << 32
+constexpr const char* schema_unlock = "SELECT pg_advisory_unlock(4714195538126004224)";
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -871,7 +876,16 @@ private:
                        database() + " has annals schema version " + std::to_string(*version)
                          + ", written by a newer annals (this build knows versions up to "
                          + std::to_string(latest_version()) + "); use a newer annals");
-    if (!version) refuse_foreign_tables();
+    if (!version) {
+      try {
+        refuse_foreign_tables();
+      } catch (const StoreError&) {
+        // Another session may have created the schema between the two
+        // reads (its tables appear at its COMMIT, annals_schema with them).
+        if (schema_version()) return check_schema();
+        throw;
+      }
+    }
     if (!opts_.initialize || opts_.read_only)
       throw StoreError(StoreFailure::incompatible,
                        version ? database() + " has annals schema version " + std::to_string(*version)
@@ -879,9 +893,18 @@ private:
                                    + "; the tools do not migrate it: run a runtime (`annals run`) on it first"
                                : database() + " is not an annals store (it has no annals schema); the tools"
                                    " never initialise one: `annals run` or a runtime creates it");
+    exec_sql(schema_lock);
+    struct Unlock {
+      PostgresEventStore* s;
+      ~Unlock() {
+        try {
+          s->exec_sql(schema_unlock);
+        } catch (...) {  // a lost session has released it anyway
+        }
+      }
+    } unlock{this};
     exec_sql("BEGIN");
     try {
-      exec_sql(schema_lock);
       // Another session may have created or migrated it while we waited.
       version = schema_version();
       if (!version) {

@@ -214,6 +214,36 @@ SCENARIO("postgres: with several writer processes committing at once, positions 
   }
 }
 
+SCENARIO("Processes that open one fresh PostgreSQL database at the same moment all get the store, created once",
+         "[store][postgres][concurrency]") {
+  // Nodes of a cluster start together on an empty database: one creates the
+  // schema, the others wait for it or find it, none takes it for another
+  // application's tables.
+  for (int round = 0; round < 5; ++round) {
+    const std::string url = PostgresServer::shared().create_database();
+    int go[2];
+    REQUIRE(::pipe(go) == 0);
+    std::vector<pid_t> pids;
+    for (int w = 0; w < 4; ++w)
+      pids.push_back(fork_process([&] {
+        ::close(go[1]);
+        char c;
+        (void)::read(go[0], &c, 1);  // all start when the pipe closes
+        try {
+          store_at(url)->connect();
+          return true;
+        } catch (const StoreError& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          return false;
+        }
+      }));
+    ::close(go[0]);
+    ::close(go[1]);
+    for (pid_t p : pids) CHECK(wait_for(p) == 0);
+    CHECK(store_at(url)->connect()->head_position() == 0);
+  }
+}
+
 SCENARIO("G2 two processes appending to one stream at the same version: one commits, the other gets "
          "concurrency_conflict", "[store][postgres][concurrency]") {
   const std::string url = PostgresServer::shared().create_database();
