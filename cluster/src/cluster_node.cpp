@@ -35,7 +35,7 @@ ClusterNode::ClusterNode(NodeOptions options) : options_(std::move(options)) {
   f.handoff_wait = options_.handoff_wait.count() > 0 ? options_.handoff_wait
                                                      : options_.leases.interval() + std::chrono::milliseconds(200);
   auto lookup_store = options_.store;
-  f.open_lookup = [lookup_store]() -> std::unique_ptr<ShardLeaseTable> {
+  f.open_lookup = [lookup_store]() -> std::unique_ptr<ClusterCoordination> {
     return postgres_cluster_coordination(lookup_store);
   };
   forwarder_ = std::make_shared<NodeForwarder>(std::move(f), options_.logger);

@@ -64,16 +64,21 @@ bool NodeForwarder::owns(const StreamId& stream) const {
 }
 
 std::optional<PeerAddress> NodeForwarder::address_of(const std::string& node) const {
-  for (const auto& m : coordinator_->members()) {
-    if (m.node != node || m.left) continue;
+  auto parse = [&](const ClusterMember& m) -> std::optional<PeerAddress> {
     const auto colon = m.address.rfind(':');
     if (colon == std::string::npos) return std::nullopt;
     try {
-      return PeerAddress{node, m.address.substr(0, colon), static_cast<std::uint16_t>(std::stoi(m.address.substr(colon + 1)))};
+      return PeerAddress{node, m.address.substr(0, colon),
+                         static_cast<std::uint16_t>(std::stoi(m.address.substr(colon + 1)))};
     } catch (const std::exception&) {
       return std::nullopt;
     }
-  }
+  };
+  for (const auto& m : coordinator_->members())
+    if (m.node == node && !m.left) return parse(m);
+  std::lock_guard<std::mutex> lock(looked_up_mtx_);
+  for (const auto& m : looked_up_members_)
+    if (m.node == node && !m.left) return parse(m);
   return std::nullopt;
 }
 
@@ -90,8 +95,10 @@ void NodeForwarder::forward(Command command, std::chrono::milliseconds timeout, 
   if (!coordinator_) return done(unavailable(stream, "node '" + settings_.me + "' is not started yet"));
   const auto now = Clock::now();
   const auto deadline = now + timeout;
-  const std::string owner = coordinator_->leases().owner_of(shard_of(stream, coordinator_->leases().shard_count()));
-  if ((owner.empty() || owner == settings_.me) && settings_.handoff_wait.count() > 0 && timeout.count() > 0) {
+  const int shard = shard_of(stream, coordinator_->leases().shard_count());
+  const std::string owner = coordinator_->leases().owner_of(shard);
+  const bool unknown = owner.empty() || owner == settings_.me || !address_of(owner) || refused_by(shard, owner);
+  if (unknown && settings_.handoff_wait.count() > 0 && timeout.count() > 0) {
     std::lock_guard<std::mutex> lock(park_mtx_);
     if (!stopping_) {
       parked_.push_back(Parked{std::move(command), deadline, std::min(deadline, now + settings_.handoff_wait),
@@ -127,6 +134,15 @@ bool NodeForwarder::route(Command& command, Clock::time_point deadline, const st
   return true;
 }
 
+bool NodeForwarder::refused_by(int shard, const std::string& owner, Clock::time_point* at) const {
+  std::lock_guard<std::mutex> lock(refused_mtx_);
+  auto it = refused_.find(shard);
+  if (it == refused_.end() || it->second.first != owner || Clock::now() - it->second.second > std::chrono::seconds(5))
+    return false;
+  if (at) *at = it->second.second;
+  return true;
+}
+
 void NodeForwarder::send(const std::string& owner, const PeerAddress& peer, Command command, Clock::time_point deadline,
                          Done done) {
   const StreamId stream = command.stream();
@@ -139,8 +155,9 @@ void NodeForwarder::send(const std::string& owner, const PeerAddress& peer, Comm
     return done(unavailable(stream, "node '" + settings_.me + "' is stopping; retry on another node"));
   }
   // send never calls `done` before it returns (always on a transport thread).
+  const int shard = shard_of(stream, coordinator_->leases().shard_count());
   transport_->send(peer, json::serialize(request), left,
-                   [stream, owner, done = std::move(done)](Expected<std::string> reply) {
+                   [this, shard, stream, owner, done = std::move(done)](Expected<std::string> reply) {
                      if (!reply) {
                        Error e = reply.error();
                        return done(ForwardedResult{CommandResult::fail(stream, std::move(e)), false});
@@ -155,6 +172,10 @@ void NodeForwarder::send(const std::string& owner, const PeerAddress& peer, Comm
                                                                                    + "' answered what is not a command result: "
                                                                                    + result.error().message}),
                          false});
+                     if (result->code() == errc::not_owner) {
+                       std::lock_guard<std::mutex> lock(refused_mtx_);
+                       refused_[shard] = {owner, Clock::now()};
+                     }
                      done(ForwardedResult{std::move(*result), true});
                    });
 }
@@ -177,6 +198,9 @@ void NodeForwarder::park_loop() {
         for (const auto& l : lookup_->leases())
           if (!l.owner.empty() && l.remaining.count() > 0) owners[l.shard] = l.owner;
         looked_up_ = std::move(owners);
+        auto members = lookup_->members();
+        std::lock_guard<std::mutex> members_lock(looked_up_mtx_);
+        looked_up_members_ = std::move(members);
       } catch (const std::exception&) {
         lookup_.reset();  // the store is away: the round's view still serves
       }
@@ -186,11 +210,15 @@ void NodeForwarder::park_loop() {
       const StreamId stream = p.command.stream();
       const int shard = shard_of(stream, coordinator_->leases().shard_count());
       std::string owner = coordinator_->leases().owner_of(shard);
-      if (owner.empty() || owner == settings_.me) {
+      Clock::time_point refused_at{};
+      const bool stale = !owner.empty() && refused_by(shard, owner, &refused_at);
+      if (owner.empty() || owner == settings_.me || stale) {
         auto it = looked_up_.find(shard);
-        if (it != looked_up_.end()) owner = it->second;
+        // After a refusal only a lookup made since counts.
+        const bool fresh = !stale || looked_up_at_ > refused_at;
+        owner = it != looked_up_.end() && fresh ? it->second : "";
       }
-      const bool ready = owns(stream) || (!owner.empty() && owner != settings_.me);
+      const bool ready = owns(stream) || (!owner.empty() && owner != settings_.me && address_of(owner));
       if (ready || now >= p.give_up) route(p.command, p.deadline, owns(stream) ? settings_.me : owner, p.done);
       else still.push_back(std::move(p));
     }

@@ -10,8 +10,8 @@
 //   reply:   {...CommandResult::to_json()...}
 //
 // While a shard has no owner this node knows of (it is being handed from
-// one node to another, or its owner died and the lease expired), its
-// commands wait, up to `handoff_wait` and their deadline, in a parking lot
+// one node to another, or its owner died and the lease expired), or the
+// owner is one this node has not seen join yet, its commands wait, up to `handoff_wait` and their deadline, in a parking lot
 // that looks the leases up in the store (at most every lookup_interval)
 // rather than waiting for the next lease round; then they go to the new
 // owner, or back to the runtime if that is this node, or fail with
@@ -44,8 +44,9 @@ struct ForwarderSettings {
   /// How long a command waits for its shard to get an owner (0: not at all).
   std::chrono::milliseconds handoff_wait{0};
   std::chrono::milliseconds lookup_interval{100};
-  /// A session of its own on the lease table, for the parking lot's lookups.
-  std::function<std::unique_ptr<ShardLeaseTable>()> open_lookup;
+  /// A session of its own on the lease and membership tables, for the
+  /// parking lot's lookups.
+  std::function<std::unique_ptr<ClusterCoordination>()> open_lookup;
 };
 
 class NodeForwarder final : public CommandForwarder {
@@ -83,6 +84,8 @@ private:
   /// Sends to `owner`, or answers: true when the command is dealt with.
   bool route(Command& command, Clock::time_point deadline, const std::string& owner, Done& done);
   void send(const std::string& owner, const PeerAddress& peer, Command command, Clock::time_point deadline, Done done);
+  /// Where `node` listens: by the coordinator's last round, else by the
+  /// parking lot's last lookup.
   std::optional<PeerAddress> address_of(const std::string& node) const;
   std::string no_owner_message(const StreamId& stream) const;
   void park_loop();
@@ -102,8 +105,16 @@ private:
   bool stopping_ = false;
   std::thread park_thread_;  // started with the first parked command
   // The parking lot's view: shard -> owner of a valid lease, by the last lookup.
-  std::unique_ptr<ShardLeaseTable> lookup_;
+  // Owners that answered not_owner for a shard (its lease moved on): the
+  // round's view naming them is stale until a lookup made after that.
+  mutable std::mutex refused_mtx_;
+  std::map<int, std::pair<std::string, Clock::time_point>> refused_;
+  bool refused_by(int shard, const std::string& owner, Clock::time_point* at = nullptr) const;
+
+  std::unique_ptr<ClusterCoordination> lookup_;
   std::map<int, std::string> looked_up_;
+  mutable std::mutex looked_up_mtx_;  // looked_up_members_ is read by address_of on any thread
+  std::vector<ClusterMember> looked_up_members_;
   Clock::time_point looked_up_at_{};
 };
 

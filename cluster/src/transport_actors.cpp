@@ -201,6 +201,10 @@ struct Peer {
   Clock::time_point retry_at{};
   std::string failure;
   std::chrono::milliseconds backoff{0};
+  /// When the current attempt started, and whether a connect that CAF
+  /// declared timed out long before connection_timeout was tried again.
+  Clock::time_point attempt_started{};
+  bool retried_early_timeout = false;
 };
 
 struct PendingSend {
@@ -331,6 +335,7 @@ void now_connected(ClientActor* self, const std::string& node) {
   auto& peer = st.peers[node];
   peer.status = Peer::Status::connected;
   peer.backoff = 0ms;
+  peer.retried_early_timeout = false;
   peer.failure.clear();
   st.s.connected->set(node, true);
   log(st.s.logger, LogLevel::info, "cluster.peer_connected", "connected to " + where(node, peer),
@@ -368,10 +373,23 @@ void handshake(ClientActor* self, const std::string& node, std::uint64_t attempt
       });
 }
 
+void start_connect(ClientActor* self, const std::string& node);
+
+/// Whether an early connection timeout of this peer was retried already
+/// (and marks it retried when not: the caller retries now). A timeout after
+/// half the connection timeout or more is taken as real.
+bool early_timeout_retried(ClientActor* self, const std::string& node, std::chrono::milliseconds connection_timeout) {
+  auto& peer = self->state.peers[node];
+  if (peer.retried_early_timeout || Clock::now() - peer.attempt_started >= connection_timeout / 2) return true;
+  peer.retried_early_timeout = true;
+  return false;
+}
+
 void start_connect(ClientActor* self, const std::string& node) {
   auto& st = self->state;
   auto& peer = st.peers[node];
   peer.status = Peer::Status::connecting;
+  peer.attempt_started = Clock::now();
   const auto attempt = ++peer.attempt;
   // Bounded by the connection timeout: a paused peer accepts the TCP
   // connection but never finishes CAF's handshake.
@@ -403,7 +421,12 @@ void start_connect(ClientActor* self, const std::string& node) {
         else if (e == caf::sec::request_timeout)
           unreachable(self, node, "no connection within " + ms_text(me.connection_timeout) +
                                     " (a paused or overloaded process, or a lost host?)");
-        else if (e == caf::sec::connection_timeout)
+        else if (e == caf::sec::connection_timeout && !early_timeout_retried(self, node, me.connection_timeout)) {
+          // CAF 0.17 may time out a new connection at its first heartbeat
+          // tick, long before connection_timeout (seen with TLS on a busy
+          // machine): nothing was sent yet, so try once more at once.
+          start_connect(self, node);
+        } else if (e == caf::sec::connection_timeout)
           unreachable(self, node, "it accepted the connection but did not complete the handshake (a paused or "
                                   "overloaded process?)");
         else

@@ -89,6 +89,13 @@ SCENARIO("a request and its reply arrive unchanged between two nodes with TLS fr
         REQUIRE(late.result);
         REQUIRE(late.result->has_value());
         CHECK(late.result->value() == "answered later");
+
+        // And the other way, while a's connection to b is up.
+        auto back = send_and_wait(b, address_of("a", a), "back");
+        REQUIRE(back.result);
+        INFO((back.result->has_value() ? std::string("ok") : back.result->error().message));
+        REQUIRE(back.result->has_value());
+        CHECK(back.result->value() == "back");
       }
     }
   }

@@ -62,6 +62,7 @@ Dispatched ClusterDispatcher::dispatch(AdmittedCommand c, const detail::CallsInF
   }
   for (int attempt = 0;; ++attempt) {
     const bool last = attempt > 0;
+    // (A route_again answer sends the command nowhere: it does not count.)
     if (forwarder_->owns(stream)) {
       auto r = local_.run_here(last ? std::move(c) : AdmittedCommand(c), ticket);
       if (last || !routes_again(r, c)) return Dispatched{std::move(r)};
@@ -75,7 +76,11 @@ Dispatched ClusterDispatcher::dispatch(AdmittedCommand c, const detail::CallsInF
                                                                            + stream.to_string()
                                                                            + "; the command may still take effect"}),
                         true, false};
-    if (!last && (answer->route_again || (answer->from_owner && routes_again(answer->result, c)))) continue;
+    if (answer->route_again && time_left(c).count() > 0) {
+      --attempt;
+      continue;
+    }
+    if (!last && answer->from_owner && routes_again(answer->result, c)) continue;
     return Dispatched{std::move(answer->result), true, answer->from_owner};
   }
 }
@@ -101,8 +106,8 @@ void ClusterDispatcher::route_async(std::shared_ptr<AdmittedCommand> c, bool aga
     return;
   }
   forwarder_->forward(c->command, time_left(*c), [this, c, again, stream, done = std::move(done)](ForwardedResult r) mutable {
-    if (again && (r.route_again || (r.from_owner && routes_again(r.result, *c))))
-      return route_async(std::move(c), false, std::move(done));
+    if (r.route_again && time_left(*c).count() > 0) return route_async(std::move(c), again, std::move(done));
+    if (again && r.from_owner && routes_again(r.result, *c)) return route_async(std::move(c), false, std::move(done));
     // Back through the stream's relay: on a runtime thread, in order.
     local_.hand_back(stream, std::move(r.result), [done = std::move(done), from_owner = r.from_owner](CommandResult res) {
       done(Dispatched{std::move(res), true, from_owner});
