@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <csignal>
 #include <fstream>
@@ -83,6 +84,27 @@ public:
   }
   int exit_code() const { return code_; }
 
+  /// Whether every thread of it is stopped (after SIGSTOP: the signal is
+  /// delivered asynchronously, a thread may still run a moment).
+  bool stopped() const {
+    if (pid_ <= 0) return false;
+    const std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+    DIR* d = ::opendir(tasks.c_str());
+    if (!d) return false;
+    bool all = true, any = false;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(tasks + "/" + e->d_name + "/stat");
+      std::string stat((std::istreambuf_iterator<char>(f)), {});
+      const auto paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= stat.size()) continue;
+      any = true;
+      if (stat[paren + 2] != 'T' && stat[paren + 2] != 't') all = false;
+    }
+    ::closedir(d);
+    return any && all;
+  }
+
   std::string err() const {
     std::ifstream f(err_path_);
     return std::string(std::istreambuf_iterator<char>(f), {});
@@ -99,8 +121,9 @@ public:
   const std::string& name() const { return name_; }
   std::uint16_t port() const { return port_; }
 
-  /// A metric's value from its /metrics (a series without labels, or the sum
-  /// of a family's series); nullopt when it does not answer.
+  /// A metric's value from its /metrics: the sum of the series that start
+  /// with `family` (a family name, or a name and its first labels without
+  /// the closing brace); nullopt when it does not answer or has none.
   std::optional<double> metric(const std::string& family) const {
     try {
       HttpConnection c(port_, std::chrono::seconds(2));
@@ -113,7 +136,7 @@ public:
         const auto end = text.find('\n', at);
         const std::string line = text.substr(at, end - at);
         const char next = line.size() > family.size() ? line[family.size()] : '\0';
-        if (next == ' ' || next == '{') {
+        if (next == ' ' || next == '{' || next == ',' || next == '}') {
           sum += std::stod(line.substr(line.rfind(' ') + 1));
           found = true;
         }

@@ -15,6 +15,11 @@ std::chrono::milliseconds time_left(const AdmittedCommand& c) {
   return std::max(left, std::chrono::milliseconds(0));
 }
 
+// A shard that moves while a command is on its way (a node joins, leaves or
+// comes back from a pause, leases move a few per round) may send it to a node
+// that just handed it on: it is routed again, this often at most.
+constexpr int max_routings = 4;
+
 // not_owner: nothing was written, so routing again is safe while time is left.
 bool routes_again(const CommandResult& r, const AdmittedCommand& c) {
   return r.code() == errc::not_owner && time_left(c).count() > 0;
@@ -61,7 +66,7 @@ Dispatched ClusterDispatcher::dispatch(AdmittedCommand c, const detail::CallsInF
     return Dispatched{local_.run_here(std::move(c), ticket)};
   }
   for (int attempt = 0;; ++attempt) {
-    const bool last = attempt > 0;
+    const bool last = attempt + 1 >= max_routings;
     // (A route_again answer sends the command nowhere: it does not count.)
     if (forwarder_->owns(stream)) {
       auto r = local_.run_here(last ? std::move(c) : AdmittedCommand(c), ticket);
@@ -92,22 +97,23 @@ void ClusterDispatcher::dispatch_async(AdmittedCommand c, DispatchHandler done) 
     if (!forwarder_->owns(stream)) return local_.hand_back(stream, not_owner_here(stream), std::move(plain));
     return local_.run_here_async(std::move(c), std::move(plain));
   }
-  route_async(std::make_shared<AdmittedCommand>(std::move(c)), true, std::move(done));
+  route_async(std::make_shared<AdmittedCommand>(std::move(c)), max_routings - 1, std::move(done));
 }
 
-void ClusterDispatcher::route_async(std::shared_ptr<AdmittedCommand> c, bool again, DispatchHandler done) {
+void ClusterDispatcher::route_async(std::shared_ptr<AdmittedCommand> c, int again, DispatchHandler done) {
   const StreamId stream = c->command.stream();
   if (forwarder_->owns(stream)) {
-    AdmittedCommand attempt = again ? *c : std::move(*c);
+    AdmittedCommand attempt = again > 0 ? *c : std::move(*c);
     local_.run_here_async(std::move(attempt), [this, c, again, done = std::move(done)](CommandResult r) mutable {
-      if (again && routes_again(r, *c)) return route_async(std::move(c), false, std::move(done));
+      if (again > 0 && routes_again(r, *c)) return route_async(std::move(c), again - 1, std::move(done));
       done(Dispatched{std::move(r)});
     });
     return;
   }
   forwarder_->forward(c->command, time_left(*c), [this, c, again, stream, done = std::move(done)](ForwardedResult r) mutable {
     if (r.route_again && time_left(*c).count() > 0) return route_async(std::move(c), again, std::move(done));
-    if (again && r.from_owner && routes_again(r.result, *c)) return route_async(std::move(c), false, std::move(done));
+    if (again > 0 && r.from_owner && routes_again(r.result, *c))
+      return route_async(std::move(c), again - 1, std::move(done));
     // Back through the stream's relay: on a runtime thread, in order.
     local_.hand_back(stream, std::move(r.result), [done = std::move(done), from_owner = r.from_owner](CommandResult res) {
       done(Dispatched{std::move(res), true, from_owner});

@@ -8,8 +8,8 @@
 //
 // not_owner means nothing was written (the store refused the fenced append,
 // or this node never tried), so a command that meets it (here: the lease was
-// lost meanwhile; at the owner: the lease moved) is routed once more, while
-// its deadline allows; so is one the forwarder hands back because this node
+// lost meanwhile; at the owner: the lease moved) is routed again, a few times
+// at most, while its deadline allows; so is one the forwarder hands back because this node
 // became the owner while it waited. Results of forwarded asynchronous commands are handed
 // back through their stream's relay, on a runtime thread, in order.
 
@@ -29,8 +29,8 @@ public:
   void dispatch_async(AdmittedCommand command, DispatchHandler done) override;
 
 private:
-  /// One routing attempt; `again` is whether a not_owner may route once more.
-  void route_async(std::shared_ptr<AdmittedCommand> command, bool again, DispatchHandler done);
+  /// One routing attempt; `again`: how often a not_owner may still route it again.
+  void route_async(std::shared_ptr<AdmittedCommand> command, int again, DispatchHandler done);
 
   LocalDispatcher& local_;
   std::shared_ptr<CommandForwarder> forwarder_;
