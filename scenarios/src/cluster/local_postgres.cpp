@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace annals::scenarios::cluster_run {
@@ -62,6 +63,15 @@ int free_port() {
   const int port = ntohs(a.sin_port);
   ::close(s);
   return port;
+}
+
+// The process exists and is not a zombie.
+bool running(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
 }
 
 std::string pg_ctl(const std::string& data) { return as_server_user(bindir() + "/pg_ctl -D '" + data + "'"); }
@@ -140,6 +150,10 @@ void LocalPostgres::stop() {
   stopped_ = true;
   if (fs::exists(dir_ + "/data/postmaster.pid"))
     std::system((pg_ctl(dir_ + "/data") + " -m immediate -w -t 30 stop >/dev/null 2>&1 </dev/null").c_str());
+  // pg_ctl returns once the pid file is gone, a moment before the process is:
+  // wait for it (a zombie waits for init, not for us), so that no server is
+  // left when the run ends.
+  for (int i = 0; pid_ > 0 && i < 1000 && running(pid_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::error_code ec;
   fs::remove_all(dir_, ec);
   if (watchdog_pipe_ >= 0) ::close(watchdog_pipe_);
