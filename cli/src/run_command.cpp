@@ -171,8 +171,15 @@ int run(Context& ctx, const RunArgs& a) {
       if (const auto why = unwritable(a.metrics_out); !why.empty())
         return ctx.fail(exit_usage, "cannot write the metrics to " + a.metrics_out + ": " + why +
                                       "; choose another --metrics-out (nothing was run)");
-    opts.store = a.memory ? memory_store() : prepare_store(ctx, a, path, is_default, owned);
-    if (!opts.store) return ctx.exit_code;
+    if (sc.cluster) {
+      // It starts its own PostgreSQL and nodes: no store to choose.
+      if (!is_default || a.memory || a.fresh)
+        return ctx.fail(exit_usage, sc.file + " is a cluster scenario: it starts its own PostgreSQL and nodes, so "
+                                               "--store, --memory and --fresh do not apply; leave them out");
+    } else {
+      opts.store = a.memory ? memory_store() : prepare_store(ctx, a, path, is_default, owned);
+      if (!opts.store) return ctx.exit_code;
+    }
     auto result = scenarios::run_scenario(sc, ctx.catalog, opts, *log);
     if (!a.metrics_out.empty()) {
       std::ofstream m(a.metrics_out, std::ios::trunc);
@@ -184,7 +191,9 @@ int run(Context& ctx, const RunArgs& a) {
     if (!result.passed && result.failed_step)
       return ctx.fail(exit_failed, sc.file + ": step " + std::to_string(result.failed_step->number) + " (" +
                                      result.failed_step->kind + ") failed: " + result.failed_step->failure);
-    if (!a.memory && !a.json) {
+    if (sc.cluster && !a.json) {
+      ctx.out << "\nThe nodes' configs and logs are in annals-" << sc.name << ".cluster/ (n1.log, ...).\n";
+    } else if (!a.memory && !a.json) {
       // Without --store the tools find the one store of the working directory.
       const auto here = stores_in_working_directory(embedded_store_file);
       const bool found = is_default && here.size() == 1 && here.front() == path;
@@ -196,6 +205,12 @@ int run(Context& ctx, const RunArgs& a) {
     return exit_ok;
   } catch (const scenarios::ScenarioError& e) {
     return ctx.fail(exit_usage, e.what());
+  } catch (const scenarios::ClusterError& e) {
+    using Kind = scenarios::ClusterError::Kind;
+    if (e.kind() == Kind::interrupted) return ctx.fail(exit_interrupted, "interrupted while the cluster started");
+    const bool setup = e.kind() == Kind::postgres_missing || e.kind() == Kind::postgres_failed ||
+                       e.kind() == Kind::certificates_failed || e.kind() == Kind::directory;
+    return ctx.fail(setup ? exit_store : exit_failed, sc.file + ": the cluster cannot start: " + e.what());
   } catch (const StoreError& e) {
     const std::string store = a.memory ? "memory" : store_kind(path) == StoreKind::postgres ? describe_postgres_url(path) : path;
     return ctx.fail(exit_store, "store " + store + ": " + e.what());

@@ -62,7 +62,7 @@ json::object RunReport::to_json() const {
     projs.push_back(json::object{{"name", p.projection}, {"applied", p.applied},  {"checkpoint", p.checkpoint},
                                  {"backlog", p.backlog},  {"restarts", p.restarts}, {"errors", p.errors},
                                  {"parked", p.parked},    {"lag", latency_json(p.lag)}});
-  return {{"scenario", scenario},
+  json::object out{{"scenario", scenario},
           {"seconds", seconds},
           {"events", head},
           {"commands", std::move(cmds)},
@@ -70,6 +70,18 @@ json::object RunReport::to_json() const {
           {"queries", json::object{{"count", queries}, {"errors", query_errors}, {"latency", latency_json(query_latency)}}},
           {"read_write_ratio", read_write_ratio},
           {"recoveries", json::object{{"count", recoveries}, {"latency", latency_json(recovery)}}}};
+  if (!nodes.empty()) {
+    json::array per_node;
+    for (const auto& n : nodes) {
+      json::object o{{"node", n.node}, {"state", n.state}, {"sent", n.sent}, {"accepted", n.accepted},
+                     {"rejected", n.rejected}, {"failed", n.failed}, {"node_unavailable", n.node_unavailable}};
+      if (n.shards >= 0) o["shards"] = n.shards;
+      else o["shards"] = nullptr;
+      per_node.push_back(std::move(o));
+    }
+    out["nodes"] = std::move(per_node);
+  }
+  return out;
 }
 
 std::string RunReport::to_text(bool colour) const {
@@ -105,6 +117,16 @@ std::string RunReport::to_text(bool colour) const {
   os << line;
   if (recoveries)
     os << "  recoveries   " << counted(recoveries, "aggregate instance") << ", p99 " << human_seconds(recovery.p99) << "\n";
+  if (!nodes.empty()) {
+    os << "  nodes\n";
+    for (const auto& n : nodes) {
+      std::snprintf(line, sizeof line, "    %-4s %-8s sent %-6llu accepted %-6llu rejected %-5llu ", n.node.c_str(),
+                    n.state.c_str(), static_cast<unsigned long long>(n.sent), static_cast<unsigned long long>(n.accepted),
+                    static_cast<unsigned long long>(n.rejected));
+      os << line << (n.failed ? red : "") << "failed " << n.failed << off << " (node_unavailable " << n.node_unavailable
+         << "), shards " << (n.shards >= 0 ? std::to_string(n.shards) : std::string("-")) << "\n";
+    }
+  }
   return os.str();
 }
 

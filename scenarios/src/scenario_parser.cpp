@@ -85,8 +85,29 @@ CommandExpectation parse_command_expectation(Fields& f) {
   return e;
 }
 
-CommandStep parse_command(Fields& f) {
+using Cluster = std::optional<ClusterSpec>;
+
+// A node's name in a cluster scenario: one of n1..nN.
+std::string node_name(Fields& f, const Cluster& cluster, const json::value& v, const std::string& what) {
+  if (!v.is_string()) f.fail(what + " must be a node's name (a string such as \"n2\"), not " + std::string(json_kind(v)));
+  const std::string name(v.as_string());
+  const auto names = cluster->node_names();
+  if (std::find(names.begin(), names.end(), name) == names.end())
+    f.fail(what + " names no node of this cluster: '" + name + "' (its nodes: " + Fields::join(names) + ")");
+  return name;
+}
+
+// `"node"` of a command or query: only in a cluster scenario (default n1).
+std::string optional_node(Fields& f, const Cluster& cluster) {
+  const auto* v = f.find("node");
+  if (!v) return "n1";
+  if (!cluster) f.fail("'node' applies only to a cluster scenario (one with a \"cluster\" section); remove it");
+  return node_name(f, cluster, *v, "'node'");
+}
+
+CommandStep parse_command(Fields& f, const Cluster& cluster) {
   CommandStep s;
+  s.node = optional_node(f, cluster);
   s.aggregate = f.string("aggregate");
   s.id = f.string("id");
   s.command = f.string("command");
@@ -128,8 +149,23 @@ LoadCommand parse_load_command(Fields& f, const json::value& v, const std::strin
   return lc;
 }
 
-LoadStep parse_load(Fields& f) {
+LoadStep parse_load(Fields& f, const Cluster& cluster) {
   LoadStep s;
+  const auto* one = f.find("node");
+  const auto* many = f.find("nodes");
+  if ((one || many) && !cluster)
+    f.fail(std::string(one ? "'node'" : "'nodes'") + " applies only to a cluster scenario (one with a \"cluster\" section); remove it");
+  if (one && many) f.fail("give 'node' or 'nodes', not both");
+  if (one) s.nodes = {node_name(f, cluster, *one, "'node'")};
+  if (many) {
+    if (many->is_string() && many->as_string() == "all") s.nodes = cluster->node_names();
+    else if (!many->is_array() || many->as_array().empty())
+      f.fail("'nodes' must be \"all\" or an array of node names such as [\"n1\", \"n2\"]");
+    else {
+      s.nodes.clear();
+      for (const auto& n : many->as_array()) s.nodes.push_back(node_name(f, cluster, n, "'nodes[]'"));
+    }
+  }
   s.aggregate = f.string("aggregate");
   s.id = f.string("id", s.aggregate + "-{i}");
   s.aggregates = static_cast<int>(f.integer("aggregates", 1, 1000000));
@@ -158,8 +194,9 @@ LoadStep parse_load(Fields& f) {
   return s;
 }
 
-QueryStep parse_query(Fields& f) {
+QueryStep parse_query(Fields& f, const Cluster& cluster) {
   QueryStep s;
+  s.node = optional_node(f, cluster);
   s.projection = f.string("projection");
   s.query = f.string("query");
   s.args = f.object("args");
@@ -196,9 +233,22 @@ QueryStep parse_query(Fields& f) {
   return s;
 }
 
-WaitStep parse_wait(Fields& f) {
+WaitStep parse_wait(Fields& f, const Cluster& cluster) {
   WaitStep s;
+  if (cluster) {
+    // The projections run inside the node processes: only the cluster's own condition.
+    const auto* c = f.find("condition");
+    if (c && c->is_string() && c->as_string() != "shards_settled")
+      f.fail("'condition' must be shards_settled in a cluster scenario (its projections run inside the nodes), not '"
+             + std::string(c->as_string()) + "'");
+    s.condition = f.choice("condition", {"shards_settled"}, std::string("shards_settled"));
+    s.timeout = f.millis("timeout_ms", std::chrono::milliseconds(30000));
+    return s;
+  }
   s.projection = f.string("projection", std::string("*"));
+  const auto* c = f.find("condition");
+  if (c && c->is_string() && c->as_string() == "shards_settled")
+    f.fail("'condition' shards_settled needs a cluster scenario (a \"cluster\" section, docs/scenarios.md)");
   s.condition = f.choice("condition", {"caught_up", "running", "restarted", "parked"}, std::string("caught_up"));
   s.count = f.integer("count", 0, INT64_MAX, 1);
   s.timeout = f.millis("timeout_ms", std::chrono::milliseconds(10000));
@@ -260,7 +310,19 @@ std::string safe_name(std::string s) {
   return s;
 }
 
-Step parse_step(const json::value& v, const std::string& file, std::size_t number) {
+// The steps that work on the nodes of a cluster, and those that need the
+// runner's own in-process runtime (not there when the nodes are processes).
+const std::vector<std::string>& node_step_kinds() {
+  static const std::vector<std::string> kinds{"kill_node", "pause_node", "resume_node", "restart_node", "stop_node"};
+  return kinds;
+}
+bool needs_runtime(const std::string& kind) {
+  for (const char* k : {"inject", "reconcile", "rebuild", "dead_letters", "inspect", "stream"})
+    if (kind == k) return true;
+  return false;
+}
+
+Step parse_step(const json::value& v, const std::string& file, std::size_t number, const Cluster& cluster) {
   if (!v.is_object()) throw ScenarioError(file, number, "", std::string("a step must be an object, not ") + json_kind(v));
   const auto& obj = v.as_object();
   Fields f(obj, file, number, "");
@@ -271,10 +333,22 @@ Step parse_step(const json::value& v, const std::string& file, std::size_t numbe
   g.find("step");
   step.note = g.string("note", std::string(), true);
   const auto& k = step.kind;
-  if (k == "command") step.body = parse_command(g);
-  else if (k == "load") step.body = parse_load(g);
-  else if (k == "query") step.body = parse_query(g);
-  else if (k == "wait_until") step.body = parse_wait(g);
+  const auto& node_kinds = node_step_kinds();
+  const bool node_step = std::find(node_kinds.begin(), node_kinds.end(), k) != node_kinds.end();
+  if (node_step && !cluster)
+    g.fail("'" + k + "' needs a cluster scenario: add a \"cluster\" section (docs/scenarios.md, \"Clusters\")");
+  if (cluster && needs_runtime(k))
+    g.fail("'" + k + "' needs the runner's in-process runtime, which a cluster scenario does not have (its nodes are "
+           "separate processes); use command, load, query, wait_until, the *_node steps, report or sleep");
+  if (node_step) {
+    NodeStep n;
+    n.action = k.substr(0, k.find('_'));
+    n.node = node_name(g, cluster, g.require("node"), "'node'");
+    step.body = n;
+  } else if (k == "command") step.body = parse_command(g, cluster);
+  else if (k == "load") step.body = parse_load(g, cluster);
+  else if (k == "query") step.body = parse_query(g, cluster);
+  else if (k == "wait_until") step.body = parse_wait(g, cluster);
   else if (k == "inject") step.body = parse_inject(g);
   else if (k == "reconcile") {
     ReconcileStep s;
@@ -300,8 +374,10 @@ ScenarioError::ScenarioError(std::string file, std::size_t step, std::string ste
       reason_(std::move(reason)) {}
 
 const std::vector<std::string>& step_kinds() {
-  static const std::vector<std::string> kinds{"command", "load",    "query",        "wait_until", "inject", "reconcile",
-                                              "rebuild", "dead_letters", "inspect", "stream",     "report", "sleep"};
+  static const std::vector<std::string> kinds{"command",    "load",         "query",       "wait_until",   "inject",
+                                              "reconcile",  "rebuild",      "dead_letters", "inspect",     "stream",
+                                              "report",     "sleep",        "kill_node",   "pause_node",   "resume_node",
+                                              "restart_node", "stop_node"};
   return kinds;
 }
 
@@ -341,6 +417,40 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
       s.domains.emplace_back(x.as_string());
     }
   }
+  if (const auto* c = f.find("cluster")) {
+    if (!c->is_object()) f.fail(std::string("'cluster' must be an object {nodes, shards, lease_ttl_ms, tls, domains}, not ") + json_kind(*c));
+    Fields cf = f.nested("cluster", c->as_object());
+    ClusterSpec spec;
+    spec.nodes = static_cast<int>(cf.integer("nodes", 1, 16, 3));
+    spec.shards = static_cast<int>(cf.integer("shards", 1, 100000, 16));
+    if (spec.shards < spec.nodes)
+      cf.fail("'cluster.shards' (" + std::to_string(spec.shards) + ") must be at least 'cluster.nodes' ("
+              + std::to_string(spec.nodes) + "): every node holds a shard once the cluster has settled");
+    // The nodes check their own bounds (a lease of at least 300 ms): their refusal ends the run.
+    spec.lease_ttl = cf.millis("lease_ttl_ms", std::chrono::milliseconds(3000), 600000);
+    spec.tls = cf.boolean("tls", false);
+    spec.heartbeat = cf.optional_millis("heartbeat_ms", 1);
+    spec.member_timeout = cf.optional_millis("member_timeout_ms", 1);
+    spec.connection_timeout = cf.optional_millis("connection_timeout_ms", 1);
+    spec.request_timeout = cf.optional_millis("request_timeout_ms", 1);
+    spec.start_timeout = cf.millis("start_timeout_ms", std::chrono::milliseconds(60000));
+    if (const auto* d = cf.find("domains")) {
+      if (!d->is_array() || d->as_array().empty()) cf.fail("'cluster.domains' must be an array of domain names");
+      std::vector<std::string> domains;
+      for (const auto& x : d->as_array()) {
+        if (!x.is_string() || x.as_string().empty()) cf.fail("'cluster.domains' must hold domain names (strings)");
+        domains.emplace_back(x.as_string());
+      }
+      if (!s.domains.empty() && domains != s.domains)
+        cf.fail("'cluster.domains' differs from the scenario's 'domain'/'domains': give one of them");
+      s.domains = std::move(domains);
+    }
+    cf.done();
+    s.cluster = spec;
+    if (f.find("settings"))
+      f.fail("'settings' tune the runner's in-process runtime, which a cluster scenario does not have; the "
+             "\"cluster\" section holds the nodes' settings");
+  }
   if (s.domains.empty()) f.fail("missing field 'domain' (or 'domains'): which aggregates and projections to run");
   Fields st = f.nested("settings", f.object("settings"));
   if (auto n = st.optional_integer("max_attempts", 1, 1000)) s.settings.max_attempts = static_cast<int>(*n);
@@ -356,7 +466,7 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
   if (steps.as_array().empty()) f.fail("'steps' is empty: nothing to run");
   f.done();
   std::size_t n = 0;
-  for (const auto& v : steps.as_array()) s.steps.push_back(parse_step(v, file, ++n));
+  for (const auto& v : steps.as_array()) s.steps.push_back(parse_step(v, file, ++n, s.cluster));
   return s;
 }
 
@@ -369,6 +479,12 @@ Scenario load_scenario(const std::string& path) {
   text << in.rdbuf();
   if (text.str().size() > 16 * 1024 * 1024) throw ScenarioError(path, 0, "", "is larger than 16 MiB: not a scenario");
   return parse_scenario(text.str(), path);
+}
+
+std::vector<std::string> ClusterSpec::node_names() const {
+  std::vector<std::string> names;
+  for (int i = 1; i <= nodes; ++i) names.push_back("n" + std::to_string(i));
+  return names;
 }
 
 std::string CountExpectation::check(std::int64_t n) const {

@@ -2,6 +2,8 @@
 
 #include "step_context.hpp"
 
+#include "cluster/local_cluster.hpp"
+
 #include "annals/persistence/memory_event_store.hpp"
 #include "annals/scenarios/scenario_parser.hpp"
 
@@ -125,19 +127,10 @@ void validate_scenario(const Scenario& scenario, const DomainCatalog& catalog) {
   }
 }
 
-RunResult run_scenario(const Scenario& scenario, const DomainCatalog& catalog, const RunOptions& options,
-                       RunObserver& observer) {
-  if (!options.store) throw std::invalid_argument("run_scenario: no store");
-  validate_scenario(scenario, catalog);
-  StepContext ctx(scenario, catalog, options, observer);
-  observer.started(scenario, options.store->describe());
-  RunResult result;
-  try {
-    ctx.start_runtime();
-  } catch (...) {  // the store cannot be opened: the run ends before its first step
-    observer.finished(result);
-    throw;
-  }
+namespace {
+
+// The steps one by one, until one fails or a stop is asked.
+void run_steps(StepContext& ctx, const Scenario& scenario, RunObserver& observer, RunResult& result) {
   for (const auto& step : scenario.steps) {
     if (ctx.stop_requested()) {
       result.interrupted = true;
@@ -166,6 +159,52 @@ RunResult run_scenario(const Scenario& scenario, const DomainCatalog& catalog, c
       break;
     }
   }
+}
+
+RunResult run_cluster_scenario(const Scenario& scenario, const DomainCatalog& catalog, const RunOptions& options,
+                               RunObserver& observer) {
+  validate_scenario(scenario, catalog);
+  StepContext ctx(scenario, catalog, options, observer);
+  cluster_run::LocalCluster cluster(scenario, options, observer);
+  ctx.cluster = &cluster;
+  observer.started(scenario, cluster.describe());
+  RunResult result;
+  try {
+    cluster.start();
+  } catch (...) {  // nothing ran; what was started is stopped before the error goes out
+    cluster.stop();
+    observer.finished(result);
+    throw;
+  }
+  ctx.started_at = Clock::now();  // the figures are the steps', not the cluster's start
+  run_steps(ctx, scenario, observer, result);
+  if (ctx.stop_requested() && !result.failed_step) result.interrupted = true;
+  result.passed = !result.failed_step && !result.interrupted;
+  result.report = ctx.report();
+  result.metrics_text = cluster.metrics_text();
+  cluster.stop();
+  observer.report(result.report);
+  observer.finished(result);
+  return result;
+}
+
+} // namespace
+
+RunResult run_scenario(const Scenario& scenario, const DomainCatalog& catalog, const RunOptions& options,
+                       RunObserver& observer) {
+  if (scenario.cluster) return run_cluster_scenario(scenario, catalog, options, observer);
+  if (!options.store) throw std::invalid_argument("run_scenario: no store");
+  validate_scenario(scenario, catalog);
+  StepContext ctx(scenario, catalog, options, observer);
+  observer.started(scenario, options.store->describe());
+  RunResult result;
+  try {
+    ctx.start_runtime();
+  } catch (...) {  // the store cannot be opened: the run ends before its first step
+    observer.finished(result);
+    throw;
+  }
+  run_steps(ctx, scenario, observer, result);
   // Ctrl-C during a last step that does not wait (a query, a reconcile) still counts.
   if (ctx.stop_requested() && !result.failed_step) result.interrupted = true;
   result.passed = !result.failed_step && !result.interrupted;

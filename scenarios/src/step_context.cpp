@@ -1,5 +1,7 @@
 #include "step_context.hpp"
 
+#include "cluster/local_cluster.hpp"
+
 #include <algorithm>
 
 namespace annals::scenarios {
@@ -71,7 +73,19 @@ void StepContext::start_runtime() {
 
 void StepContext::stop_runtime() { rt_.reset(); }
 
+CommandResult StepContext::execute(const Command& c, const std::string& node, int connection) {
+  return cluster ? cluster->execute(node, c, connection) : rt().execute(c);
+}
+
+Expected<json::value> StepContext::query(const std::string& node, const std::string& projection,
+                                         const std::string& q, const json::object& args, std::int64_t min_position,
+                                         std::optional<milliseconds> timeout) {
+  if (cluster) return cluster->query(node, projection, q, args, min_position, timeout);
+  return rt().query(projection, q, args, min_position, timeout);
+}
+
 RunReport StepContext::report() {
+  if (cluster) return cluster->report(since(started_at), last_position);
   return RunReport::from(rt_->metrics(), scenario.name, since(started_at), rt_->head_position());
 }
 

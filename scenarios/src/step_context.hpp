@@ -19,6 +19,10 @@
 
 namespace annals::scenarios {
 
+namespace cluster_run {
+class LocalCluster;
+}
+
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -44,6 +48,13 @@ public:
   ~StepContext();
 
   Runtime& rt() { return *rt_; }
+  /// Set in a cluster scenario (no runtime then): commands and queries go to its nodes over HTTP.
+  cluster_run::LocalCluster* cluster = nullptr;
+  /// A command, to the runtime or (a cluster scenario) to `node` over connection number `connection`.
+  CommandResult execute(const Command& c, const std::string& node = "n1", int connection = 0);
+  Expected<json::value> query(const std::string& node, const std::string& projection, const std::string& query,
+                              const json::object& args, std::int64_t min_position,
+                              std::optional<milliseconds> timeout);
   /// A runtime on the scenario's store with its domains installed; its log
   /// records go to the observer and its metrics to the run's registry (which
   /// outlives restarts).
@@ -100,5 +111,8 @@ void run_step(StepContext& ctx, const Step& step, const RebuildStep& s, StepOutc
 void run_step(StepContext& ctx, const Step& step, const DeadLettersStep& s, StepOutcome& out);
 void run_step(StepContext& ctx, const Step& step, const ReportStep& s, StepOutcome& out);
 void run_step(StepContext& ctx, const Step& step, const SleepStep& s, StepOutcome& out);
+void run_step(StepContext& ctx, const Step& step, const NodeStep& s, StepOutcome& out);
+/// `wait_until` shards_settled (steps/node_steps.cpp).
+void wait_shards_settled(StepContext& ctx, const WaitStep& s, StepOutcome& out);
 
 } // namespace annals::scenarios

@@ -84,6 +84,13 @@ void TextStepLog::report(const RunReport& r) {
   out_.flush();
 }
 
+void TextStepLog::cluster_event(const std::string&, const json::object&, const std::string& text) {
+  std::lock_guard<std::mutex> lock(mtx_);
+  clear_progress();
+  out_ << c(dim) << "        cluster " << text << c(off) << "\n";
+  out_.flush();
+}
+
 void TextStepLog::finished(const RunResult& r) {
   std::lock_guard<std::mutex> lock(mtx_);
   clear_progress();
@@ -129,6 +136,13 @@ void JsonStepLog::runtime_log(const LogRecord& r) {
 }
 
 void JsonStepLog::report(const RunReport& r) { line({{"event", "report"}, {"report", r.to_json()}}); }
+
+void JsonStepLog::cluster_event(const std::string& event, const json::object& fields, const std::string& text) {
+  json::object o = fields;
+  o["event"] = event;
+  o["text"] = text;
+  line(o);
+}
 
 void JsonStepLog::finished(const RunResult& r) {
   json::object o{{"event", "scenario.finished"}, {"scenario", r.report.scenario}, {"passed", r.passed},

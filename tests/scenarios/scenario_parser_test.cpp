@@ -458,7 +458,8 @@ TEST_CASE("Every example scenario in examples/scenarios parses") {
 
 TEST_CASE("step_kinds lists every step type") {
   CHECK(step_kinds() == std::vector<std::string>{"command", "load", "query", "wait_until", "inject", "reconcile",
-                                                 "rebuild", "dead_letters", "inspect", "stream", "report", "sleep"});
+                                                 "rebuild", "dead_letters", "inspect", "stream", "report", "sleep",
+                                                 "kill_node", "pause_node", "resume_node", "restart_node", "stop_node"});
 }
 
 // Found by review and fixed; tagged [bug] so `test_scenarios "[bug]"` runs them.

@@ -2,6 +2,8 @@
 // (an instance's state) and `stream` (a stream read back from the store).
 #include "../step_context.hpp"
 
+#include "../cluster/local_cluster.hpp"
+
 #include <algorithm>
 #include <map>
 
@@ -50,13 +52,15 @@ std::string describe(const CommandResult& r) {
 } // namespace
 
 void run_step(StepContext& ctx, const Step&, const CommandStep& s, StepOutcome& out) {
+  if (ctx.cluster)
+    if (auto why = ctx.cluster->not_serving({s.node}); !why.empty()) return fail(out, why);
   const Command cmd = to_command(s);
   std::string target = s.aggregate + "/" + s.id + " " + s.command + (s.data.empty() ? "" : " " + brief_json(s.data, 80));
   std::optional<CommandResult> first;
   int replays = 0;
   json::array results;
   for (int i = 0; i < s.repeat; ++i) {
-    auto r = ctx.rt().execute(cmd);
+    auto r = ctx.execute(cmd, s.node);
     results.push_back(r.to_json());
     if (r.accepted()) ctx.last_position = std::max(ctx.last_position, r.position);
     if (auto why = check_result(s.expect, r); !why.empty())
@@ -71,11 +75,13 @@ void run_step(StepContext& ctx, const Step&, const CommandStep& s, StepOutcome& 
       fail(out, "send " + std::to_string(i + 1) + " with the same idempotency key was not a replay of the first: " +
                   describe(r));
   }
+  if (ctx.cluster) target = s.node + ": " + target;
   out.summary = target + (s.repeat > 1 ? " x" + std::to_string(s.repeat) : "") + " -> " + describe(*first);
   if (s.repeat > 1)
     out.summary += s.idempotency_key ? "; " + counted(replays, "repeat") + " replayed, no duplicate effect"
                                      : "; no idempotency key: every repeat ran again";
   out.details = {{"command", cmd.to_json()}, {"results", std::move(results)}};
+  if (ctx.cluster) out.details["node"] = s.node;
 }
 
 // Sends `cmds` from `callers` threads; reports progress; stops early on Ctrl-C.

@@ -2,6 +2,8 @@
 // progress, and the outcomes counted.
 #include "../step_context.hpp"
 
+#include "../cluster/local_cluster.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -37,9 +39,21 @@ struct Tally {
   std::vector<double> latencies;
   std::int64_t max_position = 0;
   std::string first_failure;
+  // Cluster scenarios: per node, the outcomes of the first sends.
+  struct NodeCounts {
+    std::int64_t sent = 0, accepted = 0, rejected = 0, failed = 0, node_unavailable = 0;
+  };
+  std::map<std::string, NodeCounts> by_node;
+  std::int64_t node_unavailable = 0;
 
-  void count(const CommandResult& r, double seconds) {
+  void count(const CommandResult& r, double seconds, const std::string& node = {}) {
     std::lock_guard<std::mutex> lock(mtx);
+    if (!node.empty()) {
+      auto& n = by_node[node];
+      ++n.sent;
+      (r.accepted() ? n.accepted : r.rejected() ? n.rejected : n.failed)++;
+      if (r.code() == "node_unavailable") ++n.node_unavailable, ++node_unavailable;
+    }
     latencies.push_back(seconds);
     max_position = std::max(max_position, r.position);
     if (r.accepted()) ++accepted;
@@ -61,8 +75,9 @@ struct Tally {
 // Sends `cmds` from `callers` threads and returns the seconds from the first
 // send to the last answer (the work itself: the progress loop below only
 // reports, so its 100 ms ticks never show in a figure).
+// In a cluster scenario command i goes to nodes[i % size], each caller on its own connections.
 double send_all(StepContext& ctx, const Step& step, const std::vector<PlannedCommand>& cmds, int callers, Tally& tally,
-                bool with_retries) {
+                bool with_retries, const std::vector<std::string>& nodes) {
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done{0};
   std::atomic<bool> stop{false};
@@ -72,16 +87,17 @@ double send_all(StepContext& ctx, const Step& step, const std::vector<PlannedCom
   const auto n = cmds.size();
   const auto t0 = Clock::now();
   for (int c = 0; c < std::max(1, std::min<int>(callers, static_cast<int>(n))); ++c) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, c] {
       while (!stop) {
         const auto i = next.fetch_add(1);
         if (i >= n) break;
         const auto t = Clock::now();
-        auto r = ctx.rt().execute(cmds[i].command);
-        tally.count(r, since(t));
+        const std::string& node = nodes[i % nodes.size()];
+        auto r = ctx.execute(cmds[i].command, node, c);
+        tally.count(r, since(t), ctx.cluster ? node : std::string());
         if (with_retries && cmds[i].retried) {
           // The client did not hear the answer and sends the same command again.
-          auto again = ctx.rt().execute(cmds[i].command);
+          auto again = ctx.execute(cmds[i].command, node, c);
           tally.count_retry(r, again);
         }
         if (++done == n) {
@@ -112,10 +128,12 @@ double send_all(StepContext& ctx, const Step& step, const std::vector<PlannedCom
 void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOutcome& out) {
   LoadStep s = given;
   if (ctx.options.seed) s.seed = *ctx.options.seed;
+  if (ctx.cluster)
+    if (auto why = ctx.cluster->not_serving(s.nodes); !why.empty()) return fail(out, why);
   const auto plan = plan_load(s, "scenario-" + ctx.run_id + "-step-" + std::to_string(step.number));
   if (!plan.setup.empty()) {
     Tally setup;
-    send_all(ctx, step, plan.setup, s.concurrency, setup, false);
+    send_all(ctx, step, plan.setup, s.concurrency, setup, false, s.nodes);
     ctx.last_position = std::max(ctx.last_position, setup.max_position);
     if (setup.accepted != static_cast<std::int64_t>(plan.setup.size()) && !ctx.interrupted)
       fail(out, "setup: " + std::to_string(setup.accepted) + " of " + std::to_string(plan.setup.size()) +
@@ -126,17 +144,25 @@ void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOut
     }
   }
   Tally t;
-  const double secs = send_all(ctx, step, plan.commands, s.concurrency, t, true);
+  const double secs = send_all(ctx, step, plan.commands, s.concurrency, t, true, s.nodes);
   ctx.last_position = std::max(ctx.last_position, t.max_position);
   const auto sent = t.accepted + t.rejected + t.failed;
 
   std::ostringstream os;
+  if (plan.commands.empty() && !plan.setup.empty()) {
+    out.summary = "setup: " + counted(plan.setup.size(), s.aggregate + " instance") + " ("
+                  + plan.setup.front().command.command + ")" + (ctx.cluster ? " through " + join(s.nodes) : std::string())
+                  + ", all accepted";
+    out.details = {{"setup", plan.setup.size()}, {"commands", 0}};
+    return;
+  }
   os << counted(sent, s.aggregate + " command") << " over " << counted(s.aggregates, "instance") << ", "
-     << counted(s.concurrency, "caller") << " (seed " << s.seed << "): "
+     << counted(s.concurrency, "caller") << (ctx.cluster ? " to " + join(s.nodes) : std::string()) << " (seed " << s.seed << "): "
      << t.accepted << " accepted, " << t.rejected << " rejected";
   if (t.rejected) os << " (" << counts_text(t.rejected_by) << ")";
   os << ", " << t.failed << " failed";
   if (t.failed) os << " (" << counts_text(t.failed_by) << ")";
+  if (ctx.cluster) os << "; node_unavailable " << t.node_unavailable;
   if (t.retries)
     os << "; " << counted(t.retries, "retry", "retries") << ": " << t.replayed << " replayed"
        << (t.applied_twice ? ", " + std::to_string(t.applied_twice) + " applied twice (no idempotency key)" : "");
@@ -165,6 +191,14 @@ void run_step(StepContext& ctx, const Step& step, const LoadStep& given, StepOut
                                              {"p99", percentile(t.latencies, 0.99) * 1e3},
                                              {"max", percentile(t.latencies, 1.0) * 1e3}}},
                  {"seed", s.seed}};
+  if (ctx.cluster) {
+    json::object per;
+    for (const auto& [node, n] : t.by_node)
+      per[node] = json::object{{"sent", n.sent}, {"accepted", n.accepted}, {"rejected", n.rejected},
+                               {"failed", n.failed}, {"node_unavailable", n.node_unavailable}};
+    out.details["node_unavailable"] = t.node_unavailable;
+    out.details["by_node"] = std::move(per);
+  }
   if (ctx.interrupted) return;
   auto check = [&](const std::optional<CountExpectation>& e, std::int64_t n, const char* what) {
     if (!e) return;

@@ -1,6 +1,8 @@
 // `query` (with expectations and read-your-writes) and `wait_until`.
 #include "../step_context.hpp"
 
+#include "../cluster/local_cluster.hpp"
+
 namespace annals::scenarios {
 
 namespace {
@@ -12,12 +14,17 @@ std::vector<std::string> projections_named(StepContext& ctx, const std::string& 
 } // namespace
 
 void run_step(StepContext& ctx, const Step&, const QueryStep& s, StepOutcome& out) {
+  if (ctx.cluster)
+    if (auto why = ctx.cluster->not_serving({s.node}); !why.empty()) return fail(out, why);
   const std::int64_t min_position = s.read_your_writes ? std::max(ctx.last_position, s.min_position) : s.min_position;
   const auto t = Clock::now();
-  auto r = ctx.rt().query(s.projection, s.query, s.args, min_position, s.timeout);
+  auto r = ctx.query(s.node, s.projection, s.query, s.args, min_position, s.timeout);
   const double secs = since(t);
-  auto st = ctx.rt().projection_status(s.projection);
-  std::string where = s.projection + "." + s.query + (s.args.empty() ? "" : " " + brief_json(s.args, 60));
+  // A cluster's projections run in the nodes: their status is not at hand.
+  std::optional<ProjectionStatus> st;
+  if (!ctx.cluster)
+    if (auto status = ctx.rt().projection_status(s.projection)) st = *status;
+  std::string where = (ctx.cluster ? s.node + ": " : std::string()) + s.projection + "." + s.query + (s.args.empty() ? "" : " " + brief_json(s.args, 60));
   std::string freshness;
   if (st && !st->running) {
     freshness = "projection " + projection_progress(*st);
@@ -25,9 +32,11 @@ void run_step(StepContext& ctx, const Step&, const QueryStep& s, StepOutcome& ou
     freshness = "projection at " + std::to_string(st->checkpoint) + " of " + std::to_string(st->head);
     if (st->head > st->checkpoint) freshness += ", " + std::to_string(st->head - st->checkpoint) + " behind";
   }
+  if (ctx.cluster) freshness = "answered in " + human_seconds(secs);
   std::string wait = min_position > 0 ? "read-your-writes @" + std::to_string(min_position) + ", " : "";
   out.details = {{"projection", s.projection}, {"query", s.query}, {"args", s.args}, {"min_position", min_position},
                  {"ms", secs * 1e3}};
+  if (ctx.cluster) out.details["node"] = s.node;
   if (st) out.details["checkpoint"] = st->checkpoint, out.details["head"] = st->head;
   if (!r) {
     out.details["error"] = json::object{{"code", r.error().code}, {"message", r.error().message}};
@@ -54,6 +63,7 @@ void run_step(StepContext& ctx, const Step&, const QueryStep& s, StepOutcome& ou
 }
 
 void run_step(StepContext& ctx, const Step&, const WaitStep& s, StepOutcome& out) {
+  if (s.condition == "shards_settled") return wait_shards_settled(ctx, s, out);
   const auto names = projections_named(ctx, s.projection);
   const auto t = Clock::now();
   bool ok = ctx.wait_for(names, s.timeout, [&](const ProjectionStatus& st) {

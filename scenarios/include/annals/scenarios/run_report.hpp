@@ -12,6 +12,15 @@
 
 namespace annals::scenarios {
 
+/// One node of a cluster scenario: what the runner sent it and the shards it held at the end.
+struct NodeReport {
+  std::string node;
+  std::string state;  ///< running, killed, paused, stopped, ...
+  std::uint64_t sent = 0, accepted = 0, rejected = 0, failed = 0;
+  std::uint64_t node_unavailable = 0;  ///< of the failed: its shard had no live owner
+  std::int64_t shards = -1;            ///< -1: not known (the node was not running at the end)
+};
+
 struct RunReport {
   std::string scenario;
   double seconds = 0;            ///< since the run started
@@ -27,6 +36,8 @@ struct RunReport {
   double read_write_ratio = 0;
   std::uint64_t recoveries = 0;  ///< aggregate instances recovered from the store
   LatencyStats recovery;
+  /// Cluster scenarios: per node (the commands above are the nodes' answers as the runner counted them).
+  std::vector<NodeReport> nodes;
 
   static RunReport from(const MetricsSnapshot& m, std::string scenario, double seconds, std::int64_t head);
 

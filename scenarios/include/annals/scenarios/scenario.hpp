@@ -40,6 +40,7 @@ struct CommandStep {
   std::string principal;
   int repeat = 1;
   CommandExpectation expect;
+  std::string node = "n1";  ///< cluster scenarios: the node it is sent to
 };
 
 /// One entry of a load's command mix; `data` may hold templates (see docs).
@@ -63,6 +64,7 @@ struct LoadStep {
   double retry_fraction = 0;            ///< share of commands a client sends twice
   bool idempotency_keys = true;         ///< every command carries a key (retries then replay)
   std::optional<CountExpectation> accepted, rejected, failed, replayed;
+  std::vector<std::string> nodes{"n1"};  ///< cluster scenarios: command i goes to nodes[i % size]
 };
 
 /// `query`: ask a projection; check the answer (or the error).
@@ -81,12 +83,13 @@ struct QueryStep {
   std::optional<json::value> equals;      ///< the whole result must equal this
   std::vector<Predicate> that;
   std::optional<std::string> expect_error;  ///< the query must fail with this code
+  std::string node = "n1";  ///< cluster scenarios: the node asked
 };
 
 /// `wait_until`: a projection ("*" = every one) reaches a condition.
 struct WaitStep {
   std::string projection = "*";
-  std::string condition = "caught_up";    ///< caught_up | running | restarted | parked
+  std::string condition = "caught_up";    ///< caught_up | running | restarted | parked | shards_settled (clusters)
   std::int64_t count = 1;                 ///< for restarted / parked: at least this many
   std::chrono::milliseconds timeout{10000};
 };
@@ -137,6 +140,14 @@ struct StreamStep {
   json::object types;  ///< {"deposited": 2000}: how many of each event type
 };
 
+/// `kill_node` (SIGKILL), `pause_node` (SIGSTOP), `resume_node` (SIGCONT),
+/// `stop_node` (SIGTERM: a clean hand-back), `restart_node` (starts a node
+/// that was killed or stopped again, with the same config): cluster scenarios.
+struct NodeStep {
+  std::string action;  ///< kill | pause | resume | stop | restart
+  std::string node;
+};
+
 /// `report`: print the report so far.
 struct ReportStep {};
 
@@ -146,7 +157,7 @@ struct SleepStep {
 };
 
 using StepBody = std::variant<CommandStep, LoadStep, QueryStep, WaitStep, InjectStep, ReconcileStep, RebuildStep,
-                              DeadLettersStep, InspectStep, StreamStep, ReportStep, SleepStep>;
+                              DeadLettersStep, InspectStep, StreamStep, ReportStep, SleepStep, NodeStep>;
 
 struct Step {
   std::size_t number = 0;  ///< 1-based, as in the log and in error messages
@@ -162,12 +173,26 @@ struct ScenarioSettings {
   std::optional<std::size_t> bus_window, catch_up_batch;
 };
 
+/// The `"cluster"` section: the run starts a throwaway PostgreSQL and N
+/// `annals node` processes on it instead of an in-process runtime.
+struct ClusterSpec {
+  int nodes = 3;  ///< named n1..nN
+  int shards = 16;
+  std::chrono::milliseconds lease_ttl{3000};
+  bool tls = false;  ///< mutual TLS between the nodes (certificates made for the run)
+  /// Passed to every node's config when given (docs/cluster.md).
+  std::optional<std::chrono::milliseconds> heartbeat, member_timeout, connection_timeout, request_timeout;
+  std::chrono::milliseconds start_timeout{60000};  ///< until every node serves and the shards are spread
+  std::vector<std::string> node_names() const;
+};
+
 struct Scenario {
   std::string file;  ///< where it was read from ("" if from a string)
   std::string name;
   std::string description;
   std::vector<std::string> domains;
   ScenarioSettings settings;
+  std::optional<ClusterSpec> cluster;  ///< set: a cluster scenario (docs/scenarios.md, "Clusters")
   std::vector<Step> steps;
 };
 

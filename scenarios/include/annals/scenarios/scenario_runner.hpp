@@ -14,6 +14,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace annals::scenarios {
@@ -51,6 +52,10 @@ public:
   /// The runtime's own structured log records (projector crashes, restarts, ...).
   virtual void runtime_log(const LogRecord&) {}
   virtual void report(const RunReport&) {}
+  /// Cluster scenarios: PostgreSQL started ("cluster.postgres"), a node
+  /// started, restarted, killed, ... ("cluster.node": its pid and log),
+  /// "cluster.ready", "cluster.stopped"; `text` says it for people.
+  virtual void cluster_event(const std::string& /*event*/, const json::object& /*fields*/, const std::string& /*text*/) {}
   virtual void finished(const RunResult&) {}
 };
 
@@ -62,6 +67,26 @@ struct RunOptions {
   std::optional<std::uint64_t> seed;
   /// Runtime log records at or above this level reach the observer.
   LogLevel runtime_log_level = LogLevel::info;
+  /// Cluster scenarios: the program started as `PROGRAM node --config FILE`
+  /// ("": this program, /proc/self/exe).
+  std::string node_executable;
+  /// Cluster scenarios: where the nodes' configs, logs and certificates go
+  /// ("": annals-<scenario name>.cluster in the working directory, emptied
+  /// first if an earlier run made it).
+  std::string run_directory;
+};
+
+/// A cluster scenario's cluster could not be set up or ended its run: no
+/// PostgreSQL programs, a node that does not start, ... (what() says what to
+/// do). Everything started was stopped and removed before it is thrown.
+class ClusterError : public std::runtime_error {
+public:
+  enum class Kind { postgres_missing, postgres_failed, certificates_failed, directory, node_failed, interrupted };
+  ClusterError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+private:
+  Kind kind_;
 };
 
 /// Checks that every domain, aggregate, command and projection the scenario
@@ -71,7 +96,9 @@ void validate_scenario(const Scenario& scenario, const DomainCatalog& catalog);
 
 /// Runs `scenario` (validating it first). Throws ScenarioError if it names a domain, aggregate,
 /// command or projection that does not exist (nothing has run then), and
-/// StoreError if the store cannot be opened.
+/// StoreError if the store cannot be opened. A cluster scenario (one with a
+/// "cluster" section) ignores options.store: it starts its own PostgreSQL
+/// and nodes, and throws ClusterError when they cannot start.
 RunResult run_scenario(const Scenario& scenario, const DomainCatalog& catalog, const RunOptions& options,
                        RunObserver& observer);
 

@@ -27,6 +27,7 @@ public:
   void step_finished(const Step& step, const StepOutcome& out) override;
   void runtime_log(const LogRecord& r) override;
   void report(const RunReport& r) override;
+  void cluster_event(const std::string& event, const json::object& fields, const std::string& text) override;
   void finished(const RunResult& r) override;
 
 private:
@@ -41,7 +42,8 @@ private:
   std::chrono::steady_clock::time_point t0_;
 };
 
-/// {"event": "scenario.started" | "step" | "runtime.log" | "report" | "scenario.finished", ...}
+/// {"event": "scenario.started" | "step" | "runtime.log" | "report" | "scenario.finished"
+///  | "cluster.postgres" | "cluster.node" | "cluster.ready" | "cluster.stopped", ...}
 class JsonStepLog : public RunObserver {
 public:
   explicit JsonStepLog(std::ostream& out);
@@ -49,6 +51,7 @@ public:
   void step_finished(const Step& step, const StepOutcome& out) override;
   void runtime_log(const LogRecord& r) override;
   void report(const RunReport& r) override;
+  void cluster_event(const std::string& event, const json::object& fields, const std::string& text) override;
   void finished(const RunResult& r) override;
 
 private:
