@@ -64,8 +64,8 @@ SCENARIO("G8 a node whose lease was taken over while it was paused commits nothi
     auto leases_b = postgres_cluster_coordination(pg(url));
     leases_a->configure_shards(4);
     const int s = shard_of({"account", "acc"}, 4);
-    // Long enough for the two commands below on a busy machine; then it expires unrenewed.
-    auto fence_a = leases_a->acquire(s, "a", 2000ms);
+    // Long enough for any machine; the test ends it itself below (as time would).
+    auto fence_a = leases_a->acquire(s, "a", 60s);
     REQUIRE(fence_a);
     auto ownership = std::make_shared<BelievedOwnership>();
     ownership->hold(*fence_a);
@@ -81,6 +81,10 @@ SCENARIO("G8 a node whose lease was taken over while it was paused commits nothi
     REQUIRE(rt.active_aggregates() == 1);
 
     WHEN("a's lease expires unrenewed, node b takes the shard, and a (still believing) runs a command") {
+      // a sleeps past its lease: the lease's expiry comes, a renews nothing.
+      const std::string db = url.substr(url.rfind('/') + 1);
+      PostgresServer::shared().exec(db, "UPDATE shard_leases SET expires_at = clock_timestamp() WHERE shard = "
+                                          + std::to_string(s));
       REQUIRE(wait_until([&] { return leases_b->leases().at(static_cast<std::size_t>(s)).remaining <= 0ms; }, 10s));
       auto fence_b = leases_b->acquire(s, "b", 30s);
       REQUIRE(fence_b);
