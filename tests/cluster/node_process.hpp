@@ -37,6 +37,10 @@ public:
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
+      // A process group of its own: a stopped node (SIGSTOP) whose group
+      // became orphaned would bring SIGHUP to every member of that group,
+      // which would be ctest's other tests.
+      ::setpgid(0, 0);
       const int fd = ::open(err_path_.c_str(), O_WRONLY | O_APPEND);
       ::dup2(fd, 2);
       const int null_fd = ::open("/dev/null", O_WRONLY);

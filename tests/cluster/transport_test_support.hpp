@@ -145,6 +145,10 @@ public:
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
+      // A process group of its own: a stopped peer (SIGSTOP) whose group
+      // became orphaned would bring SIGHUP to every member of that group,
+      // which would be ctest's other tests.
+      ::setpgid(0, 0);
       ::dup2(fds[1], 1);
       ::close(fds[0]);
       ::close(fds[1]);
