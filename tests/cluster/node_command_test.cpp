@@ -4,6 +4,7 @@
 // that runs is exercised by the multi-process tests.
 
 #include "../cli/cli_test_support.hpp"
+#include "closed_port.hpp"
 #include "postgres_server.hpp"
 #include "temp_dir.hpp"
 
@@ -22,18 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A loopback port where nothing listens (bound, then released).
-int closed_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
 
 CliResult node_with(const TempDir& dir, const std::string& config) {
   std::ofstream(dir.file("node.json")) << config;

@@ -6,6 +6,7 @@
 #include <annals/persistence/postgres_event_store.hpp>
 #include <annals/persistence/store_url.hpp>
 
+#include "closed_port.hpp"
 #include "postgres_server.hpp"
 #include "wait_until.hpp"
 
@@ -37,6 +38,7 @@ using annals::PostgresStoreOptions;
 using annals::StoreError;
 using annals::StoreFailure;
 using annals::StreamId;
+using annals::test::closed_port;
 using annals::test::PostgresServer;
 
 namespace {
@@ -62,18 +64,6 @@ std::shared_ptr<annals::EventStoreProvider> store_at(const std::string& url, boo
 // The database name at the end of a test server's URL.
 std::string db_of(const std::string& url) { return url.substr(url.rfind('/') + 1); }
 
-// A loopback port where nothing listens (bound, then released).
-int closed_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
 
 // The StoreError of opening a connection, or fails the test.
 StoreError connect_error(const std::shared_ptr<annals::EventStoreProvider>& p) {

@@ -1,6 +1,6 @@
 // Cluster scenarios, run (docs/scenarios.md, "Clusters"): `annals run` as a
 // child process starts its own PostgreSQL 15 and `annals node` processes.
-// PostgreSQL 15 must be installed: its absence fails these tests (never a skip).
+// PostgreSQL 15 must be installed: without it these tests fail and say what to install.
 
 #include "cli_test_support.hpp"
 #include "temp_dir.hpp"
