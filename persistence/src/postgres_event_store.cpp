@@ -323,7 +323,8 @@ const std::vector<std::pair<const char*, const char*>>& statements() {
      "UPDATE shard_leases SET owner = NULL, expires_at = 'epoch' WHERE shard = $1 AND owner = $2 AND epoch = $3"},
     {"read_leases",
      "SELECT shard, COALESCE(owner, ''), epoch,"
-     " floor(EXTRACT(EPOCH FROM (expires_at - clock_timestamp())) * 1000)::bigint FROM shard_leases ORDER BY shard"},
+     // ceil: a lease with 0.4 ms left reads 1 ms, so remaining <= 0 means expired (as documented)
+     " ceil(EXTRACT(EPOCH FROM (expires_at - clock_timestamp())) * 1000)::bigint FROM shard_leases ORDER BY shard"},
     {"join_member",
      "INSERT INTO cluster_members AS m(node, address, http_address, incarnation, joined_at, heartbeat_at)"
      " VALUES ($1, $2, $3, 1, clock_timestamp(), clock_timestamp()) ON CONFLICT (node) DO UPDATE SET"
