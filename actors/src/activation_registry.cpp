@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <variant>
 
 namespace annals::actors {
@@ -206,6 +207,21 @@ ActivationRegistryActor::behavior_type activation_registry(Self* self, RegistryD
       return true;
     },
     [=](count_atom) { return self->state.by_stream.size(); },
+    // Another node may now change these streams: their actors' state must
+    // not be used again. Each leaves once its queue is done (queued commands
+    // meet the ownership check and fail with not_owner or get forwarded).
+    [=](stop_shards_atom, const std::vector<int>& shards, int shard_count) {
+      std::size_t asked = 0;
+      if (shard_count < 1 || shards.empty()) return asked;
+      const std::set<int> gone(shards.begin(), shards.end());
+      for (auto& [stream, a] : self->state.by_stream) {
+        if (a.stopping || a.evicting || !gone.count(shard_of(stream, shard_count))) continue;
+        a.evicting = true;
+        self->send(a.actor, evict_atom::value);
+        ++asked;
+      }
+      return asked;
+    },
   };
 }
 

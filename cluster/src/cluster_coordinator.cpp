@@ -3,6 +3,7 @@
 #include "annals/persistence/store_error.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 
 namespace annals::cluster {
@@ -21,20 +22,48 @@ ClusterCoordinator::ClusterCoordinator(std::function<std::unique_ptr<ClusterCoor
                 + std::to_string(settings_.leases.ttl.count()) + " ms)",
               {{"node", settings_.me.node}, {"address", settings_.me.address}, {"incarnation", incarnation_}});
   round();
+  announced_ = leases_->held();
   thread_ = std::thread([this] { loop(); });
 }
 
 ClusterCoordinator::~ClusterCoordinator() { stop(); }
 
 void ClusterCoordinator::loop() {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(mtx_);
+  auto next_round = Clock::now() + settings_.leases.interval();
   while (!stopping_) {
-    wake_.wait_for(lock, settings_.leases.interval(), [this] { return stopping_; });
+    // Wake for the next round, or earlier when a lease ends in this node's
+    // view (renewals failing): its aggregates stop before the store's expiry.
+    auto wake_at = next_round;
+    lock.unlock();
+    if (auto view_end = leases_->next_view_end(); view_end && *view_end < wake_at) wake_at = *view_end;
+    lock.lock();
+    wake_.wait_until(lock, wake_at, [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    round();
+    if (Clock::now() >= next_round) {
+      round();
+      next_round = Clock::now() + settings_.leases.interval();
+    }
+    announce_departures();
     lock.lock();
   }
+}
+
+void ClusterCoordinator::on_shards_left(std::function<void(const std::vector<int>&)> callback) {
+  std::lock_guard<std::mutex> lock(callback_mtx_);  // waits for a call under way
+  on_left_ = std::move(callback);
+}
+
+void ClusterCoordinator::announce_departures() {
+  std::vector<int> now = leases_->held();
+  std::vector<int> left;
+  std::set_difference(announced_.begin(), announced_.end(), now.begin(), now.end(), std::back_inserter(left));
+  announced_ = std::move(now);
+  if (left.empty()) return;
+  std::lock_guard<std::mutex> lock(callback_mtx_);
+  if (on_left_) on_left_(left);
 }
 
 void ClusterCoordinator::round() {

@@ -88,7 +88,24 @@ RuntimeOptions ClusterNode::runtime_options(RuntimeOptions base) const {
   return base;
 }
 
-void ClusterNode::serve(Runtime& runtime) { forwarder_->serve(&runtime); }
+void ClusterNode::serve(Runtime& runtime) {
+  {
+    std::lock_guard<std::mutex> lock(served_mtx_);
+    served_ = &runtime;
+  }
+  coordinator_->on_shards_left([this](const std::vector<int>& shards) {
+    std::lock_guard<std::mutex> lock(served_mtx_);
+    if (!served_) return;
+    const std::size_t stopped = served_->stop_aggregates_of_shards(shards);
+    if (options_.logger && stopped > 0)
+      options_.logger->log(LogLevel::info, "cluster.aggregates_stopped",
+                           "node '" + options_.node + "' stopped " + std::to_string(stopped)
+                             + " aggregate(s) of the " + std::to_string(shards.size())
+                             + " shard(s) it no longer holds",
+                           {{"node", options_.node}, {"aggregates", static_cast<std::int64_t>(stopped)}});
+  });
+  forwarder_->serve(&runtime);
+}
 
 void ClusterNode::stop() { end(true); }
 void ClusterNode::abandon() { end(false); }
@@ -96,6 +113,11 @@ void ClusterNode::abandon() { end(false); }
 void ClusterNode::end(bool clean) {
   if (stopped_) return;
   stopped_ = true;
+  coordinator_->on_shards_left(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(served_mtx_);
+    served_ = nullptr;
+  }
   forwarder_->serve(nullptr);  // commands forwarded from now on: node_unavailable
   forwarder_->stop();         // and those waiting for a shard's owner
   if (clean) coordinator_->stop();  // hand back, leave: the others take over at once

@@ -156,6 +156,15 @@ std::vector<int> ShardLeaseManager::held() const {
   return out;
 }
 
+std::optional<std::chrono::steady_clock::time_point> ShardLeaseManager::next_view_end() const {
+  std::optional<Clock::time_point> first;
+  const auto now = Clock::now();
+  std::lock_guard<std::mutex> lock(mtx_);
+  for (const auto& [s, h] : held_)
+    if (h.usable_until > now && (!first || h.usable_until < *first)) first = h.usable_until;
+  return first;
+}
+
 std::string ShardLeaseManager::owner_of(int shard) const {
   std::lock_guard<std::mutex> lock(mtx_);
   if (shard < 0 || static_cast<std::size_t>(shard) >= owners_.size()) return "";

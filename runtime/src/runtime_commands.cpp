@@ -54,4 +54,12 @@ std::size_t Runtime::active_aggregates() {
   return n ? *n : 0;
 }
 
+std::size_t Runtime::stop_aggregates_of_shards(const std::vector<int>& shards) {
+  const auto& ownership = impl_->options.shard_ownership;
+  if (!ownership || shards.empty()) return 0;
+  auto n = ask<std::size_t>(*impl_->sys, impl_->calls, impl_->registry, impl_->options.command_timeout,
+                            stop_shards_atom::value, shards, ownership->shard_count());
+  return n ? *n : 0;
+}
+
 } // namespace annals

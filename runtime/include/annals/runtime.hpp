@@ -154,6 +154,13 @@ public:
   /// Number of active (recovered, not passivated) aggregate instances.
   std::size_t active_aggregates();
 
+  /// Clustered nodes (options().shard_ownership): asks the live aggregates
+  /// of these shards to stop as soon as their queued commands are done. A
+  /// node calls it when it hands shards back or its leases run out, so no
+  /// state that another node may change is used again. Returns how many
+  /// were asked; 0 without shard ownership.
+  std::size_t stop_aggregates_of_shards(const std::vector<int>& shards);
+
   /// The command audit trail: every command's outcome with principal,
   /// correlation id and time, oldest first, from record `from_id` on.
   std::vector<AuditRecord> audit_log(std::int64_t from_id = 1, std::size_t max_count = 1000);

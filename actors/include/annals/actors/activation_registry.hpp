@@ -20,6 +20,7 @@
 namespace annals::actors {
 
 using count_atom = caf::atom_constant<caf::atom("count")>;
+using stop_shards_atom = caf::atom_constant<caf::atom("stopshards")>;
 
 /// The activation registry's interface.
 using ActivationRegistryActor = caf::typed_actor<
@@ -30,7 +31,11 @@ using ActivationRegistryActor = caf::typed_actor<
   // from an aggregate: may I stop, having received this many requests (PassivationActor)
   caf::replies_to<passivate_atom, std::uint64_t>::with<bool>,
   // the number of live aggregate actors (including ones stopping)
-  caf::replies_to<count_atom>::with<std::size_t>>;
+  caf::replies_to<count_atom>::with<std::size_t>,
+  // clustered nodes: ask the live aggregates of these shards (of shard_count)
+  // to stop once idle, the node no longer holds their leases; replies how
+  // many were asked
+  caf::replies_to<stop_shards_atom, std::vector<int>, int>::with<std::size_t>>;
 
 struct RegistryDeps {
   JournalActor journal;

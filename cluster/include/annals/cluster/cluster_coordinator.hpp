@@ -59,6 +59,14 @@ public:
   std::uint64_t rounds() const;
   std::uint64_t failed_rounds() const;
 
+  /// Called (on the coordinator's thread) with the shards this node stopped
+  /// holding — handed back, lost, or run out in its view because renewals
+  /// failed (then before the store's expiry: the view ends a safety margin
+  /// earlier, and the coordinator wakes for it). ClusterNode stops their
+  /// aggregates. Not called for the hand-back of stop(). Replacing it (or
+  /// clearing it with nullptr) waits for a call under way.
+  void on_shards_left(std::function<void(const std::vector<int>&)> callback);
+
   /// Ends the rounds, hands the shards back and leaves the membership
   /// (best effort: if the store cannot be reached, the leases expire).
   void stop();
@@ -68,6 +76,8 @@ public:
 private:
   void loop();
   void round();
+  // Tells on_shards_left what left the view since the last call.
+  void announce_departures();
 
   std::function<std::unique_ptr<ClusterCoordination>()> open_;
   CoordinatorSettings settings_;
@@ -83,6 +93,9 @@ private:
   std::vector<ClusterMember> members_;
   std::vector<std::string> live_;
   std::uint64_t rounds_ = 0, failed_rounds_ = 0;
+  std::mutex callback_mtx_;  // held while on_left_ runs: replacing it waits for the call
+  std::function<void(const std::vector<int>&)> on_left_;
+  std::vector<int> announced_;  // held at the last announce_departures (its thread only)
   std::thread thread_;
 };
 

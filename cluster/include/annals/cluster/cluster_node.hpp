@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace annals {
@@ -95,7 +96,9 @@ public:
   RuntimeOptions runtime_options(RuntimeOptions base = {}) const;
   /// Commands that other nodes forward here run on `runtime` (built with
   /// runtime_options()); until then they are refused with node_unavailable.
-  /// The runtime must outlive stop().
+  /// From now on, the aggregates of a shard this node stops holding (handed
+  /// back, lost, or its lease running out while renewals fail) are stopped
+  /// on `runtime`. The runtime must outlive stop().
   void serve(Runtime& runtime);
 
   /// Stops serving forwarded commands, hands the shards back and leaves the
@@ -122,6 +125,8 @@ private:
   std::unique_ptr<ClusterCoordinator> coordinator_;
   std::shared_ptr<NodeMetrics> metrics_;
   bool stopped_ = false;
+  std::mutex served_mtx_;      // the coordinator's thread stops aggregates on served_
+  Runtime* served_ = nullptr;
 };
 
 } // namespace annals::cluster

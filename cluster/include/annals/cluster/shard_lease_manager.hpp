@@ -85,6 +85,9 @@ public:
 
   /// Shards held now (in this node's view), ascending.
   std::vector<int> held() const;
+  /// When the next lease held ends in this node's view if not renewed
+  /// (nullopt: none still usable).
+  std::optional<std::chrono::steady_clock::time_point> next_view_end() const;
   /// The shard's owner as the last round read it ("" when free or expired).
   std::string owner_of(int shard) const;
   LeaseCounters counters() const;
