@@ -2,27 +2,9 @@
 
 find_package(Threads REQUIRED)
 
-# CAF 0.17.6: Debian ships no CMake package for it, so define imported targets
-# named like the ones CAF >= 0.18 exports (eases a later upgrade).
-find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
-find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
-find_library(CAF_IO_LIBRARY caf_io REQUIRED)
-find_library(CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)
-if(NOT TARGET CAF::core)
-  add_library(CAF::core SHARED IMPORTED)
-  set_target_properties(CAF::core PROPERTIES
-    IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
-    INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
-    INTERFACE_LINK_LIBRARIES Threads::Threads)
-  add_library(CAF::io SHARED IMPORTED)
-  set_target_properties(CAF::io PROPERTIES
-    IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
-    INTERFACE_LINK_LIBRARIES CAF::core)
-  # TLS between clustered nodes (annals::cluster).
-  add_library(CAF::openssl SHARED IMPORTED)
-  set_target_properties(CAF::openssl PROPERTIES
-    IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"
-    INTERFACE_LINK_LIBRARIES CAF::io)
+include(${CMAKE_CURRENT_LIST_DIR}/AnnalsFindCAF.cmake)
+if(NOT ANNALS_CAF_FOUND)
+  message(FATAL_ERROR "CAF 0.17 (libcaf-dev) not found: run scripts/install-deps.sh")
 endif()
 
 find_package(Boost 1.81 REQUIRED COMPONENTS json)   # Boost::json, Boost::headers
