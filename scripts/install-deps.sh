@@ -4,6 +4,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config
+  dpkg-dev                        # dpkg-shlibdeps: the .deb's Depends (cpack -G DEB, the package test)
   libcaf-dev                      # CAF 0.17.6: actors
   libboost1.81-dev libboost-json1.81-dev   # Boost.JSON, Boost.Describe (and Beast later)
   libsqlitecpp-dev libsqlite3-dev # SQLiteCpp 3.2.1 over SQLite 3.40
