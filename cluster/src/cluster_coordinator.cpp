@@ -43,7 +43,10 @@ void ClusterCoordinator::loop() {
     if (stopping_) break;
     lock.unlock();
     if (Clock::now() >= next_round) {
-      round();
+      if (round()) {
+        std::lock_guard<std::mutex> hook(callback_mtx_);
+        if (on_round_) on_round_(members());
+      }
       next_round = Clock::now() + settings_.leases.interval();
     }
     announce_departures();
@@ -56,6 +59,11 @@ void ClusterCoordinator::on_shards_left(std::function<void(const std::vector<int
   on_left_ = std::move(callback);
 }
 
+void ClusterCoordinator::on_round(std::function<void(const std::vector<ClusterMember>&)> callback) {
+  std::lock_guard<std::mutex> lock(callback_mtx_);
+  on_round_ = std::move(callback);
+}
+
 void ClusterCoordinator::announce_departures() {
   std::vector<int> now = leases_->held();
   std::vector<int> left;
@@ -66,7 +74,7 @@ void ClusterCoordinator::announce_departures() {
   if (on_left_) on_left_(left);
 }
 
-void ClusterCoordinator::round() {
+bool ClusterCoordinator::round() {
   const std::string& me = settings_.me.node;
   try {
     if (!table_->heartbeat(me, incarnation_)) {
@@ -80,7 +88,7 @@ void ClusterCoordinator::round() {
       leases_->release_all();
       std::lock_guard<std::mutex> lock(mtx_);
       stopping_ = true;
-      return;
+      return false;
     }
     std::vector<ClusterMember> members = table_->members();
     std::vector<std::string> live;
@@ -108,6 +116,7 @@ void ClusterCoordinator::round() {
     members_ = std::move(members);
     live_ = std::move(live);
     ++rounds_;
+    return true;
   } catch (const StoreError& e) {
     // The held leases run out in this node's view by themselves; the next
     // round tries again (the session reconnects).
@@ -118,6 +127,7 @@ void ClusterCoordinator::round() {
                 {{"node", me}});
     std::lock_guard<std::mutex> lock(mtx_);
     ++failed_rounds_;
+    return false;
   }
 }
 

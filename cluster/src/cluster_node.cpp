@@ -7,6 +7,8 @@
 #include "annals/persistence/store_error.hpp"
 #include "annals/runtime.hpp"
 
+#include <algorithm>
+
 namespace annals::cluster {
 
 namespace {
@@ -72,6 +74,15 @@ ClusterNode::ClusterNode(NodeOptions options) : options_(std::move(options)) {
     throw NodeStartError(e.kind() == StoreFailure::incompatible ? Cause::refused : Cause::store_unavailable, e.what());
   }
   forwarder_->attach(transport_.get(), coordinator_.get());
+  // Connect to the members at join, not at the first forwarded command (the
+  // transport backs off from one that fails).
+  coordinator_->on_round([this](const std::vector<ClusterMember>& members) {
+    const auto live = coordinator_->live_members();
+    for (const auto& m : members) {
+      if (m.node == options_.node || std::find(live.begin(), live.end(), m.node) == live.end()) continue;
+      if (auto peer = peer_address(m.node, m.address)) transport_->connect(*peer);
+    }
+  });
   metrics_ = std::make_shared<NodeMetrics>(*coordinator_, *transport_);
 }
 
@@ -114,6 +125,7 @@ void ClusterNode::end(bool clean) {
   if (stopped_) return;
   stopped_ = true;
   coordinator_->on_shards_left(nullptr);
+  coordinator_->on_round(nullptr);
   {
     std::lock_guard<std::mutex> lock(served_mtx_);
     served_ = nullptr;

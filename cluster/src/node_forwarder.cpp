@@ -64,16 +64,7 @@ bool NodeForwarder::owns(const StreamId& stream) const {
 }
 
 std::optional<PeerAddress> NodeForwarder::address_of(const std::string& node) const {
-  auto parse = [&](const ClusterMember& m) -> std::optional<PeerAddress> {
-    const auto colon = m.address.rfind(':');
-    if (colon == std::string::npos) return std::nullopt;
-    try {
-      return PeerAddress{node, m.address.substr(0, colon),
-                         static_cast<std::uint16_t>(std::stoi(m.address.substr(colon + 1)))};
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  };
+  auto parse = [&](const ClusterMember& m) { return peer_address(node, m.address); };
   for (const auto& m : coordinator_->members())
     if (m.node == node && !m.left) return parse(m);
   std::lock_guard<std::mutex> lock(looked_up_mtx_);

@@ -130,6 +130,20 @@ void NodeTransport::send(const PeerAddress& peer, std::string request, std::chro
   detail::post_send(impl_->client, std::make_shared<detail::SendJob>(peer, std::move(request), timeout, std::move(done)));
 }
 
+std::optional<PeerAddress> peer_address(const std::string& node, const std::string& host_port) {
+  const auto colon = host_port.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  try {
+    const int port = std::stoi(host_port.substr(colon + 1));
+    if (port < 1 || port > 65535) return std::nullopt;
+    return PeerAddress{node, host_port.substr(0, colon), static_cast<std::uint16_t>(port)};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void NodeTransport::connect(const PeerAddress& peer) { detail::post_connect(impl_->client, peer); }
+
 bool NodeTransport::connected(const std::string& node) const { return impl_->connected->has(node); }
 
 } // namespace annals::cluster

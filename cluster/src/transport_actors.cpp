@@ -27,6 +27,7 @@ using request_atom = caf::atom_constant<caf::atom("clrequest")>;
 using reply_atom = caf::atom_constant<caf::atom("clreply")>;
 using send_atom = caf::atom_constant<caf::atom("clsend")>;
 using expire_atom = caf::atom_constant<caf::atom("clexpire")>;
+using warm_atom = caf::atom_constant<caf::atom("clwarm")>;
 
 void log(const LoggerPtr& logger, LogLevel level, std::string event, std::string message, json::object fields) {
   if (logger && logger->enabled(level)) logger->log(level, std::move(event), std::move(message), std::move(fields));
@@ -542,6 +543,16 @@ caf::behavior peer_client(ClientActor* self, ClientSettings settings) {
       self->delayed_send(self, timeout, expire_atom::value, id);
       route(self, node, id);
     },
+    // Connect ahead of the first send (a member seen in the membership
+    // table); a peer that failed recently waits out its backoff.
+    [=](warm_atom, const std::string& node, const std::string& host, std::uint16_t port) {
+      if (node.empty() || host.empty() || port == 0) return;
+      auto& peer = self->state.peers[node];
+      if (peer.host != host || peer.port != port) readdress(self, node, host, port);
+      if (peer.status == Peer::Status::idle
+          || (peer.status == Peer::Status::failed && Clock::now() >= peer.retry_at))
+        start_connect(self, node);
+    },
     [=](expire_atom, std::uint64_t id) {
       auto& st = self->state;
       auto i = st.sends.find(id);
@@ -572,6 +583,10 @@ caf::actor spawn_peer_client(caf::actor_system& sys, ClientSettings settings) {
 
 void post_send(const caf::actor& client, SendJobPtr job) {
   caf::anon_send(client, send_atom::value, std::move(job));
+}
+
+void post_connect(const caf::actor& client, const PeerAddress& peer) {
+  caf::anon_send(client, warm_atom::value, peer.node, peer.host, peer.port);
 }
 
 } // namespace annals::cluster::detail

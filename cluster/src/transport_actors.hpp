@@ -91,5 +91,7 @@ caf::actor spawn_request_server(caf::actor_system& sys, ServerSettings settings,
 caf::actor spawn_peer_client(caf::actor_system& sys, ClientSettings settings);
 /// Hands a send to the client (never blocks).
 void post_send(const caf::actor& client, SendJobPtr job);
+/// Asks the client to connect to `peer` now if it has no connection (never blocks).
+void post_connect(const caf::actor& client, const PeerAddress& peer);
 
 } // namespace annals::cluster::detail

@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -152,4 +153,33 @@ SCENARIO("A cluster node is refused at start with a message that says what to fi
   auto taken = node_options(url, "d");
   taken.port = static_cast<std::uint16_t>(std::stoi(a.address().substr(a.address().rfind(':') + 1)));
   CHECK_THAT(refusal(taken), Catch::Contains(a.address().substr(a.address().rfind(':') + 1)));
+}
+
+SCENARIO("G8 nodes connect to the members they see in the membership table at join, before any command is forwarded, "
+         "and reconnect to a member that restarts",
+         "[cluster][G8][postgres]") {
+  const std::string url = PostgresServer::shared().create_database();
+  GIVEN("nodes a and b started, no command sent") {
+    Node a(url, "a"), b(url, "b");
+    THEN("each has a transport connection to the other, and says so in /metrics") {
+      REQUIRE(wait_until([&] { return a.node->transport().connected("b") && b.node->transport().connected("a"); },
+                         10s));
+      CHECK(a.runtime->metrics_text().find("annals_cluster_peers_connected 1") != std::string::npos);
+      CHECK(a.runtime->metrics().command_totals().forwarded.accepted == 0);
+    }
+    AND_WHEN("b is killed and started again") {
+      REQUIRE(wait_until([&] { return a.node->transport().connected("b"); }, 10s));
+      b.kill();
+      REQUIRE(wait_until([&] { return !a.node->transport().connected("b"); }, 10s));
+      // A name is free again once its member counts as gone (no heartbeat for the ttl).
+      REQUIRE(wait_until([&] {
+        const auto live = a.node->coordinator().live_members();
+        return std::find(live.begin(), live.end(), "b") == live.end();
+      }, 10s));
+      Node b2(url, "b");
+      THEN("a connects to the new b by itself") {
+        CHECK(wait_until([&] { return a.node->transport().connected("b"); }, 10s));
+      }
+    }
+  }
 }

@@ -67,6 +67,11 @@ public:
   /// clearing it with nullptr) waits for a call under way.
   void on_shards_left(std::function<void(const std::vector<int>&)> callback);
 
+  /// Called (on the coordinator's thread) after every round that reached
+  /// the store, with the members it read; ClusterNode connects to the live
+  /// ones. Replacing it waits for a call under way, as on_shards_left.
+  void on_round(std::function<void(const std::vector<ClusterMember>&)> callback);
+
   /// Ends the rounds, hands the shards back and leaves the membership
   /// (best effort: if the store cannot be reached, the leases expire).
   void stop();
@@ -75,7 +80,7 @@ public:
 
 private:
   void loop();
-  void round();
+  bool round();  // false: it failed (or this node was replaced)
   // Tells on_shards_left what left the view since the last call.
   void announce_departures();
 
@@ -95,6 +100,7 @@ private:
   std::uint64_t rounds_ = 0, failed_rounds_ = 0;
   std::mutex callback_mtx_;  // held while on_left_ runs: replacing it waits for the call
   std::function<void(const std::vector<int>&)> on_left_;
+  std::function<void(const std::vector<ClusterMember>&)> on_round_;
   std::vector<int> announced_;  // held at the last announce_departures (its thread only)
   std::thread thread_;
 };

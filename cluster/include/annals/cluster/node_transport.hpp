@@ -62,6 +62,10 @@ struct PeerAddress {
   std::uint16_t port = 0;
 };
 
+/// The peer address of `node` from "host:port" (a member's address in the
+/// membership table); nullopt when it is not of that form.
+std::optional<PeerAddress> peer_address(const std::string& node, const std::string& host_port);
+
 /// A start failure (bad TLS files, a port in use, bad options): one line that
 /// says what to fix.
 class TransportError : public std::runtime_error {
@@ -97,6 +101,11 @@ public:
   /// cluster, the connection was lost, or no reply came within
   /// min(timeout, request_timeout). Never blocks the calling thread.
   void send(const PeerAddress& peer, std::string request, std::chrono::milliseconds timeout, Reply done);
+
+  /// Opens a connection to `peer` in the background unless one is up or
+  /// being made, or the last attempt failed within its backoff; sends then
+  /// find it ready. Never blocks.
+  void connect(const PeerAddress& peer);
 
   /// Whether a connection to `node` is up and its handshake done.
   bool connected(const std::string& node) const;
