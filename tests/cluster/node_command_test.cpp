@@ -13,6 +13,9 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <grp.h>
+#include <unistd.h>
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -89,4 +92,36 @@ TEST_CASE("annals node is refused by the cluster when its name is in use or its 
   const auto away = node_with(dir, config("postgresql://postgres@127.0.0.1:" + std::to_string(closed_port()) + "/x"));
   CHECK(away.code == 3);
   CHECK_THAT(away.reason(), Catch::Contains("node 'n1' cannot start: cannot connect to PostgreSQL"));
+}
+
+TEST_CASE("annals node refuses a TLS file it may not read, saying so and what to do (exit 2)", "[cluster][cli]") {
+  namespace fs = std::filesystem;
+  // Run as nobody when the tests run as root (root reads any file).
+  const bool as_nobody = ::geteuid() == 0;
+  TempDir dir;
+  const std::string cert = dir.file("n1.pem");
+  std::ofstream(cert) << "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir.file("n1.key")) << "key";
+  std::ofstream(dir.file("ca.pem")) << "ca";
+  std::ofstream(dir.file("node.json"))
+    << config("postgresql://postgres@127.0.0.1:1/x",
+              R"(, "tls": {"certificate": "n1.pem", "key": "n1.key", "ca": "ca.pem"})");
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec
+                                | fs::perms::others_read | fs::perms::others_exec);
+  for (const auto* f : {"node.json", "n1.key", "ca.pem"})
+    fs::permissions(dir.file(f), fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read
+                                   | fs::perms::others_read);
+  fs::permissions(cert, fs::perms::none);
+  constexpr int could_read = 120;
+  const auto r = run_program(ANNALS_CLI, {"node", "--config", dir.file("node.json")}, [&] {
+    if (as_nobody && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(127);
+    if (::access(cert.c_str(), R_OK) == 0) ::_exit(could_read);
+  });
+  fs::permissions(cert, fs::perms::owner_all);
+  INFO(r.err);
+  REQUIRE(r.code != 127);
+  REQUIRE(r.code != could_read);  // the test could not make the file unreadable
+  CHECK(r.code == 2);
+  CHECK_THAT(r.reason(), Catch::Contains("TLS certificate file " + cert + " cannot be read (Permission denied)")
+                           && Catch::Contains("let this node's user read it"));
 }
