@@ -391,6 +391,10 @@ SCENARIO("G8 three TLS node processes under load: a killed node's shards are tak
   }
   for (auto* n : {&n1, &n2, &n3}) {
     n->kill(SIGTERM);
+    // A failed exit shows the end of what the node printed (a sanitizer report, an error).
+    const std::string err = n->exit_code() == 0 ? std::string() : n->all_err();
+    INFO(n->name() << " exit " << n->exit_code() << ", the end of its stderr:\n"
+                   << (err.size() > 6000 ? err.substr(err.size() - 6000) : err));
     CHECK(n->exit_code() == 0);
   }
   CHECK(server.exec(db, "SELECT count(*) FROM shard_leases WHERE owner IS NOT NULL AND expires_at > now()") == "0");
