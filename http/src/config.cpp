@@ -142,9 +142,12 @@ AuthConfig parse_auth_config(std::string_view json_text, const std::string& sour
       } else if (field == "observe") {
         if (!f.value().is_bool()) r.fail(at, std::string("expected true or false, got ") + annals::json_kind(f.value()));
         g.observe = f.value().as_bool();
+      } else if (field == "operate") {
+        if (!f.value().is_bool()) r.fail(at, std::string("expected true or false, got ") + annals::json_kind(f.value()));
+        g.operate = f.value().as_bool();
       } else {
         r.fail(where, "unknown field " + quoted(field)
-                        + " (expected \"principal\", \"commands\", \"queries\", \"observe\")");
+                        + " (expected \"principal\", \"commands\", \"queries\", \"observe\", \"operate\")");
       }
     }
     if (!have_principal) r.fail(where, "missing field \"principal\"");

@@ -687,7 +687,7 @@ private:
     if (svc_.options.auth) {
       const TokenGrant* grant = authenticate();
       if (!grant) return;
-      if (!grant->observe)
+      if (!grant->observe && !grant->operate)
         return send(error_reply(403, annals::errc::forbidden,
                                 "principal '" + grant->principal
                                   + "' may not read /metrics: its token needs \"observe\": true in the config"));
@@ -707,7 +707,7 @@ private:
       } else {
         const TokenGrant* grant = authenticate();
         if (!grant) return;
-        details = grant->observe;
+        details = grant->observe || grant->operate;
       }
     }
     annals::Runtime* rt = svc_.runtime.get();

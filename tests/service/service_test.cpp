@@ -555,6 +555,7 @@ TEST_CASE_METHOD(ServiceFixture, "G7 with an auth config, /health's details and 
   auto o = options();
   o.auth = parse_auth_config(R"({"tokens": {
     "observer-token": {"principal": "ops", "observe": true},
+    "operator-token": {"principal": "carol", "operate": true},
     "clerk-token":    {"principal": "bob", "commands": ["account:*"], "queries": ["*"]}
   }})", "test config");
   o.runtime.projections.initial_backoff = 30s;
@@ -596,6 +597,11 @@ TEST_CASE_METHOD(ServiceFixture, "G7 with an auth config, /health's details and 
     auto observer = get("/metrics", ops);
     CHECK(observer.status == 200);
     CHECK(observer.body.find("annals_commands_total") != std::string::npos);
+  }
+  SECTION("a token granting operate may observe too") {
+    const std::vector<std::pair<std::string, std::string>> carol{{"Authorization", "Bearer operator-token"}};
+    CHECK(get("/metrics", carol).status == 200);
+    CHECK(get("/health", carol).json().at("store").as_string() == "reachable");
   }
   SECTION("degraded: the bare answer is 503 with the status only, the details stay with observe") {
     annals::FaultInjector(service->runtime()).crash_projection("balances");
@@ -656,7 +662,7 @@ TEST_CASE("auth config files: good ones parse, bad ones say what is wrong") {
              "auth.json: tokens.\"t\".queries[0]: pattern \"balances\" must be \"*\" or \"<projection>:<query>\" "
              "(\"*\" matches anything, e.g. \"account:*\")");
   fails_with(R"({"tokens": {"t": {"principal": "a", "comands": []}}})",
-             "auth.json: tokens.\"t\": unknown field \"comands\" (expected \"principal\", \"commands\", \"queries\", \"observe\")");
+             "auth.json: tokens.\"t\": unknown field \"comands\" (expected \"principal\", \"commands\", \"queries\", \"observe\", \"operate\")");
   fails_with(R"({"tokens": {"t 1": {"principal": "a"}}})",
              "auth.json: tokens.\"t 1\": a token must not contain spaces or control characters");
   fails_with(R"({"tokens": {"t1": {"principal": "a", "commands": ["*"]}, "t2": {"principal": "a"}}})",

@@ -14,6 +14,8 @@
 // GET /events/subscribe. "observe" (default
 // false) lets the token read /metrics and the details of /health (error
 // texts, store paths); without it /health says only ok or degraded.
+// "operate" (default false) lets it manage the running service (operator
+// endpoints, the status page's buttons) and implies "observe".
 
 #include <annals/authorization.hpp>
 
@@ -38,6 +40,10 @@ struct TokenGrant {
   std::vector<std::string> commands;  ///< "<aggregate>:<command>" patterns
   std::vector<std::string> queries;   ///< "<projection>:<query>" patterns
   bool observe = false;               ///< may read /metrics and /health's details
+  /// May manage the running service: the operator endpoints (/operator/...:
+  /// rebuild, reconcile, pause/resume a projector, retry dead letters) and the
+  /// status page's buttons. Also grants what `observe` grants.
+  bool operate = false;
 };
 
 struct AuthConfig {
