@@ -3,6 +3,7 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -12,7 +13,7 @@
 #include <prometheus/gauge.h>
 
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <functional>
 #include <map>
 #include <set>
@@ -42,7 +43,7 @@ struct Activation {
   bool stopping = false;       // passivation granted, down message not yet seen
   bool evicting = false;       // asked to leave as soon as it is idle
   std::uint64_t last_used = 0; // key in by_last_use
-  std::deque<Waiting> waiting; // for the next actor of the stream
+  std::vector<Waiting> waiting; // for the next actor of the stream (a vector: allocates nothing while empty)
 };
 
 struct RegistryState {
@@ -154,7 +155,10 @@ ActivationRegistryActor::behavior_type activation_registry(Self* self, RegistryD
   self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& [stream, a] : self->state.by_stream) {
       (void) stream;
-      self->send_exit(a.actor, msg.reason);
+      // From no execution unit: the scheduler spreads the exits over every
+      // worker queue. Sent from here they would all queue on this worker, and
+      // CAF 0.17 steals one job at a time walking that whole queue (quadratic).
+      a.actor->enqueue(nullptr, caf::make_message_id(), caf::make_message(caf::exit_msg{self->address(), msg.reason}), nullptr);
       a.type->instruments.active->Decrement();
       for (auto& w : a.waiting) {
         auto err = caf::make_error(caf::exit_reason::user_shutdown);
